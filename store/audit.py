@@ -1,0 +1,70 @@
+"""The audit trail: an append-only JSON Lines file beside the store.
+
+Appending costs the same whatever the trail's length, so it never makes a write slower as it
+grows. Events name the actor, the action and the key id; they never hold a secret. Reading
+is incremental: only the lines appended since the last read are parsed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import orjson
+
+from .models import AuditEvent
+from .storage import StoreFile, prepare_sibling_file
+
+
+def audit_path(store_path: Path) -> Path:
+    """``store.json`` → ``store.audit.jsonl`` in the same folder."""
+    return store_path.with_name(store_path.stem + ".audit.jsonl")
+
+
+class AuditLog:
+    """Append and read the events of one store."""
+
+    def __init__(self, storage: StoreFile) -> None:
+        self.storage = storage
+        self.path = audit_path(storage.path)
+        self._lock = threading.Lock()
+        self._events: list[AuditEvent] = []
+        self._inode: int | None = None
+        self._offset = 0
+
+    def append(self, events: list[AuditEvent]) -> None:
+        """Append events; called inside the store's lock, after the store was written."""
+        if not events:
+            return
+        if not self.path.exists():
+            prepare_sibling_file(self.path, self.storage)
+        payload = b"".join(orjson.dumps(event.model_dump()) + b"\n" for event in events)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        try:
+            os.write(fd, payload)  # one write with O_APPEND: lines never interleave
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def events(self) -> list[AuditEvent]:
+        """Every event, oldest first (a torn last line from a crash is skipped)."""
+        with self._lock:
+            try:
+                stat = os.stat(self.path)
+            except FileNotFoundError:
+                return []
+            if stat.st_ino != self._inode or stat.st_size < self._offset:
+                self._events, self._inode, self._offset = [], stat.st_ino, 0
+            if stat.st_size > self._offset:
+                with open(self.path, "rb") as handle:
+                    handle.seek(self._offset)
+                    chunk = handle.read(stat.st_size - self._offset)
+                complete = chunk.rfind(b"\n") + 1
+                for line in chunk[:complete].splitlines():
+                    try:
+                        self._events.append(AuditEvent.model_validate(orjson.loads(line)))
+                    except (orjson.JSONDecodeError, ValueError):
+                        continue
+                self._offset += complete
+            return list(self._events)

@@ -1,0 +1,38 @@
+"""The errors the store raises: each reads as one line a person can act on.
+
+``exit_code`` is what the command line exits with: 1 for a negative answer (not found), 2 for
+bad input, a refusal or an unusable store.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class: a one-line message for people, and the command line's exit status."""
+
+    exit_code = 2
+
+
+class StoreUnusable(StoreError):
+    """The store file cannot be used (does not parse, unknown schema, locked, unreadable)."""
+
+
+class InvalidInput(StoreError):
+    """Input that fails validation; ``errors`` maps each field to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = dict(errors)
+        field, message = next(iter(self.errors.items()))
+        label = field.replace("_", " ")
+        plain = field == "input" or message.startswith(label)
+        super().__init__(message if plain else f"{label}: {message}")
+
+
+class Forbidden(StoreError):
+    """The acting member's role does not allow this, or the login is not a member."""
+
+
+class NotFound(StoreError):
+    """No such key (or project, or member) that the acting member may see."""
+
+    exit_code = 1

@@ -1,0 +1,412 @@
+"""The store file: a TinyDB storage that is safe under several processes and crashes.
+
+TinyDB's stock ``JSONStorage`` writes in place (a crash tears the file), knows nothing of other
+processes, and re-parses the whole file on every query. :class:`StoreFile` instead:
+
+* takes an inter-process lock (``fcntl.flock`` on ``<store>.lock``) around every change,
+  re-reads the file inside the lock, applies the change and writes a new file atomically
+  (temp file in the same folder, fsync, ``os.replace``, fsync of the folder);
+* keeps the file's mode and group across rewrites (0600, or 0660 with a group);
+* serves reads without the lock from a parse cached against the file's identity (inode, size,
+  mtime, ctime). It holds the cached file open, so its inode cannot be reused by a later file
+  while the cache trusts it;
+* refuses a file that does not parse or has an unknown schema version, and never overwrites it;
+* removes temp files left by a crashed writer.
+
+The file keeps TinyDB's layout (``{table: {doc_id: document}}``), so ``TinyDB(path,
+storage=StoreFile)`` can open it; the repository works on the parsed tables directly inside
+a transaction, since TinyDB's ``Table`` caches ids and query results across processes.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import gc
+import os
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tinydb.storages import Storage
+
+from .errors import StoreUnusable
+
+SCHEMA_VERSION = 1
+META_TABLE = "_meta"
+TABLES = ("keys", "projects", "members")
+LOCK_TIMEOUT = 15.0
+
+Identity = tuple[int, int, int, int]
+
+
+def _identity(stat: os.stat_result) -> Identity:
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def empty_tables(meta: dict[str, Any]) -> dict[str, Any]:
+    """The contents of a new store: the meta document and the empty tables."""
+    data: dict[str, Any] = {META_TABLE: {"1": {"schema_version": SCHEMA_VERSION, **meta}}}
+    for table in TABLES:
+        data[table] = {}
+    return data
+
+
+class Transaction:
+    """The parsed tables of a store, inside the lock; call :meth:`changed` to have them written."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.dirty = False
+        self.after_write: list[Callable[[], None]] = []  # run inside the lock, once written
+
+    @property
+    def keys(self) -> dict[str, dict[str, Any]]:
+        """The keys table: key id → record."""
+        return self.data["keys"]
+
+    @property
+    def projects(self) -> dict[str, dict[str, Any]]:
+        """The projects table: project id → record."""
+        return self.data["projects"]
+
+    @property
+    def members(self) -> dict[str, dict[str, Any]]:
+        """The members table: login → record."""
+        return self.data["members"]
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The meta document (schema version, organisation)."""
+        return self.data[META_TABLE]["1"]
+
+    def changed(self) -> None:
+        """Mark the tables as changed: they are written when the transaction ends."""
+        self.dirty = True
+
+
+class StoreFile(Storage):
+    """A TinyDB storage with a lock, atomic replace, kept permissions and a cached parse."""
+
+    def __init__(self, path: str | os.PathLike[str], **_: Any) -> None:
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._thread_lock = threading.RLock()
+        self._data: dict[str, Any] | None = None
+        self._identity: Identity | None = None
+        self._anchor_fd: int | None = None
+        self._in_transaction = False
+        self.generation = 0  # bumped whenever the cached data is replaced or changed
+        # Called with the name of each step of a write; tests use it to simulate crashes.
+        self.on_write_step: Callable[[str], None] = lambda step: None
+        self._cleaned = False
+
+    # -- TinyDB's Storage interface -------------------------------------------------------
+
+    def read(self) -> dict[str, Any] | None:
+        """The parsed store, re-read only if the file changed; treat it as read-only."""
+        with self._thread_lock:
+            return self._refresh()
+
+    def write(self, data: dict[str, Any]) -> None:
+        """Write ``data`` as a whole (TinyDB's interface), under the lock."""
+        with self._thread_lock:
+            if self._in_transaction:
+                self._data = data
+                return
+            with self._locked():
+                self._write_atomically(data)
+
+    def close(self) -> None:
+        """Release the cached parse and the file it holds open."""
+        with self._thread_lock:
+            self._drop_cache()
+
+    # -- reading --------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether the store file exists."""
+        return self.path.exists()
+
+    def current(self) -> dict[str, Any]:
+        """The parsed store; raises :class:`StoreUnusable` if there is no store file."""
+        with self._thread_lock:
+            data = self._refresh()
+            if data is None:
+                raise StoreUnusable(
+                    f"no store at {self.path}: create one with `apikeys init` "
+                    "(or open it in the UI once)"
+                )
+            return data
+
+    def identity(self) -> Identity | None:
+        """The file's identity now (a stat, no parse); None if it does not exist."""
+        try:
+            return _identity(os.stat(self.path))
+        except FileNotFoundError:
+            return None
+
+    def _refresh(self) -> dict[str, Any] | None:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            self._drop_cache()
+            return None
+        except OSError as error:
+            raise StoreUnusable(f"cannot read {self.path}: {error.strerror}") from None
+        identity = _identity(stat)
+        if identity == self._identity and self._data is not None:
+            return self._data
+        self._load()
+        return self._data
+
+    def _load(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as error:
+            raise StoreUnusable(f"cannot read {self.path}: {error.strerror}") from None
+        try:
+            identity = _identity(os.fstat(fd))
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                raw = handle.read()
+            data = self._parse(raw)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._set_cache(data, identity, fd)
+
+    def _parse(self, raw: bytes) -> dict[str, Any]:
+        name = self.path
+        if not raw.strip():
+            raise StoreUnusable(f"{name} is empty: restore it from a backup or move it aside; it was not changed")
+        # The parse creates ~2 million objects at 100k keys; the cyclic collector would
+        # otherwise scan them several times over while they are being built.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            raise StoreUnusable(
+                f"{name} is not valid JSON ({_position(raw, error.pos)}): "
+                "restore it from a backup or move it aside; it was not changed"
+            ) from None
+        finally:
+            if was_enabled:
+                gc.enable()
+        check_layout(data, name)
+        return data
+
+    def _set_cache(self, data: dict[str, Any], identity: Identity, anchor_fd: int) -> None:
+        if self._anchor_fd is not None:
+            os.close(self._anchor_fd)
+        self._data, self._identity, self._anchor_fd = data, identity, anchor_fd
+        self.generation += 1
+
+    def _drop_cache(self) -> None:
+        if self._anchor_fd is not None:
+            os.close(self._anchor_fd)
+        self._data = self._identity = self._anchor_fd = None
+        self.generation += 1
+
+    # -- changing -------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Lock, re-read, let the caller change the tables, and write them atomically.
+
+        If the body raises, nothing is written and the cache is dropped (the body may have
+        changed it half way), so the next read sees the file as it is.
+        """
+        with self._thread_lock, self._locked():
+            data = self.current()
+            transaction = Transaction(data)
+            self._in_transaction = True
+            try:
+                yield transaction
+                if transaction.dirty:
+                    self._write_atomically(transaction.data)
+                    for callback in transaction.after_write:
+                        callback()
+            except BaseException:
+                self._drop_cache()
+                raise
+            finally:
+                self._in_transaction = False
+
+    def create(self, data: dict[str, Any], *, group: str | None = None) -> bool:
+        """Create the store file with ``data`` unless it exists; return whether it did.
+
+        The file is 0600, or 0660 owned by ``group`` (its lock and audit files alike).
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        gid = _group_id(group) if group else None
+        if gid is not None:
+            _prepare_shared_file(self.lock_path, gid)
+        with self._thread_lock, self._locked():
+            if self.path.exists():
+                return False
+            mode = 0o660 if gid is not None else 0o600
+            self._write_atomically(data, mode=mode, gid=gid)
+            return True
+
+    def file_mode_and_group(self) -> tuple[int, int]:
+        """The store file's permission bits and group, which sibling files copy."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return 0o600, os.getegid()
+        return stat.st_mode & 0o777, stat.st_gid
+
+    def _write_atomically(
+        self, data: dict[str, Any], *, mode: int | None = None, gid: int | None = None
+    ) -> None:
+        payload = orjson.dumps(data)
+        if mode is None or gid is None:
+            current_mode, current_gid = self.file_mode_and_group()
+            mode = current_mode if mode is None else mode
+            gid = current_gid if gid is None else gid
+        temp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            # os.replace would otherwise leave this writer's umask and primary group.
+            os.fchmod(fd, mode)
+            if gid != os.getegid():
+                os.fchown(fd, -1, gid)
+            view = memoryview(payload)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            self.on_write_step("temp_written")
+            os.fsync(fd)
+            self.on_write_step("temp_fsynced")
+            self.on_write_step("before_replace")
+            os.replace(temp, self.path)
+            self.on_write_step("after_replace")
+            _fsync_folder(self.path.parent)
+        except BaseException:
+            os.close(fd)
+            try:
+                os.unlink(temp)
+            except FileNotFoundError:
+                pass
+            raise
+        # The data written is what the cache holds now; the stat is taken inside the lock,
+        # so nobody else can have replaced the file since.
+        anchor = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        os.close(fd)
+        self._set_cache(data, _identity(os.fstat(anchor)), anchor)
+
+    @contextmanager
+    def _locked(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        fd = self._open_lock_file()
+        try:
+            deadline = time.monotonic() + timeout
+            delay = 0.001
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as error:
+                    if error.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                if time.monotonic() >= deadline:
+                    raise StoreUnusable(
+                        f"{self.path} has been locked by another apikeys process for "
+                        f"{timeout:.0f} s: try again, or check for a stuck process"
+                    )
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.05)
+            if not self._cleaned:
+                self._remove_stale_temp_files()
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def _open_lock_file(self) -> int:
+        mode, gid = self.file_mode_and_group()
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, mode)
+        except FileNotFoundError:
+            raise StoreUnusable(f"the folder of {self.path} does not exist") from None
+        except PermissionError:
+            raise StoreUnusable(
+                f"cannot open the lock file {self.lock_path}: permission denied"
+            ) from None
+        return fd
+
+    def _remove_stale_temp_files(self) -> None:
+        """Inside the lock no writer is half way, so any temp file is a crashed writer's."""
+        self._cleaned = True
+        for stale in self.path.parent.glob(f".{self.path.name}.tmp-*"):
+            try:
+                stale.unlink()
+            except OSError:
+                pass
+
+
+def check_layout(data: Any, name: object) -> None:
+    """Refuse data that is not a store of a schema version this program knows."""
+    if not isinstance(data, dict):
+        raise StoreUnusable(f"{name} is not an apikeys store (no tables): it was not changed")
+    meta = data.get(META_TABLE, {}).get("1") if isinstance(data.get(META_TABLE), dict) else None
+    if not isinstance(meta, dict) or "schema_version" not in meta:
+        raise StoreUnusable(f"{name} is not an apikeys store (no schema version): it was not changed")
+    version = meta["schema_version"]
+    if version != SCHEMA_VERSION:
+        raise StoreUnusable(
+            f"{name} has schema version {version!r}, but this apikeys knows only version "
+            f"{SCHEMA_VERSION}: upgrade apikeys; the file was not changed"
+        )
+    for table in TABLES:
+        if not isinstance(data.get(table), dict):
+            raise StoreUnusable(f"{name} has no valid {table!r} table: it was not changed")
+
+
+def _position(raw: bytes, position: int) -> str:
+    line = raw.count(b"\n", 0, position) + 1
+    column = position - (raw.rfind(b"\n", 0, position) + 1) + 1
+    return f"line {line}, column {column}"
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _group_id(group: str) -> int:
+    import grp
+
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise StoreUnusable(f"there is no group named {group!r} on this host") from None
+
+
+def _prepare_shared_file(path: Path, gid: int) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o660)
+    try:
+        os.fchmod(fd, 0o660)
+        os.fchown(fd, -1, gid)
+    finally:
+        os.close(fd)
+
+
+def prepare_sibling_file(path: Path, storage: StoreFile) -> None:
+    """Create ``path`` (e.g. the audit trail) with the store file's mode and group."""
+    mode, gid = storage.file_mode_and_group()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, mode)
+    try:
+        os.fchmod(fd, mode)
+        if gid != os.getegid():
+            os.fchown(fd, -1, gid)
+    finally:
+        os.close(fd)
