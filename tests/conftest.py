@@ -1,0 +1,65 @@
+"""Shared fixtures: every test gets its own store under tmp_path and never reads the
+developer's real data folder."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from store.repository import Repository
+
+FIXED_NOW = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
+OWNER = "alice"
+
+
+def fixed_clock() -> datetime:
+    """The clock of tests and snapshots: always 2026-12-01 09:30 UTC."""
+    return FIXED_NOW
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("APIKEYS_STORE", raising=False)
+    monkeypatch.delenv("SSH_TTY", raising=False)
+    monkeypatch.delenv("SSH_CONNECTION", raising=False)
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """Where this test's store lives (not created yet)."""
+    return tmp_path / "store" / "store.json"
+
+
+@pytest.fixture
+def owner_repo(store_path: Path) -> Repository:
+    """A new store owned by ``alice``, with a deployed and an undeployed project."""
+    repo = Repository(store_path, OWNER, clock=fixed_clock)
+    repo.initialise("Acme Studio")
+    repo.add_project("Storefront", deployed=True)
+    repo.add_project("Kiosk beta", deployed=False)
+    return repo
+
+
+def web_draft(project: str = "Storefront", name: str = "Checkout widget", **web: object) -> dict:
+    """A valid Web key draft for ``project``."""
+    settings = {"domains": ["https://shop.example.com"], **web}
+    return {"name": name, "scope": "web", "project_id": project, "web": settings}
+
+
+def mobile_draft(project: str = "Storefront", name: str = "iOS app") -> dict:
+    """A valid Mobile key draft."""
+    return {
+        "name": name, "scope": "mobile", "project_id": project,
+        "mobile": {"ios_bundle_ids": ["com.example.shop"], "android_packages": []},
+    }
+
+
+def analytics_draft(project: str | None = "Storefront", name: str = "Insights export", days: int = 30) -> dict:
+    """A valid Analytics key draft (``project=None`` means All organization projects)."""
+    if project is None:
+        return {"name": name, "scope": "analytics", "all_projects": True, "expires_days": days}
+    return {"name": name, "scope": "analytics", "project_id": project, "expires_days": days}

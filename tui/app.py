@@ -1,0 +1,76 @@
+"""The apikeys Textual app: thin wiring; the screens own their behaviour."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from store.models import utc_now
+from store.repository import Repository
+
+
+class ApiKeysApp(App[None]):
+    """The API Keys console for one store and one acting login."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "API Keys"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(self, repo: Repository, *, live_interval: float = 1.0) -> None:
+        super().__init__()
+        self.repo = repo
+        self.live_interval = live_interval  # seconds between checks for other admins' changes
+
+    def on_mount(self) -> None:
+        """Open the main screen; it loads the store in a worker."""
+        from .screens.key_list import KeyListScreen
+
+        self.push_screen(KeyListScreen())
+
+    def action_help(self) -> None:
+        """Show every key of the current screen."""
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette offers every screen's actions by name."""
+        yield from super().get_system_commands(screen)
+        for binding in screen.active_bindings.values():
+            described = binding.binding
+            if described.description and described.action not in ("quit", "command_palette"):
+                action = described.action
+                yield SystemCommand(
+                    described.description,
+                    f"{described.key_display or described.key} — on this screen",
+                    _run_action(screen, action),
+                )
+
+
+def _run_action(screen: Screen, action: str) -> Callable[[], object]:
+    async def run() -> None:
+        await screen.run_action(action)
+
+    return run
+
+
+def make_app(
+    store_path: str | os.PathLike[str] | Path,
+    login: str | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    live_interval: float = 1.0,
+) -> ApiKeysApp:
+    """Build the app the same way for the CLI, the tests and the screenshot script."""
+    return ApiKeysApp(Repository(store_path, login, clock=clock), live_interval=live_interval)
