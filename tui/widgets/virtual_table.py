@@ -23,8 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterable, Sequence
 
-from rich.cells import cell_len, set_cell_size
-from rich.errors import StyleSyntaxError
+from rich.cells import cell_len, split_graphemes
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -37,31 +36,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..text import safe_text
+
 __all__ = ["Column", "VirtualTable", "safe_text", "fit_columns"]
-
-REPLACEMENT = "\ufffd"
-
-# C0 controls, DEL + C1 controls, LINE/PARAGRAPH SEPARATOR, bidi embeddings /
-# overrides (U+202A-U+202E), bidi isolates (U+2066-U+2069), lone surrogates.
-_UNSAFE_RE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-
-
-def safe_text(s: str) -> str:
-    """Make untrusted text safe to show literally in a terminal cell.
-
-    Every C0 control (including tab and newline), DEL, C1 control, U+2028/U+2029,
-    bidi embedding/override (U+202A-U+202E), bidi isolate (U+2066-U+2069) and
-    lone surrogate is replaced by U+FFFD. The replacement is one character for
-    one character, so string indices (and therefore `Text` spans) stay valid.
-    Markup-like text (``[bold]``) is left untouched: it is only ever displayed
-    literally by this module.
-    """
-    if _UNSAFE_RE.search(s) is None:
-        return s
-    return _UNSAFE_RE.sub(REPLACEMENT, s)
-
 
 @dataclass(frozen=True)
 class Column:
@@ -133,14 +110,46 @@ def fit_columns(
     return list(zip(kept, widths))
 
 
+_MAX_CELL_CHARS = 4096
+"""Cell text beyond this many characters is never measured (it is cut with an ellipsis)."""
+
+
+def _cut_point(value: str, width: int) -> tuple[int, int] | None:
+    """Where to cut `value` so that it fits `width` cells with an ellipsis.
+
+    Returns None if `value` fits in `width` cells as it is, otherwise
+    `(index, cells)`: the longest prefix `value[:index]` made of whole grapheme
+    clusters that fits in `width - 1` cells, and its cell length.
+    """
+    clipped = len(value) > _MAX_CELL_CHARS
+    if clipped:
+        value = value[:_MAX_CELL_CHARS]
+    elif cell_len(value) <= width:
+        return None
+    spans, total = split_graphemes(value)
+    if total <= width and not clipped:
+        return None
+    limit = width - 1
+    cells = index = 0
+    for _start, end, cell_size in spans:
+        if cells + cell_size > limit:
+            break
+        cells += cell_size
+        index = end
+    return index, cells
+
+
 def _fit_plain(value: str, width: int, align: str) -> str:
     """Cut (with an ellipsis) or pad an already-safe string to exactly `width` cells."""
     if width <= 0:
         return ""
-    length = cell_len(value)
-    if length > width:
-        # set_cell_size pads with a space if it would have to split a wide char.
-        return set_cell_size(value, width - 1) + ELLIPSIS
+    cut = _cut_point(value, width)
+    if cut is None:
+        length = cell_len(value)
+    else:
+        index, cells = cut
+        value = value[:index] + ELLIPSIS
+        length = cells + 1
     if length < width:
         pad = " " * (width - length)
         return pad + value if align == "right" else value + pad
@@ -180,6 +189,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     DEFAULT_CSS = """
     VirtualTable {
+        width: 1fr;
         height: 1fr;
         background: $surface;
         color: $foreground;
@@ -527,7 +537,7 @@ class VirtualTable(ScrollView, can_focus=True):
                 text = re.sub(r"\$([A-Za-z0-9_-]+)", resolve, text)
             try:
                 style = Style.parse(text)
-            except (StyleSyntaxError, Exception):
+            except Exception:  # a bad style string must not break rendering
                 style = Style.null()
             if len(self._style_cache) > 256:
                 self._style_cache.clear()
@@ -622,10 +632,14 @@ class VirtualTable(ScrollView, can_focus=True):
             if safe != plain:
                 text.plain = safe
             text.end = ""
-            length = cell_len(text.plain)
-            if length > width:
-                text.truncate(width, overflow="ellipsis")
+            cut = _cut_point(text.plain, width)
+            if cut is None:
                 length = cell_len(text.plain)
+            else:
+                index, cells = cut
+                text.right_crop(len(text.plain) - index)
+                text.append(ELLIPSIS)
+                length = cells + 1
             if length < width:
                 pad = width - length
                 if align == "right":
