@@ -22,7 +22,7 @@ class ApiKeysApp(App[None]):
     TITLE = "API Keys"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
+        Binding("q", "quit", "Quit", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
     ]
 

@@ -177,8 +177,8 @@ class VirtualTable(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "cursor_first", "First row", show=False),
         Binding("end", "cursor_last", "Last row", show=False),
-        Binding("enter", "activate", "Open"),
-        Binding("space", "toggle_mark_down", "Mark"),
+        Binding("enter", "activate", "Open", show=False),
+        Binding("space", "toggle_mark_down", "Mark", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
