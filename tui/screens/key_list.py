@@ -257,15 +257,15 @@ class KeyListScreen(Screen[None]):
     # -- actions --------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide what cannot apply to the key under the cursor (None greys it out)."""
+        """Hide key actions while there is no key under the cursor.
+
+        Where a key is selected but the action does not apply to it (an Analytics key cannot
+        be edited, another member's key is read-only), the action stays available and says
+        why when pressed, rather than silently doing nothing.
+        """
         view = self.table.cursor_row if self.is_mounted else None
-        if action in ("edit_key", "copy_key", "open_key"):
-            if view is None:
-                return False
-            if action == "edit_key" and not self._editable(view):
-                return None
-            if action == "copy_key" and not _copyable(view, self.app.repo.now()):
-                return None
+        if action in ("edit_key", "copy_key", "open_key") and view is None:
+            return False
         if action == "revoke" and view is None and not self._marked_ids():
             return False
         if action == "clear_filter" and not (
@@ -319,8 +319,6 @@ class KeyListScreen(Screen[None]):
 
     def action_edit_key(self) -> None:
         """Edit the key under the cursor (Web and Mobile keys; own keys, or any as owner)."""
-        from .key_form import KeyFormScreen
-
         view = self.table.cursor_row
         if view is None:
             return
@@ -336,6 +334,8 @@ class KeyListScreen(Screen[None]):
                 severity="warning", markup=False,
             )
             return
+
+        from .key_form import KeyFormScreen
 
         def edited(result: ApiKey | None) -> None:
             if result is not None:

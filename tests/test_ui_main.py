@@ -1,0 +1,278 @@
+"""The API Keys main screen, driven with Pilot on a temporary store."""
+
+from __future__ import annotations
+
+import pyperclip
+import pytest
+from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
+
+from store.repository import Repository
+from tui.app import make_app
+from tui.screens.key_list import KeyListScreen
+
+MARKUP_NAMES = ["[bold red]x[/]", "[/]", "[@click=app.quit]x"]
+
+
+async def settle(app, pilot, rounds: int = 3) -> None:
+    """Let thread workers finish and their results reach the screen."""
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as plain text."""
+    from rich.console import Console
+
+    console = Console(width=app.size.width, record=True, file=open("/dev/null", "w"))
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()
+
+
+def table_lines(app) -> list[str]:
+    """The rendered lines of the keys table (header first)."""
+    table = app.screen.table
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+@pytest.fixture
+def seeded(owner_repo: Repository) -> Repository:
+    """Three keys of each scope with distinct names."""
+    for index in range(3):
+        owner_repo.create_key(web_draft(name=f"Web {index}"))
+        owner_repo.create_key(mobile_draft(name=f"Mobile {index}"))
+        owner_repo.create_key(analytics_draft(name=f"Analytics {index}"))
+    return owner_repo
+
+
+async def test_lists_keys_with_count_and_title(seeded, store_path):
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, KeyListScreen)
+        assert screen.table.row_count == 9
+        text = screen_text(app)
+        assert "9 keys · sorted by created ↓" in text
+        assert "Acme Studio" in text and "alice (owner)" in text
+        header = table_lines(app)[0]
+        for column in ("Name", "Scope", "Project", "Key", "Created"):
+            assert column in header
+
+
+async def test_wide_terminal_adds_columns(seeded, store_path):
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(130, 24)) as pilot:
+        await settle(app, pilot)
+        header = table_lines(app)[0]
+        assert "Created by" in header and "Last used" in header and "Status" in header
+
+
+async def test_sort_cycles_and_keeps_cursor(seeded, store_path):
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.table
+        names = [row.name for row in table.rows]
+        assert names[0] == "Analytics 2"  # newest first
+        await pilot.press("down")
+        under_cursor = table.cursor_row.id
+        await pilot.press("s")
+        assert [row.name for row in table.rows] == list(reversed(names))
+        assert table.cursor_row.id == under_cursor
+        await pilot.press("s")
+        scopes = [row.scope for row in table.rows]
+        assert scopes == sorted(scopes, key=["web", "mobile", "analytics"].index)
+        assert "sorted by scope" in screen_text(app)
+        await pilot.press("s")
+        assert [row.name for row in table.rows] == names
+
+
+async def test_filter_as_you_type_and_escape_clears(seeded, store_path):
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"mobile")
+        table = app.screen.table
+        assert {row.scope for row in table.rows} == {"mobile"}
+        assert "3 of 9 keys" in screen_text(app)
+        await pilot.press(*" 1")
+        assert [row.name for row in table.rows] == ["Mobile 1"]
+        await pilot.press("backspace", "backspace", "backspace", "backspace", "backspace", "backspace", "backspace", "backspace")
+        await pilot.press(*"storefront web")  # project and scope words together
+        assert {row.scope for row in table.rows} == {"web"} and table.row_count == 3
+        await pilot.press("escape")
+        assert table.row_count == 9
+        assert app.screen.focused is table
+
+
+async def test_filter_without_match_says_so(seeded, store_path):
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"zzz")
+        assert "No key matches “zzz”" in screen_text(app)
+
+
+async def test_filter_by_id(seeded, store_path):
+    key_id = seeded.list_keys()[4].id
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *key_id.lower())
+        assert [row.id for row in app.screen.table.rows] == [key_id]
+
+
+async def test_empty_store_tells_a_new_user_what_to_do(store_path):
+    Repository(store_path, OWNER, clock=fixed_clock).initialise("Acme Studio")
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "No API keys yet" in text
+        assert "press p to add a project" in text
+
+
+async def test_a_new_store_is_created_with_the_login_as_owner(store_path):
+    app = make_app(store_path, "carol", clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert "carol (owner)" in screen_text(app)
+    assert Repository(store_path, "carol").me().role.value == "owner"
+
+
+async def test_markup_names_are_shown_literally(owner_repo, store_path):
+    for name in MARKUP_NAMES:
+        owner_repo.create_key(web_draft(name=name))
+    owner_repo.add_project("[b]Proj[/b]", deployed=True)
+    owner_repo.create_key(web_draft(project="[b]Proj[/b]", name="in odd project"))
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        lines = "\n".join(table_lines(app))
+        for name in MARKUP_NAMES:
+            assert name in lines
+        assert "[b]Proj[/b]" in lines
+        # Clicking the row of a name that looks like a click action runs nothing.
+        await pilot.click("#keys", offset=(5, 4))
+        await pilot.pause()
+        assert app.is_running
+        await pilot.press("slash", *"[/]")
+        assert sorted(row.name for row in app.screen.table.rows) == ["[/]", "[bold red]x[/]"]
+
+
+async def test_developer_sees_only_own_keys(owner_repo, store_path):
+    owner_repo.create_key(web_draft(name="Owner's key"))
+    owner_repo.add_member("dev1", "developer")
+    developer = Repository(store_path, "dev1", clock=fixed_clock)
+    developer.create_key(web_draft(name="Dev key"))
+    app = make_app(store_path, "dev1", clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert [row.name for row in app.screen.table.rows] == ["Dev key"]
+        assert "your keys only" in screen_text(app)
+
+
+async def test_owner_key_is_read_only_for_support(owner_repo, store_path):
+    owner_repo.create_key(web_draft(name="Owner's key"))
+    owner_repo.add_member("sup", "support")
+    app = make_app(store_path, "sup", clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert [row.name for row in screen.table.rows] == ["Owner's key"]
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, KeyListScreen)
+        assert any("Only an owner may edit" in n.message for n in app._notifications)
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, KeyListScreen)
+        assert any("Only an owner may revoke" in n.message for n in app._notifications)
+
+
+async def test_live_refresh_keeps_cursor_on_the_same_key(seeded, store_path):
+    app = make_app(store_path, OWNER, clock=fixed_clock, live_interval=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.table
+        await pilot.press("down", "down")
+        chosen = table.cursor_row.id
+        other_admin = Repository(store_path, OWNER, clock=fixed_clock)
+        other_admin.create_key(web_draft(name="From another admin"))
+        for _ in range(40):
+            await pilot.pause(0.05)
+            await app.workers.wait_for_complete()
+            if table.row_count == 10:
+                break
+        assert table.row_count == 10
+        assert table.rows[0].name == "From another admin"
+        assert table.cursor_row.id == chosen
+
+
+async def test_corrupt_store_becomes_a_clear_message(store_path):
+    store_path.parent.mkdir(parents=True)
+    store_path.write_text('{"keys": ')
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "is not valid JSON" in text
+        assert app.is_running
+    assert store_path.read_text() == '{"keys": '
+
+
+async def test_store_corrupted_while_open_is_reported(seeded, store_path):
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        store_path.write_text("not json at all")
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert "is not valid JSON" in screen_text(app)
+        assert app.is_running
+
+
+@pytest.mark.parametrize("scenario", ["pyperclip", "no-clipboard", "ssh"])
+async def test_copy_paths(seeded, store_path, monkeypatch, scenario):
+    copied: list[str] = []
+    sent: list[str] = []
+
+    def fake_copy(text: str) -> None:
+        if scenario == "no-clipboard":
+            raise pyperclip.PyperclipException("no display")
+        copied.append(text)
+
+    monkeypatch.setattr(pyperclip, "copy", fake_copy)
+    if scenario == "ssh":
+        monkeypatch.setenv("SSH_TTY", "/dev/pts/3")
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    monkeypatch.setattr(app, "copy_to_clipboard", sent.append)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"web 0", "enter")
+        view = app.screen.table.cursor_row
+        await pilot.press("c")
+        await settle(app, pilot)
+        secret = seeded.reveal_secret(view.id).get_secret_value()
+        messages = [n.message for n in app._notifications]
+        if scenario == "pyperclip":
+            assert copied == [secret] and sent == []
+            assert "Copied to the clipboard" in messages
+        else:
+            assert copied == [] and sent == [secret]
+            assert any("sent to your terminal" in m for m in messages)
+        assert not any(secret in m for m in messages)
+
+
+async def test_copy_analytics_key_is_refused_with_reason(seeded, store_path, monkeypatch):
+    sent: list[str] = []
+    monkeypatch.setattr(pyperclip, "copy", sent.append)
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"analytics 1", "enter")
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert sent == []
+        assert any("shown only once" in n.message for n in app._notifications)
