@@ -7,15 +7,16 @@ the store file and appends its audit events before the lock is released.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import os
 import pwd
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,7 @@ class Repository:
         self._views: tuple[int, list[KeyView]] | None = None
         self._pending_usage: dict[str, str] = {}
         self._last_usage_flush = float("-inf")
+        self._threshold_for = self._threshold = ""
 
     def __repr__(self) -> str:
         return f"Repository({str(self.path)!r}, login={self.login!r})"
@@ -202,9 +204,11 @@ class Repository:
 
     def project_name(self, project_id: str | None) -> str:
         """A project's name (or its id if unknown); None means All organization projects."""
+        data = self.storage.current()
+        self._role(data)  # a login that is not a member learns nothing of the store
         if project_id is None:
             return ALL_PROJECTS
-        project = self.storage.current()["projects"].get(project_id)
+        project = data["projects"].get(project_id)
         return project["name"] if project else project_id
 
     def reveal_secret(self, key_id: str) -> SecretStr:
@@ -246,28 +250,10 @@ class Repository:
                         "making a Web key for it"
                     )})
                 project_id = project["id"]
-            secret = tokens.generate_secret(draft.scope.value)
-            key_id = tokens.new_key_id()
-            while key_id in transaction.keys:
-                key_id = tokens.new_key_id()
-            moment = self.clock()
-            now = to_iso(moment)
-            record: dict[str, Any] = {
-                "id": key_id, "name": draft.name, "scope": draft.scope.value,
-                "project_id": project_id, "created_at": now, "created_by": self.login,
-                "updated_at": now, "updated_by": self.login, "status": "active",
-                "revoked_at": None, "revoked_by": None, "last_used_at": None,
-                "expires_at": (
-                    expiry_from(moment, draft.expires_days) if draft.expires_days else None
-                ),
-                "key_prefix": tokens.key_prefix(secret),
-                "secret_hash": tokens.hash_secret(secret),
-                # The dashboard lets admins view Web and Mobile secrets again; an Analytics
-                # secret is shown once and never stored.
-                "secret": None if draft.scope is Scope.ANALYTICS else secret,
-                "web": draft.web.model_dump() if draft.web else None,
-                "mobile": draft.mobile.model_dump() if draft.mobile else None,
-            }
+            record, secret = new_key_record(
+                draft, project_id, self.login, self.clock(), taken=transaction.keys
+            )
+            key_id = record["id"]
             key = ApiKey.model_validate(record)
             transaction.keys[key_id] = record
             transaction.changed()
@@ -491,11 +477,21 @@ class Repository:
         """Remember a successful use; written at most once a minute per key, in batches."""
         key_id = record["id"]
         last = self._pending_usage.get(key_id) or record.get("last_used_at")
-        if last is not None and _seconds_between(last, now) < USAGE_INTERVAL:
+        if last is not None and last > self._usage_threshold(now):
             return
         self._pending_usage[key_id] = now
         if time.monotonic() - self._last_usage_flush >= USAGE_INTERVAL:
             self.flush_usage()
+
+    def _usage_threshold(self, now: str) -> str:
+        """The ISO time USAGE_INTERVAL before ``now``; a use after it needs no new record.
+
+        ISO timestamps compare as text, so verify never parses a date (cached per second).
+        """
+        if self._threshold_for != now:
+            self._threshold_for = now
+            self._threshold = to_iso(from_iso(now) - timedelta(seconds=USAGE_INTERVAL))
+        return self._threshold
 
     def flush_usage(self) -> None:
         """Write the last-used times noted since the last write (one transaction for all)."""
@@ -506,8 +502,8 @@ class Repository:
             try:
                 with self.storage.transaction() as transaction:
                     self._apply_usage(transaction)
-            except StoreUnusable:
-                pass  # recording use must never make a verification fail
+            except (StoreUnusable, OSError):
+                pass  # recording use must never make a verification fail (e.g. a full disk)
 
     def _apply_usage(self, transaction: Transaction) -> None:
         for key_id, when in self._pending_usage.items():
@@ -555,6 +551,41 @@ class Repository:
         return AuditEvent(at=self.now(), actor=self.login, action=action, key_id=key_id, detail=detail)
 
 
+def new_key_record(
+    draft: KeyDraft,
+    project_id: str | None,
+    login: str,
+    moment: datetime,
+    *,
+    taken: Container[str] = (),
+) -> tuple[dict[str, Any], str]:
+    """The stored record of a new key and its secret, as :meth:`Repository.create_key` makes it.
+
+    ``project_id`` is the resolved project (None for All organization projects); ``taken`` holds
+    the ids already in use. Checks of role and project are the caller's.
+    """
+    secret = tokens.generate_secret(draft.scope.value)
+    key_id = tokens.new_key_id()
+    while key_id in taken:
+        key_id = tokens.new_key_id()
+    now = to_iso(moment)
+    record: dict[str, Any] = {
+        "id": key_id, "name": draft.name, "scope": draft.scope.value,
+        "project_id": project_id, "created_at": now, "created_by": login,
+        "updated_at": now, "updated_by": login, "status": "active",
+        "revoked_at": None, "revoked_by": None, "last_used_at": None,
+        "expires_at": expiry_from(moment, draft.expires_days) if draft.expires_days else None,
+        "key_prefix": tokens.key_prefix(secret),
+        "secret_hash": tokens.hash_secret(secret),
+        # The dashboard lets admins view Web and Mobile secrets again; an Analytics secret is
+        # shown once and never stored.
+        "secret": None if draft.scope is Scope.ANALYTICS else secret,
+        "web": draft.web.model_dump() if draft.web else None,
+        "mobile": draft.mobile.model_dump() if draft.mobile else None,
+    }
+    return record, secret
+
+
 def _describe_settings_change(before: dict[str, Any], after: dict[str, Any]) -> str:
     parts = []
     for field, value in after.items():
@@ -578,7 +609,7 @@ def _usage_refusal(record: dict[str, Any], origin: str | None, ip: str | None, a
         web = record.get("web") or {}
         if origin is not None:
             try:
-                if normalise_origin(origin) in web.get("domains", []):
+                if _canonical_origin(origin) in web.get("domains", []):
                     return None
             except ValueError:
                 pass
@@ -598,11 +629,13 @@ def _usage_refusal(record: dict[str, Any], origin: str | None, ip: str | None, a
     return None
 
 
-def _seconds_between(earlier: str, later: str) -> float:
-    return (from_iso(later) - from_iso(earlier)).total_seconds()
+@functools.lru_cache(maxsize=4096)
+def _canonical_origin(origin: str) -> str:
+    """The canonical form of an origin a client sent (cached: clients repeat them)."""
+    return normalise_origin(origin)
 
 
 __all__ = [
-    "ALL_PROJECTS", "Repository", "current_login", "default_store_path",
+    "ALL_PROJECTS", "Repository", "current_login", "default_store_path", "new_key_record",
     "WebSettings", "MobileSettings", "KeyDraft", "KeyChanges",
 ]
