@@ -50,10 +50,11 @@ from .models import (
     utc_now,
     validate_or_raise,
 )
-from .storage import StoreFile, Transaction, empty_tables
+from .storage import LOCK_TIMEOUT, StoreFile, Transaction, empty_tables
 
 ALL_PROJECTS = "All organization projects"
 USAGE_INTERVAL = 60.0  # seconds: last_used_at is recorded at most this often per key
+USAGE_LOCK_WAIT = 0.1  # seconds a verify waits for the lock to record use; else it is kept for later
 
 
 def current_login() -> str:
@@ -151,7 +152,7 @@ class Repository:
     def me(self) -> Member:
         """The acting member; refuses a login that is not a member."""
         data = self.storage.current()
-        return Member.model_validate(self._member_record(data))
+        return _stored_member(self._member_record(data))
 
     def _member_record(self, data: dict[str, Any]) -> dict[str, Any]:
         record = data["members"].get(self.login)
@@ -335,7 +336,7 @@ class Repository:
         counts: dict[str | None, int] = {}
         for view in self.list_keys(include_revoked=False):
             counts[view.project_id] = counts.get(view.project_id, 0) + 1
-        projects = [Project.model_validate(p) for p in data["projects"].values()]
+        projects = [_stored_project(p) for p in data["projects"].values()]
         projects.sort(key=lambda project: project.name.casefold())
         return [(project, counts.get(project.id, 0)) for project in projects]
 
@@ -343,7 +344,7 @@ class Repository:
         """A project by id, or by name (case-insensitive) when the name is unique."""
         data = self.storage.current()
         self._role(data)
-        return Project.model_validate(self._resolve_project(data["projects"], reference))
+        return _stored_project(self._resolve_project(data["projects"], reference))
 
     @staticmethod
     def _resolve_project(projects: dict[str, dict[str, Any]], reference: str) -> dict[str, Any]:
@@ -395,7 +396,7 @@ class Repository:
         """Every member, by login (any member may read this)."""
         data = self.storage.current()
         self._role(data)
-        return sorted((Member.model_validate(m) for m in data["members"].values()), key=lambda m: m.login)
+        return sorted((_stored_member(m) for m in data["members"].values()), key=lambda m: m.login)
 
     def add_member(self, login: str, role: Role | str, display_name: str | None = None) -> Member:
         """Add a member (owners only)."""
@@ -481,7 +482,8 @@ class Repository:
             return
         self._pending_usage[key_id] = now
         if time.monotonic() - self._last_usage_flush >= USAGE_INTERVAL:
-            self.flush_usage()
+            # A verify must not stall behind another process's change (up to LOCK_TIMEOUT).
+            self.flush_usage(lock_wait=USAGE_LOCK_WAIT)
 
     def _usage_threshold(self, now: str) -> str:
         """The ISO time USAGE_INTERVAL before ``now``; a use after it needs no new record.
@@ -493,14 +495,18 @@ class Repository:
             self._threshold = to_iso(from_iso(now) - timedelta(seconds=USAGE_INTERVAL))
         return self._threshold
 
-    def flush_usage(self) -> None:
-        """Write the last-used times noted since the last write (one transaction for all)."""
+    def flush_usage(self, *, lock_wait: float = LOCK_TIMEOUT) -> None:
+        """Write the last-used times noted since the last write (one transaction for all).
+
+        If the store stays locked for ``lock_wait`` seconds, the times stay noted for the next
+        flush or change.
+        """
         with self._lock:
             if not self._pending_usage:
                 return
             self._last_usage_flush = time.monotonic()
             try:
-                with self.storage.transaction() as transaction:
+                with self.storage.transaction(timeout=lock_wait) as transaction:
                     self._apply_usage(transaction)
             except (StoreUnusable, OSError):
                 pass  # recording use must never make a verification fail (e.g. a full disk)
@@ -627,6 +633,17 @@ def _usage_refusal(record: dict[str, Any], origin: str | None, ip: str | None, a
         if app_id not in [*mobile.get("ios_bundle_ids", []), *mobile.get("android_packages", [])]:
             return "app_not_allowed"
     return None
+
+
+def _stored_project(record: dict[str, Any]) -> Project:
+    """A project as stored. Names are checked when written, not when read: a hand-edited
+    file may hold characters the checks refuse, and the screens replace them on display."""
+    return Project.model_construct(**record)
+
+
+def _stored_member(record: dict[str, Any]) -> Member:
+    """A member as stored (not re-validated: see :func:`_stored_project`)."""
+    return Member.model_construct(**{**record, "role": Role(record["role"])})
 
 
 @functools.lru_cache(maxsize=4096)

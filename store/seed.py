@@ -1,0 +1,276 @@
+"""Demo data: a new store full of realistic members, projects and keys, written in one go.
+
+Every key record is built by :func:`store.repository.new_key_record`, exactly as a create
+builds it, then some are aged, used, revoked or left to expire. The whole store is written in
+one atomic write and the audit trail in one append, so 100,000 keys take seconds, not hours.
+Choices come from ``random.Random(seed)``; secrets and key ids still come from
+:mod:`store.tokens`, so two stores seeded alike differ only in those.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from .errors import StoreUnusable
+from .models import (
+    AuditEvent,
+    KeyDraft,
+    Member,
+    MobileSettings,
+    Project,
+    Role,
+    Scope,
+    WebSettings,
+    to_iso,
+    utc_now,
+)
+from .repository import ALL_PROJECTS, Repository, display_name_of, new_key_record
+from .storage import empty_tables
+
+ORGANISATION = "Northwind Studio"
+HISTORY_DAYS = 240  # keys were created over the past eight months or so
+
+# login, display name, role: every role at least once besides the owner running the demo.
+MEMBERS = (
+    ("mgarcia", "María García", Role.OWNER),
+    ("jchen", "Jun Chen", Role.SUPPORT),
+    ("apatel", "Anika Patel", Role.ANALYTICS),
+    ("tnguyen", "Thanh Nguyen", Role.DEVELOPER),
+    ("okowalski", "Ola Kowalski", Role.DEVELOPER),
+    ("bmensah", "Ben Mensah", Role.DEVELOPER),
+)
+
+# name, deployed, web host, app id stem
+PROJECTS = (
+    ("Storefront", True, "shop.northwind.example", "com.northwind.shop"),
+    ("Checkout", True, "checkout.northwind.example", "com.northwind.checkout"),
+    ("Customer portal", True, "my.northwind.example", "com.northwind.portal"),
+    ("Marketing site", True, "www.northwind.example", "com.northwind.www"),
+    ("Loyalty app", True, "rewards.northwind.example", "com.northwind.rewards"),
+    ("Partner API", True, "partners.northwind.example", "com.northwind.partners"),
+    ("Help centre", True, "help.northwind.example", "com.northwind.help"),
+    ("Internal dashboard", True, "ops.northwind.example", "com.northwind.ops"),
+    ("Data warehouse", True, "data.northwind.example", "com.northwind.data"),
+    ("Kiosk pilot", False, "kiosk.northwind.example", "com.northwind.kiosk"),
+    ("Wearables (beta)", False, "wear.northwind.example", "com.northwind.wear"),
+    ("Voice assistant", False, "voice.northwind.example", "com.northwind.voice"),
+)
+
+WEB_NAMES = (
+    "Checkout widget", "Search bar", "Product reviews", "Newsletter sign-up", "Store locator",
+    "Chat bubble", "Recommendations", "Cart drawer", "Login form", "Price alerts",
+)
+MOBILE_NAMES = (
+    "iOS app", "Android app", "Android app (beta)", "iPad app", "Companion app",
+    "Push notifications", "In-app purchases", "Offline sync",
+)
+ANALYTICS_NAMES = (
+    "Weekly export", "BI dashboard", "Revenue report", "Funnel analysis", "Data lake sync",
+    "Board report", "Cohort study", "Attribution model",
+)
+ENVIRONMENTS = ("prod", "staging", "dev", "QA", "canary")
+LOCAL_NETWORKS = ("10.0.0.0/8", "192.168.1.0/24", "172.16.0.0/12", "127.0.0.1/32", "fd00::/8")
+
+
+def seed_demo(
+    path: str | os.PathLike[str],
+    login: str,
+    *,
+    keys: int = 40,
+    seed: int | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Repository:
+    """Create a new store at ``path`` with ``login`` as owner, members, projects and ``keys``
+    keys of every scope and state; return a repository on it for ``login``.
+
+    Refuses (:class:`StoreUnusable`) a path where a store already exists; never changes it.
+    """
+    if keys < 0:
+        raise ValueError("keys must not be negative")
+    rng = random.Random(seed)
+    now = clock()
+    start = now - timedelta(days=HISTORY_DAYS + 30)
+    repo = Repository(path, login, clock=clock)
+    data = empty_tables({
+        "organisation": ORGANISATION, "created_at": to_iso(start), "created_by": login,
+    })
+    events = [AuditEvent(at=to_iso(start), actor=login, action="store.init",
+                         detail=f"created organisation {ORGANISATION!r}")]
+
+    members = _members(login, start, events)
+    projects = _projects(rng, login, start, events)
+    data["members"] = {member["login"]: member for member in members}
+    data["projects"] = {project["id"]: project for project in projects}
+    # Millions of small objects, none cyclic: the cyclic collector would rescan them again
+    # and again while they are built.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        data["keys"] = _keys(rng, keys, now, members, projects, events)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+    events.sort(key=lambda event: event.at)  # stable: each key's create precedes its revoke
+    if not repo.storage.create(data):
+        raise StoreUnusable(f"{repo.path} already exists: the demo seeds a new store only; it was not changed")
+    repo.audit.append(events)
+    return repo
+
+
+def _members(login: str, start: datetime, events: list[AuditEvent]) -> list[dict[str, Any]]:
+    records = [Member(
+        login=login, display_name=display_name_of(login), role=Role.OWNER,
+        added_at=to_iso(start), added_by=login,
+    ).model_dump(mode="json")]
+    for offset, (member_login, display_name, role) in enumerate(MEMBERS):
+        if member_login == login:
+            continue
+        added = to_iso(start + timedelta(hours=1 + offset))
+        records.append(Member(
+            login=member_login, display_name=display_name, role=role, added_at=added, added_by=login,
+        ).model_dump(mode="json"))
+        events.append(AuditEvent(at=added, actor=login, action="member.add",
+                                 detail=f"added {member_login} as {role.value}"))
+    return records
+
+
+def _projects(rng: random.Random, login: str, start: datetime, events: list[AuditEvent]) -> list[dict[str, Any]]:
+    records = []
+    used: set[str] = set()
+    for offset, (name, deployed, _host, _app) in enumerate(PROJECTS):
+        project_id = f"prj_{rng.getrandbits(24):06x}"
+        while project_id in used:
+            project_id = f"prj_{rng.getrandbits(24):06x}"
+        used.add(project_id)
+        created = to_iso(start + timedelta(days=1, hours=offset))
+        records.append(Project(
+            id=project_id, name=name, deployed=deployed, created_at=created, created_by=login,
+        ).model_dump(mode="json"))
+        events.append(AuditEvent(at=created, actor=login, action="project.add",
+                                 detail=f"added project {name!r} ({project_id})"))
+    return records
+
+
+class _Settings:
+    """Validated per-project settings to draw from, so 100,000 drafts validate cheaply."""
+
+    def __init__(self, rng: random.Random, projects: list[dict[str, Any]]) -> None:
+        self.web: dict[str, list[WebSettings]] = {}
+        self.mobile: dict[str, list[MobileSettings]] = {}
+        for project, (_name, _deployed, host, app) in zip(projects, PROJECTS):
+            apex = host.split(".", 1)[1]
+            staging = f"https://staging.{host}"
+            port = rng.choice((3000, 5173, 8000, 8080))
+            self.web[project["id"]] = [
+                WebSettings(domains=[f"https://{host}"]),
+                WebSettings(domains=[f"https://{host}", f"https://www.{apex}"], cross_page_persistence=True),
+                WebSettings(domains=[staging]),
+                WebSettings(
+                    domains=[staging, f"http://localhost:{port}"], developing_locally=True,
+                    networks=rng.sample(LOCAL_NETWORKS, 2),
+                ),
+                WebSettings(
+                    domains=[f"http://localhost:{port}"], developing_locally=True,
+                    networks=[rng.choice(LOCAL_NETWORKS)], cross_page_persistence=True,
+                ),
+            ]
+            self.mobile[project["id"]] = [
+                MobileSettings(ios_bundle_ids=[f"{app}.ios"]),
+                MobileSettings(android_packages=[f"{app}.android"]),
+                MobileSettings(ios_bundle_ids=[f"{app}.ios"], android_packages=[f"{app}.android"]),
+                MobileSettings(android_packages=[f"{app}.android.beta"]),
+            ]
+
+
+def _keys(
+    rng: random.Random,
+    count: int,
+    now: datetime,
+    members: list[dict[str, Any]],
+    projects: list[dict[str, Any]],
+    events: list[AuditEvent],
+) -> dict[str, dict[str, Any]]:
+    settings = _Settings(rng, projects)
+    deployed = [p for p in projects if p["deployed"]]
+    everyone = [m["login"] for m in members]
+    # Owners, support and analytics may make All-organization Analytics keys.
+    wide = [m["login"] for m in members if m["role"] != Role.DEVELOPER]
+    keys: dict[str, dict[str, Any]] = {}
+    for _ in range(count):
+        scope = rng.choices((Scope.WEB, Scope.MOBILE, Scope.ANALYTICS), weights=(5, 3, 2))[0]
+        creator = rng.choice(everyone)
+        age = timedelta(seconds=rng.randrange(HISTORY_DAYS * 86400))
+        draft: dict[str, Any] = {"scope": scope}
+        project: dict[str, Any] | None
+        if scope is Scope.WEB:
+            project = rng.choice(deployed)
+            draft["web"] = rng.choice(settings.web[project["id"]])
+            base = rng.choice(WEB_NAMES)
+        elif scope is Scope.MOBILE:
+            project = rng.choice(projects)
+            draft["mobile"] = rng.choice(settings.mobile[project["id"]])
+            base = rng.choice(MOBILE_NAMES)
+        else:
+            project = None if rng.random() < 0.2 else rng.choice(projects)
+            if project is None:
+                creator = rng.choice(wide)
+            days = rng.choice((30, 60, 90))
+            draft["expires_days"] = days
+            base = rng.choice(ANALYTICS_NAMES)
+            roll = rng.random()
+            if roll < 0.15:  # expires within the coming week
+                age = timedelta(days=days) - timedelta(seconds=rng.randrange(60, 7 * 86400))
+            elif roll < 0.30:  # already expired
+                age = timedelta(days=days) + timedelta(seconds=rng.randrange(60, 60 * 86400))
+            else:  # well within its life
+                age = timedelta(seconds=rng.randrange(max(60, (days - 8) * 86400)))
+        draft["name"] = f"{base} – {rng.choice(ENVIRONMENTS)}"
+        if project is None:
+            draft["all_projects"] = True
+        else:
+            draft["project_id"] = project["id"]
+        created = now - age
+        record, _secret = new_key_record(
+            KeyDraft.model_validate(draft), None if project is None else project["id"],
+            creator, created, taken=keys,
+        )
+        if rng.random() < 0.6:
+            used = to_iso(created + (now - created) * rng.random())
+            record["last_used_at"] = min(used, record["expires_at"] or used)
+        where = f"project {project['id']}" if project else ALL_PROJECTS
+        events.append(AuditEvent(at=record["created_at"], actor=creator, action="key.create",
+                                 key_id=record["id"],
+                                 detail=f"created {scope.value} key {draft['name']!r} for {where}"))
+        if rng.random() < 0.1:
+            _revoke(rng, record, created, now, creator, members, events)
+        keys[record["id"]] = record
+    return keys
+
+
+def _revoke(
+    rng: random.Random,
+    record: dict[str, Any],
+    created: datetime,
+    now: datetime,
+    creator: str,
+    members: list[dict[str, Any]],
+    events: list[AuditEvent],
+) -> None:
+    """Revoke as :meth:`Repository.revoke_keys` does: wipe the secret, keep the hash."""
+    owners = [m["login"] for m in members if m["role"] == Role.OWNER]
+    actor = creator if rng.random() < 0.7 else rng.choice(owners)
+    when = to_iso(created + (now - created) * rng.random())
+    if record["last_used_at"] and record["last_used_at"] > when:
+        record["last_used_at"] = when
+    record.update({
+        "status": "revoked", "revoked_at": when, "revoked_by": actor,
+        "updated_at": when, "updated_by": actor, "secret": None,
+    })
+    events.append(AuditEvent(at=when, actor=actor, action="key.revoke", key_id=record["id"],
+                             detail=f"revoked {record['scope']} key {record['name']!r}"))

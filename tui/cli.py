@@ -1,0 +1,813 @@
+"""The ``apikeys`` command line: scriptable subcommands, and the UI when run without one.
+
+Plain text by default, ``--json`` for machines. Errors are one line on stderr; the exit status
+is 0 on success, 1 for a negative answer (verify refused, not found) and 2 for bad input, a
+refusal or an unusable store. Everything printed from the store in plain text has its control
+characters replaced, since a hand-edited store may hold any bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pydantic import ValidationError
+
+from store import access, tokens
+from store.audit import audit_path
+from store.errors import InvalidInput, StoreError
+from store.models import (
+    EXPIRY_CHOICES,
+    ApiKey,
+    MobileSettings,
+    Role,
+    Scope,
+    WebSettings,
+    normalise_network,
+    normalise_origin,
+    public_record,
+    validate_or_raise,
+    validation_errors,
+)
+from store.repository import ALL_PROJECTS, Repository, current_login, default_store_path
+from tui.format import expiry_phrase, scope_label, short_time
+from tui.text import safe_text
+
+PROG = "apikeys"
+DEMO_KEYS_MAX = 1_000_000
+
+
+class CommandError(Exception):
+    """A refusal of the command line itself, with its exit status (2 unless told)."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class UsageError(Exception):
+    """Arguments argparse could not make sense of."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (raised, so ``main`` can return 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise instead of printing the usage and exiting."""
+        raise UsageError(message, self.prog)
+
+
+# -- entry point ---------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None, *, login: str | None = None) -> int:
+    """Run the command line; return the exit status (the console script exits with it).
+
+    ``login`` is for tests only: the acting login is always the OS account otherwise, and no
+    option lets anyone act as another login.
+    """
+    try:
+        status = _run(list(sys.argv[1:] if argv is None else argv), login)
+        sys.stdout.flush()  # a closed pipe shows here, where it can be caught, not at exit
+        return status
+    except KeyboardInterrupt:
+        _complain("interrupted")
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141  # as if killed by SIGPIPE, which is what `| head` expects
+
+
+def _run(argv: list[str], login: str | None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as error:
+        _complain(f"error: {error}; see {error.prog} --help")
+        return 2
+    except SystemExit as exit_:  # --help
+        return exit_.code if isinstance(exit_.code, int) else 0
+    handler: Callable[[Command], int] = getattr(args, "handler", run_ui)
+    command = Command(args, login or current_login(), parser)
+    try:
+        return handler(command)
+    except CommandError as error:
+        _complain(str(error))
+        return error.exit_code
+    except StoreError as error:
+        _complain(str(error))
+        return error.exit_code
+    except ValidationError as error:
+        _complain(_first_message(validation_errors(error)))
+        return 2
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        _complain(f"{error.strerror or error}{where}")
+        return 2
+    except Exception as error:  # never a traceback; APIKEYS_DEBUG=1 shows one
+        if os.environ.get("APIKEYS_DEBUG"):
+            raise
+        _complain(f"unexpected {type(error).__name__}: {error} (APIKEYS_DEBUG=1 shows details)")
+        return 2
+
+
+class Command:
+    """What a subcommand runs with: its arguments, the acting login and the store path."""
+
+    def __init__(self, args: argparse.Namespace, login: str, parser: argparse.ArgumentParser) -> None:
+        self.args = args
+        self.login = login
+        self.parser = parser
+        named = getattr(args, "store", None)
+        self.named_store = Path(named).expanduser() if named else None
+        self.path = self.named_store or default_store_path()
+
+    def repo(self) -> Repository:
+        """A repository on the store for the acting login (nothing is read yet)."""
+        return Repository(self.path, self.login)
+
+    def existing_repo(self) -> Repository:
+        """A repository on a store that must exist and parse (read commands)."""
+        repo = self.repo()
+        repo.storage.current()
+        return repo
+
+    def writable_repo(self) -> Repository:
+        """A repository on the store, created with this login as owner if missing."""
+        repo = self.repo()
+        repo.open_or_create()
+        return repo
+
+
+# -- the parser ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; ``--store`` is accepted before or after the subcommand."""
+    store = _Parser(add_help=False)
+    store.add_argument(
+        "--store", metavar="PATH", default=argparse.SUPPRESS,
+        help="the store file (default: $APIKEYS_STORE, else store.json in your data folder)",
+    )
+    common = [store]
+    parser = _Parser(
+        prog=PROG, parents=common,
+        description="Create, inspect, edit and revoke an organisation's API keys. "
+        "Without a subcommand, open the terminal UI.",
+        epilog="Exit status: 0 success, 1 negative answer (not found, verify refused), "
+        "2 bad input, refusal or unusable store.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, help_text: str, handler: Callable[[Command], int], parent: Any = commands) -> argparse.ArgumentParser:
+        sub = parent.add_parser(name, parents=common, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    demo = command("demo", "seed a new store with realistic data and open the UI on it", run_demo)
+    demo.add_argument("--keys", type=_key_count, default=40, metavar="N", help="how many keys (default 40)")
+    demo.add_argument("--seed-only", action="store_true", help="seed and print where; do not open the UI")
+
+    init = command("init", "create the store with you as its owner", run_init)
+    init.add_argument("--org", metavar="NAME", help="the organisation's name")
+    init.add_argument("--group", metavar="GROUP", help="share the store with this group (mode 0660)")
+
+    projects = command("projects", "add, list and deploy projects", _needs_action)
+    project_actions = projects.add_subparsers(dest="action", metavar="{add,list,deploy,undeploy}", required=True)
+    add = command("add", "add a project (owner or support)", run_projects_add, project_actions)
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--deployed", action="store_true", help="mark it deployed (Web keys need that)")
+    add.add_argument("--json", action="store_true", help="print the project as JSON")
+    listing = command("list", "list the projects and their active key counts", run_projects_list, project_actions)
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    for name, deployed in (("deploy", True), ("undeploy", False)):
+        change = command(name, f"mark a project {'' if deployed else 'not '}deployed", run_projects_deploy, project_actions)
+        change.add_argument("project", metavar="ID|NAME")
+        change.set_defaults(deployed=deployed)
+
+    members = command("members", "add and list members, change roles", _needs_action)
+    member_actions = members.add_subparsers(dest="action", metavar="{add,list,set-role}", required=True)
+    add = command("add", "add a member (owners only)", run_members_add, member_actions)
+    add.add_argument("member", metavar="LOGIN")
+    add.add_argument("--role", required=True, choices=[role.value for role in Role])
+    add.add_argument("--name", metavar="DISPLAY", help="display name (default: from the account)")
+    add.add_argument("--json", action="store_true", help="print the member as JSON")
+    listing = command("list", "list the members", run_members_list, member_actions)
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    role = command("set-role", "change a member's role (owners only)", run_members_set_role, member_actions)
+    role.add_argument("member", metavar="LOGIN")
+    role.add_argument("role", metavar="ROLE", choices=[role.value for role in Role])
+
+    create = command("create", "create a key and print its secret (once)", run_create)
+    create.add_argument("--name", required=True, metavar="N")
+    create.add_argument("--scope", required=True, choices=[scope.value for scope in Scope])
+    where = create.add_mutually_exclusive_group(required=True)
+    where.add_argument("--project", metavar="ID|NAME")
+    where.add_argument("--all-projects", action="store_true", help="All organization projects (Analytics only)")
+    create.add_argument("--domain", action="append", default=[], metavar="ORIGIN", help="Web: an allowed origin, https://host[:port] (repeat)")
+    create.add_argument("--local-network", action="append", default=[], metavar="CIDR", help="Web: develop locally from this IP network (repeat)")
+    create.add_argument("--cross-page", action="store_true", help="Web: cross page persistence")
+    create.add_argument("--ios", action="append", default=[], metavar="BUNDLE", help="Mobile: an iOS bundle id (repeat)")
+    create.add_argument("--android", action="append", default=[], metavar="PACKAGE", help="Mobile: an Android package (repeat)")
+    create.add_argument("--expires-days", type=int, choices=EXPIRY_CHOICES, metavar="30|60|90", help="Analytics: expiry (default 30)")
+    create.add_argument("--json", action="store_true", help="print the key and its secret as JSON")
+
+    listing = command("list", "list the keys you can see (newest first)", run_list)
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    listing.add_argument("--scope", choices=[scope.value for scope in Scope])
+    listing.add_argument("--sort", choices=("created", "scope"), default="created")
+    listing.add_argument("--include-revoked", action="store_true")
+
+    show = command("show", "show one key, or print its secret (Web and Mobile)", run_show)
+    show.add_argument("key_id", metavar="ID")
+    what = show.add_mutually_exclusive_group()
+    what.add_argument("--json", action="store_true", help="print the key as JSON (never the secret)")
+    what.add_argument("--secret", action="store_true", help="print the secret alone")
+
+    edit = command("edit", "change a Web or Mobile key's name and settings", run_edit)
+    edit.add_argument("key_id", metavar="ID")
+    edit.add_argument("--name", metavar="N")
+    for flag, metavar, help_text in (
+        ("domain", "ORIGIN", "Web: origin"), ("network", "CIDR", "Web: local IP network"),
+        ("ios", "BUNDLE", "Mobile: iOS bundle id"), ("android", "PACKAGE", "Mobile: Android package"),
+    ):
+        edit.add_argument(f"--add-{flag}", action="append", default=[], metavar=metavar, help=f"{help_text} to add (repeat)")
+        edit.add_argument(f"--remove-{flag}", action="append", default=[], metavar=metavar, help=f"{help_text} to remove (repeat)")
+    edit.add_argument("--cross-page", action=argparse.BooleanOptionalAction, default=None, help="Web: cross page persistence")
+    edit.add_argument("--local", action=argparse.BooleanOptionalAction, default=None, help="Web: developing locally")
+    edit.add_argument("--json", action="store_true", help="print the edited key as JSON")
+
+    revoke = command("revoke", "revoke keys: integrations using them stop at once", run_revoke)
+    revoke.add_argument("key_ids", nargs="+", metavar="ID")
+    revoke.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
+
+    verify = command("verify", "is this secret valid here? (exit 0 valid, 1 refused)", run_verify)
+    verify.add_argument("secret", metavar="SECRET", help="the secret, or - to read it from stdin")
+    verify.add_argument("--origin", metavar="O")
+    verify.add_argument("--ip", metavar="IP")
+    verify.add_argument("--app-id", metavar="ID")
+    verify.add_argument("--json", action="store_true")
+
+    log = command("log", "the audit trail, newest first", run_log)
+    log.add_argument("--key", metavar="ID", help="only this key's events")
+    log.add_argument("--json", action="store_true", help="print a JSON array")
+    return parser
+
+
+def _key_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= count <= DEMO_KEYS_MAX:
+        raise argparse.ArgumentTypeError(f"choose between 0 and {DEMO_KEYS_MAX:,}")
+    return count
+
+
+def _needs_action(command: Command) -> int:  # pragma: no cover - argparse requires an action
+    raise CommandError(f"say what to do; see {PROG} {command.args.command} --help")
+
+
+# -- the UI and the demo -------------------------------------------------------------------
+
+
+def run_ui(command: Command) -> int:
+    """No subcommand: open the UI on the store (created if missing), given a terminal."""
+    if not _has_terminal():
+        _refuse_without_terminal(command.parser)
+    repo = command.writable_repo()  # a corrupt store is refused here, before the UI opens
+    return _open_app(repo.path, command.login)
+
+
+def run_demo(command: Command) -> int:
+    """Seed a new store (a temporary one unless --store names a new path); open the UI."""
+    from store.seed import seed_demo
+
+    args = command.args
+    if not args.seed_only and not _has_terminal():
+        _refuse_without_terminal(command.parser)
+    if command.named_store is not None:
+        path = command.named_store
+        for existing in (path, audit_path(path)):
+            if existing.exists() or existing.is_symlink():
+                raise CommandError(
+                    f"{existing} already exists: the demo seeds a new store only; it was not changed"
+                )
+    else:
+        path = Path(tempfile.mkdtemp(prefix="apikeys-demo-")) / "store.json"
+    seed_demo(path, command.login, keys=args.keys)
+    _print(f"Seeded a demo store with {args.keys:,} keys: {safe_text(path)}")
+    if args.seed_only:
+        return 0
+    status = _open_app(path, command.login)
+    _print(f"The demo store stays at {safe_text(path)}")
+    return status
+
+
+def _open_app(path: Path, login: str) -> int:
+    from tui.app import make_app
+
+    app = make_app(path, login)
+    app.run()
+    return app.return_code or 0
+
+
+def _has_terminal() -> bool:
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _refuse_without_terminal(parser: argparse.ArgumentParser) -> NoReturn:
+    parser.print_usage(sys.stderr)
+    raise CommandError(
+        "the UI needs a terminal (stdin and stdout): run it in one, or use a subcommand such "
+        f"as `{PROG} list`; see {PROG} --help"
+    )
+
+
+# -- store, projects, members --------------------------------------------------------------
+
+
+def run_init(command: Command) -> int:
+    """Create the store with the acting login as owner."""
+    args = command.args
+    repo = command.repo()
+    try:
+        created = repo.initialise(args.org, group=args.group)
+    except ValueError as error:
+        raise InvalidInput({"organisation name": str(error)}) from None
+    if not created:
+        repo.storage.current()  # a store that does not parse says so, rather than "exists"
+        raise CommandError(f"a store already exists at {repo.path}; it was not changed")
+    shared = f", shared with group {args.group} (mode 0660)" if args.group else ""
+    _print(f"Created the store of {safe_text(repo.organisation())} at {safe_text(repo.path)}{shared}")
+    _print(f"{safe_text(repo.login)} is its owner. Next: `{PROG} projects add NAME --deployed`")
+    return 0
+
+
+def _project_json(project: Any, active_keys: int | None = None) -> dict[str, Any]:
+    data = project.model_dump(mode="json")
+    if active_keys is not None:
+        data["active_keys"] = active_keys
+    return data
+
+
+def run_projects_add(command: Command) -> int:
+    """Add a project."""
+    repo = command.writable_repo()
+    project = repo.add_project(command.args.name, deployed=command.args.deployed)
+    if command.args.json:
+        return _print_json(_project_json(project))
+    state = "deployed" if project.deployed else "not deployed"
+    _print(f"Added project {project.id} {safe_text(project.name)} ({state})")
+    return 0
+
+
+def run_projects_list(command: Command) -> int:
+    """List projects with their active key counts."""
+    listed = command.existing_repo().list_projects()
+    if command.args.json:
+        return _print_json([_project_json(project, count) for project, count in listed])
+    if not listed:
+        _print(f"No projects yet: add one with `{PROG} projects add NAME --deployed`")
+        return 0
+    _print_table(
+        ("ID", "NAME", "DEPLOYED", "KEYS"),
+        [(p.id, p.name, "yes" if p.deployed else "no", str(count)) for p, count in listed],
+    )
+    return 0
+
+
+def run_projects_deploy(command: Command) -> int:
+    """Mark a project deployed or not."""
+    repo = command.existing_repo()
+    project = repo.set_project_deployed(command.args.project, command.args.deployed)
+    state = "deployed" if project.deployed else "not deployed"
+    _print(f"Project {project.id} {safe_text(project.name)} is {state}")
+    return 0
+
+
+def run_members_add(command: Command) -> int:
+    """Add a member with a role."""
+    args = command.args
+    member = command.writable_repo().add_member(args.member, args.role, args.name)
+    if args.json:
+        return _print_json(member.model_dump(mode="json"))
+    _print(f"Added {safe_text(member.login)} ({safe_text(member.display_name)}) as {member.role.value}")
+    return 0
+
+
+def run_members_list(command: Command) -> int:
+    """List members and their roles."""
+    listed = command.existing_repo().list_members()
+    if command.args.json:
+        return _print_json([member.model_dump(mode="json") for member in listed])
+    _print_table(
+        ("LOGIN", "NAME", "ROLE", "ADDED"),
+        [(m.login, m.display_name, m.role.value, short_time(m.added_at)) for m in listed],
+    )
+    return 0
+
+
+def run_members_set_role(command: Command) -> int:
+    """Change a member's role."""
+    member = command.existing_repo().set_member_role(command.args.member, command.args.role)
+    _print(f"{safe_text(member.login)} is now {member.role.value}")
+    return 0
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+
+def run_create(command: Command) -> int:
+    """Create a key; print it with its secret, which Analytics never shows again."""
+    args = command.args
+    scope = Scope(args.scope)
+    _refuse_foreign_flags(scope, {
+        Scope.WEB: [("--domain", args.domain), ("--local-network", args.local_network), ("--cross-page", args.cross_page)],
+        Scope.MOBILE: [("--ios", args.ios), ("--android", args.android)],
+        Scope.ANALYTICS: [("--expires-days", args.expires_days is not None)],
+    })
+    draft: dict[str, Any] = {"name": args.name, "scope": scope.value}
+    if args.all_projects:
+        draft["all_projects"] = True
+    else:
+        draft["project_id"] = args.project
+    if scope is Scope.WEB:
+        draft["web"] = {
+            "domains": args.domain, "developing_locally": bool(args.local_network),
+            "networks": args.local_network, "cross_page_persistence": args.cross_page,
+        }
+    elif scope is Scope.MOBILE:
+        draft["mobile"] = {"ios_bundle_ids": args.ios, "android_packages": args.android}
+    else:
+        draft["expires_days"] = args.expires_days or EXPIRY_CHOICES[0]
+    repo = command.writable_repo()
+    created = repo.create_key(draft)
+    key, secret = created.key, created.secret.get_secret_value()
+    if args.json:
+        return _print_json({**_key_json(repo, key), "secret": secret})
+    _print(f"Created {scope_label(key.scope)} key {key.id}")
+    lines = [(label, values) for label, values in _key_fields(repo, key) if label != "secret"]
+    lines.append(("secret", [secret]))
+    _print_fields(lines)
+    if key.scope is Scope.ANALYTICS:
+        _print("Copy this Analytics secret now: it is not stored and will never be shown again.")
+    else:
+        _print(f"`{PROG} show {key.id} --secret` prints the secret again.")
+    return 0
+
+
+def _refuse_foreign_flags(scope: Scope, flags: dict[Scope, list[tuple[str, object]]]) -> None:
+    for owner, given in flags.items():
+        used = [flag for flag, value in given if value]
+        if owner is not scope and used:
+            raise CommandError(
+                f"{', '.join(used)} applies to {scope_label(owner)} keys only, not {scope_label(scope)} keys"
+            )
+
+
+def run_list(command: Command) -> int:
+    """List the keys this member may see."""
+    args = command.args
+    repo = command.existing_repo()
+    views = repo.list_keys(include_revoked=args.include_revoked, scope=args.scope)
+    # Stored oldest first; reversed first so keys made in the same second stay newest first.
+    views = sorted(reversed(views), key=lambda view: view.created_at, reverse=True)
+    if args.sort == "scope":
+        views.sort(key=lambda view: view.scope)  # stable: newest first within a scope
+    now = repo.now()
+    if args.json:
+        return _print_json([{**public_record(view.record, now), "project_name": view.project_name} for view in views])
+    if not views:
+        _print(f"No keys to show. Create one with `{PROG} create --name NAME --scope web --project ID --domain https://…`")
+        return 0
+    moment = repo.clock()
+    _print_table(
+        ("ID", "NAME", "SCOPE", "PROJECT", "KEY", "CREATED", "CREATED BY", "STATUS"),
+        [
+            (
+                view.id, view.name, scope_label(view.scope), view.project_name,
+                tokens.masked(view.key_prefix), short_time(view.created_at), view.created_by,
+                _status_text(view.status(now).value, view.expires_at, moment),
+            )
+            for view in views
+        ],
+    )
+    return 0
+
+
+def _status_text(status: str, expires_at: str | None, moment: Any) -> str:
+    if status == "active" and expires_at:
+        return f"active, expires {expiry_phrase(expires_at, moment)}"
+    if status == "expired":
+        return f"expired {short_time(expires_at)}"
+    return status
+
+
+def run_show(command: Command) -> int:
+    """Show one key, or print its secret alone."""
+    args = command.args
+    repo = command.existing_repo()
+    if args.secret:
+        _print(repo.reveal_secret(args.key_id).get_secret_value())
+        return 0
+    key = repo.get_key(args.key_id)
+    if args.json:
+        return _print_json(_key_json(repo, key))
+    _print_fields(_key_fields(repo, key))
+    return 0
+
+
+def run_edit(command: Command) -> int:
+    """Change a key's name and settings, built from the key as it is and the flags."""
+    args = command.args
+    repo = command.existing_repo()
+    key = repo.get_key(args.key_id)
+    web_flags = [
+        ("--add-domain", args.add_domain), ("--remove-domain", args.remove_domain),
+        ("--add-network", args.add_network), ("--remove-network", args.remove_network),
+        ("--cross-page/--no-cross-page", args.cross_page is not None),
+        ("--local/--no-local", args.local is not None),
+    ]
+    mobile_flags = [
+        ("--add-ios", args.add_ios), ("--remove-ios", args.remove_ios),
+        ("--add-android", args.add_android), ("--remove-android", args.remove_android),
+    ]
+    if args.name is None and not any(value for _, value in web_flags + mobile_flags):
+        raise CommandError(f"nothing to change: give --name or a setting; see {PROG} edit --help")
+    _refuse_foreign_flags(key.scope, {Scope.WEB: web_flags, Scope.MOBILE: mobile_flags})
+    changes: dict[str, Any] = {}
+    if args.name is not None:
+        changes["name"] = args.name
+    if any(value for _, value in web_flags) and key.web is not None:
+        changes["web"] = _edited_web(key.id, key.web, args)
+    if any(value for _, value in mobile_flags) and key.mobile is not None:
+        changes["mobile"] = _edited_mobile(key.id, key.mobile, args)
+    edited = repo.edit_key(key.id, changes)
+    if args.json:
+        return _print_json(_key_json(repo, edited))
+    changed = edited.updated_at != key.updated_at or edited.updated_by != key.updated_by
+    _print(f"{'Updated' if changed else 'Nothing changed in'} key {edited.id}")
+    _print_fields(_key_fields(repo, edited))
+    return 0
+
+
+def _edited_web(key_id: str, current: WebSettings, args: argparse.Namespace) -> WebSettings:
+    domains = _add_and_remove(key_id, current.domains, args.add_domain, args.remove_domain, normalise_origin, "domain")
+    networks = _add_and_remove(key_id, current.networks, args.add_network, args.remove_network, normalise_network, "network")
+    local = current.developing_locally or bool(args.add_network)  # as on create, a network implies it
+    if args.local is not None:
+        local = args.local
+    cross_page = current.cross_page_persistence if args.cross_page is None else args.cross_page
+    return validate_or_raise(WebSettings, {
+        "domains": domains, "developing_locally": local, "networks": networks,
+        "cross_page_persistence": cross_page,
+    })
+
+
+def _edited_mobile(key_id: str, current: MobileSettings, args: argparse.Namespace) -> MobileSettings:
+    same = str.strip
+    return validate_or_raise(MobileSettings, {
+        "ios_bundle_ids": _add_and_remove(key_id, current.ios_bundle_ids, args.add_ios, args.remove_ios, same, "iOS bundle id"),
+        "android_packages": _add_and_remove(key_id, current.android_packages, args.add_android, args.remove_android, same, "Android package"),
+    })
+
+
+def _add_and_remove(
+    key_id: str,
+    current: list[str],
+    added: list[str],
+    removed: list[str],
+    normalise: Callable[[str], str],
+    what: str,
+) -> list[str]:
+    """The new list of values; added ones are validated by the settings model afterwards."""
+    values = list(current)
+    for value in removed:
+        try:
+            canonical = normalise(value)
+        except ValueError:
+            canonical = value
+        if canonical not in values:
+            raise CommandError(f"{value!r} is not a {what} of {key_id}: nothing was changed")
+        values.remove(canonical)
+    for value in added:
+        try:
+            canonical = normalise(value)
+        except ValueError as error:
+            raise InvalidInput({what: str(error)}) from None
+        if canonical not in values:
+            values.append(canonical)
+    return values
+
+
+def run_revoke(command: Command) -> int:
+    """Revoke keys, all or none, after a confirmation (or --yes)."""
+    args = command.args
+    repo = command.existing_repo()
+    keys = [repo.get_key(key_id) for key_id in dict.fromkeys(args.key_ids)]
+    role = repo.me().role
+    for key in keys:  # refuse before asking, with the reason
+        access.require_change(repo.login, role, {"created_by": key.created_by}, "revoke")
+    if not args.yes:
+        _confirm_revoke(keys)
+    revoked = {key.id for key in repo.revoke_keys([key.id for key in keys])}
+    for key in keys:
+        if key.id in revoked:
+            _print(f"Revoked {key.id} {safe_text(key.name)}")
+        else:
+            _print(f"{key.id} {safe_text(key.name)} was already revoked")
+    return 0
+
+
+def _confirm_revoke(keys: list[ApiKey]) -> None:
+    try:
+        interactive = sys.stdin.isatty()
+    except (AttributeError, ValueError, OSError):
+        interactive = False
+    if not interactive:
+        raise CommandError("revoke asks for confirmation and stdin is not a terminal: pass --yes; nothing was revoked")
+    names = ", ".join(f"{safe_text(key.name)} ({scope_label(key.scope)}, {key.id})" for key in keys)
+    sys.stderr.write(
+        f"Revoke {names}? Every integration using {'it' if len(keys) == 1 else 'them'} stops at "
+        "once, and a revoked key cannot be reissued. [y/N] "
+    )
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().casefold()
+    if answer not in ("y", "yes"):
+        raise CommandError("nothing was revoked", exit_code=1)
+
+
+def run_verify(command: Command) -> int:
+    """Is this secret valid from here? Exit 0 if so, 1 if refused."""
+    args = command.args
+    secret = sys.stdin.readline().strip() if args.secret == "-" else args.secret
+    repo = command.existing_repo()
+    verdict = repo.verify(secret, origin=args.origin, ip=args.ip, app_id=args.app_id)
+    try:
+        repo.flush_usage()
+    except (StoreError, OSError):
+        pass  # recording last use must never change the answer
+    if args.json:
+        _print_json(verdict.model_dump(mode="json"))
+    elif verdict.valid:
+        _print(f"valid: {scope_label(verdict.scope or '')} key {verdict.key_id}")
+    else:
+        which = f" ({scope_label(verdict.scope or '')} key {verdict.key_id})" if verdict.key_id else ""
+        _print(f"refused: {verdict.reason}{which}")
+    return 0 if verdict.valid else 1
+
+
+def run_log(command: Command) -> int:
+    """The audit trail, newest first."""
+    events = command.existing_repo().history(command.args.key)
+    if command.args.json:
+        return _print_json([event.model_dump() for event in events])
+    if not events:
+        _print("No events.")
+        return 0
+    _print_table(
+        ("AT", "ACTOR", "ACTION", "KEY", "DETAIL"),
+        [(short_time(e.at), e.actor, e.action, e.key_id or "—", e.detail) for e in events],
+    )
+    return 0
+
+
+# -- showing keys --------------------------------------------------------------------------
+
+
+def _key_json(repo: Repository, key: ApiKey) -> dict[str, Any]:
+    return {**key.public_dict(repo.now()), "project_name": repo.project_name(key.project_id)}
+
+
+def _key_fields(repo: Repository, key: ApiKey) -> list[tuple[str, list[str]]]:
+    """Label and value lines of every field of the key's scope (never the secret)."""
+    moment = repo.clock()
+    status = key.effective_status(repo.now()).value
+    project = ALL_PROJECTS if key.project_id is None else f"{repo.project_name(key.project_id)} ({key.project_id})"
+    fields: list[tuple[str, list[str]]] = [
+        ("id", [key.id]),
+        ("name", [key.name]),
+        ("scope", [scope_label(key.scope)]),
+        ("project", [project]),
+        ("status", [status]),
+        ("key", [tokens.masked(key.key_prefix)]),
+        ("created", [f"{_when(key.created_at)} by {key.created_by}"]),
+        ("updated", [f"{_when(key.updated_at)} by {key.updated_by}"]),
+    ]
+    if key.expires_at:
+        fields.append(("expires", [f"{_when(key.expires_at)} ({expiry_phrase(key.expires_at, moment)})"]))
+    if key.revoked_at:
+        fields.append(("revoked", [f"{_when(key.revoked_at)} by {key.revoked_by}"]))
+    fields.append(("last used", [_when(key.last_used_at) if key.last_used_at else "never"]))
+    if key.web is not None:
+        fields += [
+            ("domains", list(key.web.domains)),
+            ("developing locally", ["yes" if key.web.developing_locally else "no"]),
+            ("networks", list(key.web.networks) or ["—"]),
+            ("cross page persistence", ["yes" if key.web.cross_page_persistence else "no"]),
+        ]
+    if key.mobile is not None:
+        fields += [
+            ("iOS bundle ids", list(key.mobile.ios_bundle_ids) or ["—"]),
+            ("Android packages", list(key.mobile.android_packages) or ["—"]),
+        ]
+    if key.scope is Scope.ANALYTICS:
+        fields.append(("secret", ["shown once at creation; not stored"]))
+    elif status == "revoked":
+        fields.append(("secret", ["wiped when revoked"]))
+    else:
+        fields.append(("secret", [f"hidden: `{PROG} show {key.id} --secret` prints it"]))
+    return fields
+
+
+def _when(iso: str) -> str:
+    return f"{short_time(iso)} UTC"
+
+
+# -- output --------------------------------------------------------------------------------
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _print_json(value: Any) -> int:
+    """JSON, escaped to ASCII so no store text reaches the terminal raw; indented on a tty."""
+    try:
+        pretty = sys.stdout.isatty()
+    except (AttributeError, ValueError, OSError):
+        pretty = False
+    sys.stdout.write(json.dumps(value, indent=2 if pretty else None) + "\n")
+    return 0
+
+
+def _print_fields(fields: list[tuple[str, list[str]]]) -> None:
+    width = max(len(label) for label, _ in fields)
+    lines = []
+    for label, values in fields:
+        for index, value in enumerate(values or [""]):
+            lines.append(f"{label if index == 0 else '':<{width}}  {safe_text(value)}".rstrip())
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _print_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """Aligned columns; every cell is made safe, widths count terminal cells."""
+    from rich.cells import cell_len
+
+    def width_of(text: str) -> int:
+        return len(text) if text.isascii() else cell_len(text)
+
+    table = [list(headers)] + [[safe_text(cell) for cell in row] for row in rows]
+    widths = [max(width_of(row[column]) for row in table) for column in range(len(headers))]
+    last = len(headers) - 1
+    lines = []
+    for row in table:
+        cells = [
+            cell if column == last else cell + " " * (widths[column] - width_of(cell))
+            for column, cell in enumerate(row)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _complain(message: str) -> None:
+    """One line on stderr, whatever the message holds."""
+    try:
+        sys.stderr.write(f"{PROG}: {safe_text(message)}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _first_message(errors: dict[str, str]) -> str:
+    return str(InvalidInput(errors)) if errors else "invalid input"
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so the exit flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
