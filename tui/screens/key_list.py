@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +21,10 @@ from store.tokens import VISIBLE_RANDOM_CHARS
 from ..clipboard import copy_text
 from ..format import EXPIRY_WARNING_DAYS, days_until, expiry_phrase, scope_label, short_date
 from ..text import literal, safe_text
-from ..widgets.key_index import KeyIndex
+from ..widgets.key_index import SORT_ORDERS, KeyIndex
 from ..widgets.virtual_table import Column, VirtualTable
 from ..workers import store_call
 
-SORT_ORDERS = ("created_desc", "created_asc", "scope")
 SORT_LABELS = {"created_desc": "created ↓", "created_asc": "created ↑", "scope": "scope"}
 
 COLUMNS = (
@@ -82,6 +82,7 @@ class KeyListScreen(Screen[None]):
         self._marker: object = None
         self._loading = False
         self._pending_cursor: str | None = None
+        self._first_load = True
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -119,14 +120,16 @@ class KeyListScreen(Screen[None]):
             self._pending_cursor = cursor_to
         repo = self.app.repo
         include_revoked = self.show_revoked
+        sort_order = self.sort_order
 
         def read() -> Loaded:
             marker = repo.changed_marker()
             repo.open_or_create()
             member = repo.me()
-            views = repo.list_keys(include_revoked=include_revoked)
+            index = KeyIndex(repo.list_keys(include_revoked=include_revoked))
+            index.positions(sort_order)  # the first paint's order, sorted off the UI thread
             return Loaded(
-                index=KeyIndex(views),
+                index=index,
                 organisation=repo.organisation(),
                 role=member.role,
                 project_count=len(repo.storage.current()["projects"]),
@@ -148,6 +151,13 @@ class KeyListScreen(Screen[None]):
             self.table.move_cursor_to_id(self._pending_cursor)
             self._pending_cursor = None
         self.refresh_bindings()
+        if self._first_load:
+            # The first load's objects (millions at 100k keys) are mostly long-lived: keep the
+            # cyclic collector from rescanning them during the first interactions.
+            self._first_load = False
+            gc.freeze()
+        # The other sort orders and the filter's search texts, ready before they are asked for.
+        self.run_worker(loaded.index.prepare, thread=True, group="prepare", exclusive=True)
 
     def _load_failed(self, error: Exception) -> None:
         self._loading = False

@@ -1,8 +1,9 @@
 """Sorting and filtering the keys of the main table, fast enough for 100,000 keys.
 
-Each sort order is computed once per load and kept; a filter scans a list of pre-folded
-search strings aligned with that order (one C-level substring test per key), and a filter
-that only grows narrows the previous result instead of scanning everything again.
+Every sort order is computed once per load (the first one in the load worker, the others in a
+background thread right after the first paint), as a list of positions into the loaded keys.
+The filter tests one pre-folded search string per key (a C-level substring test each), and a
+filter that only grows narrows the previous result instead of scanning everything again.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from collections.abc import Sequence
 
 from store.models import KeyView
 
-SCOPE_RANK = {"web": 0, "mobile": 1, "analytics": 2}
+SORT_ORDERS = ("created_desc", "created_asc", "scope")
+SCOPES_IN_ORDER = ("web", "mobile", "analytics")
 
 
 class KeyIndex:
@@ -19,60 +21,69 @@ class KeyIndex:
 
     def __init__(self, views: Sequence[KeyView]) -> None:
         self.views = list(views)
-        self._orders: dict[str, list[KeyView]] = {}
-        self._haystacks: dict[str, list[str]] = {}
-        self._last: tuple[str, str, list[tuple[str, KeyView]]] | None = None
+        self._positions: dict[str, list[int]] = {}
+        self._texts: list[str] | None = None
+        self._last: tuple[str, str, list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.views)
 
-    def ordered(self, order: str) -> list[KeyView]:
-        """The keys in ``created_desc``, ``created_asc`` or ``scope`` order (cached)."""
-        if order not in self._orders:
+    def prepare(self) -> None:
+        """Compute every order and the search texts now (meant for a background thread)."""
+        for order in SORT_ORDERS:
+            self.positions(order)
+        self._search_texts()
+
+    def positions(self, order: str) -> list[int]:
+        """Positions into ``views`` in ``created_desc``, ``created_asc`` or ``scope`` order."""
+        positions = self._positions.get(order)
+        if positions is None:
+            views = self.views
             if order == "created_desc":
-                # Reversed first, so keys created in the same second stay newest first.
-                rows = sorted(reversed(self.views), key=_created, reverse=True)
+                # Ties (keys made in the same second) stay newest first: sort the reversed
+                # list, since a stable sort keeps equal keys in their order.
+                created = [view.record["created_at"] for view in views]
+                positions = sorted(range(len(views) - 1, -1, -1), key=created.__getitem__, reverse=True)
             elif order == "created_asc":
-                rows = sorted(self.views, key=_created)
+                positions = self.positions("created_desc")[::-1]
             elif order == "scope":
-                rows = sorted(self.ordered("created_desc"), key=_scope_rank)
+                newest = self.positions("created_desc")
+                scopes = [view.record["scope"] for view in views]
+                positions = [p for scope in SCOPES_IN_ORDER for p in newest if scopes[p] == scope]
+                known = set(SCOPES_IN_ORDER)
+                positions += [p for p in newest if scopes[p] not in known]
             else:
                 raise ValueError(f"unknown sort order {order!r}")
-            self._orders[order] = rows
-        return self._orders[order]
+            self._positions[order] = positions
+        return positions
 
     def rows(self, order: str, needle: str = "") -> list[KeyView]:
         """The keys in ``order`` whose name, id, project or scope contain every word of
         ``needle`` (case-insensitive): ``web shop`` finds Web keys of the Shop project."""
-        base = self.ordered(order)
+        views = self.views
         needle = " ".join(needle.casefold().split())
         if not needle:
-            return base
+            return [views[p] for p in self.positions(order)]
+        texts = self._search_texts()
         last = self._last
         if last is not None and last[0] == order and needle.startswith(last[1]):
             candidates = last[2]  # typing on only ever narrows the previous matches
         else:
-            candidates = list(zip(self._haystack(order), base))
+            candidates = self.positions(order)
         words = needle.split(" ")
         if len(words) == 1:
-            matches = [pair for pair in candidates if needle in pair[0]]
+            matches = [p for p in candidates if needle in texts[p]]
         else:
-            matches = [pair for pair in candidates if all(word in pair[0] for word in words)]
+            matches = [p for p in candidates if all(word in texts[p] for word in words)]
         self._last = (order, needle, matches)
-        return [view for _, view in matches]
+        return [views[p] for p in matches]
 
-    def _haystack(self, order: str) -> list[str]:
-        if order not in self._haystacks:
-            self._haystacks[order] = [_search_text(view) for view in self.ordered(order)]
-        return self._haystacks[order]
-
-
-def _created(view: KeyView) -> str:
-    return view.record["created_at"]
-
-
-def _scope_rank(view: KeyView) -> int:
-    return SCOPE_RANK.get(view.record["scope"], 3)
+    def _search_texts(self) -> list[str]:
+        texts = self._texts
+        if texts is None:
+            texts = [_search_text(view) for view in self.views]
+            self._texts = texts
+        return texts
 
 
 def _search_text(view: KeyView) -> str:
