@@ -339,9 +339,11 @@ class VirtualTable(ScrollView, can_focus=True):
         Without `keep_cursor` the cursor goes to the first row.
         """
         old_id: str | None = None
+        old_row: Any = None
         old_index = self._cursor
         if keep_cursor and 0 <= old_index < len(self._rows):
-            old_id = self._row_id(self._rows[old_index])
+            old_row = self._rows[old_index]
+            old_id = self._row_id(old_row)
         self._rows = rows
         self._id_index = None
         count = len(rows)
@@ -349,7 +351,7 @@ class VirtualTable(ScrollView, can_focus=True):
         if keep_cursor:
             new_index = old_index
             if old_id is not None:
-                found = self._find_index(old_id, hint=old_index)
+                found = self._find_row(old_row, old_id, hint=old_index)
                 if found is not None:
                     new_index = found
         self._cursor = max(0, min(new_index, count - 1)) if count else 0
@@ -362,6 +364,20 @@ class VirtualTable(ScrollView, can_focus=True):
     def refresh_rows(self) -> None:
         """Repaint after the caller changed row objects in place."""
         self._invalidate()
+
+    def _find_row(self, row: Any, row_id: str, hint: int) -> int | None:
+        """Where ``row`` is now: the same object (a re-sort or filter of the same rows) is
+        found by a C-level identity scan; a new object with the same id by the id index."""
+        rows = self._rows
+        if 0 <= hint < len(rows) and rows[hint] is row:
+            return hint
+        try:
+            index = rows.index(row)
+        except ValueError:
+            return self._find_index(row_id, hint=hint)
+        if rows[index] is row:
+            return index
+        return self._find_index(row_id, hint=hint)
 
     def _find_index(self, row_id: str, hint: int | None = None) -> int | None:
         rows = self._rows
