@@ -1,0 +1,205 @@
+"""Small modal questions: a line of text, or one choice from a short list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from store.errors import StoreError
+
+from ..text import literal
+from ..workers import store_call
+
+PROMPT_CSS = """
+TextPrompt, ChoicePrompt {
+    align: center middle;
+}
+TextPrompt > #dialog, ChoicePrompt > #dialog {
+    width: 64;
+    max-width: 100%;
+    height: auto;
+    max-height: 100%;
+    border: round $accent;
+    background: $surface;
+    padding: 0 1;
+}
+#dialog > .prompt-title {
+    text-style: bold;
+    margin-bottom: 1;
+}
+#dialog > .prompt-error {
+    color: $text-error;
+    height: auto;
+}
+#dialog > .prompt-hint {
+    color: $text-muted;
+}
+#dialog > .prompt-keys {
+    color: $text-muted;
+    margin-top: 1;
+}
+#dialog > OptionList {
+    height: auto;
+    max-height: 12;
+    border: none;
+    padding: 0;
+}
+"""
+
+
+class TextPrompt(ModalScreen[str | None]):
+    """Ask for one line of text; dismiss with it (trimmed), or ``None`` on escape.
+
+    ``check`` refuses a value before anything is done (return the reason, or ``None``).
+    ``apply`` runs the value against the store in a worker: a :class:`StoreError` is shown in
+    the prompt, which stays open so the admin can correct the text; on success the prompt
+    dismisses and ``applied`` holds what ``apply`` returned.
+    """
+
+    DEFAULT_CSS = PROMPT_CSS
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        placeholder: str = "",
+        value: str = "",
+        hint: str = "",
+        check: Callable[[str], str | None] | None = None,
+        apply: Callable[[str], Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.prompt_title = title
+        self.placeholder = placeholder
+        self.initial_value = value
+        self.hint = hint
+        self.check = check
+        self.apply = apply
+        self.applied: Any = None
+        self._busy = False
+
+    def compose(self) -> ComposeResult:
+        """A title, the input, a line for errors, and what the keys do."""
+        with Vertical(id="dialog"):
+            yield Static(literal(self.prompt_title), classes="prompt-title")
+            yield Input(value=self.initial_value, placeholder=self.placeholder, id="answer")
+            error = Static("", classes="prompt-error", id="error")
+            error.display = False
+            yield error
+            if self.hint:
+                yield Static(literal(self.hint), classes="prompt-hint")
+            yield Static(Text("enter OK · escape Cancel"), classes="prompt-keys")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """An edited answer clears the last error."""
+        self.show_error("")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Check, then apply (in a worker) or answer."""
+        event.stop()
+        if self._busy:
+            return
+        value = event.value.strip()
+        if self.check is not None:
+            problem = self.check(value)
+            if problem:
+                self.show_error(problem)
+                return
+        if self.apply is None:
+            self.dismiss(value)
+            return
+        self._busy = True
+        apply = self.apply
+        store_call(
+            self, lambda: apply(value), lambda result: self._applied(value, result),
+            failed=self._refused,
+        )
+
+    def _applied(self, value: str, result: Any) -> None:
+        self._busy = False
+        self.applied = result
+        self.dismiss(value)
+
+    def _refused(self, error: StoreError) -> None:
+        self._busy = False
+        self.show_error(str(error))
+        self.query_one(Input).focus()
+
+    def show_error(self, message: str) -> None:
+        """Show ``message`` (one line, plain text) under the input."""
+        error = self.query_one("#error", Static)
+        error.update(literal(message))
+        error.display = bool(message)
+
+    @property
+    def error_text(self) -> str:
+        """The error shown now ('' when none)."""
+        return str(self.query_one("#error", Static).render())
+
+    def action_cancel(self) -> None:
+        """Close without an answer."""
+        self.dismiss(None)
+
+
+class ChoicePrompt(ModalScreen[str | None]):
+    """Pick one of a few choices: dismiss with its value, or ``None`` on escape.
+
+    ``choices`` are ``(value, label)`` pairs; the ``current`` value starts highlighted.
+    """
+
+    DEFAULT_CSS = PROMPT_CSS
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(
+        self,
+        title: str,
+        choices: Sequence[tuple[str, str]],
+        *,
+        current: str | None = None,
+        hint: str = "",
+    ) -> None:
+        super().__init__()
+        self.prompt_title = title
+        self.choices = list(choices)
+        self.current = current
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        """A title, the choices and what the keys do."""
+        with Vertical(id="dialog"):
+            yield Static(literal(self.prompt_title), classes="prompt-title")
+            options = []
+            for value, label in self.choices:
+                text = literal(label)
+                if value == self.current:
+                    text.append(" (current)", style="dim")
+                options.append(Option(text, id=value))
+            yield OptionList(*options)
+            if self.hint:
+                yield Static(literal(self.hint), classes="prompt-hint")
+            yield Static(Text("↑↓ choose · enter OK · escape Cancel"), classes="prompt-keys")
+
+    def on_mount(self) -> None:
+        """Start on the current choice."""
+        options = self.query_one(OptionList)
+        values = [value for value, _label in self.choices]
+        options.highlighted = values.index(self.current) if self.current in values else 0
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """Answer with the chosen value."""
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        """Close without an answer."""
+        self.dismiss(None)
