@@ -57,8 +57,10 @@ NAME_MAX = 64
 
 # C0, DEL, C1, and the bidi embedding/override/isolate/mark characters: any of these would
 # reach an admin's terminal and could disguise what a name says.
+# Lone surrogates (e.g. from a command line argument that was not UTF-8) are refused too: they
+# cannot be written to the store's JSON at all.
 _FORBIDDEN_CHARS = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 
 
@@ -79,20 +81,23 @@ def from_iso(text: str) -> datetime:
 
 def describe_char(char: str) -> str:
     """A readable name for a refused character, e.g. ``U+202E (RIGHT-TO-LEFT OVERRIDE)``."""
-    name = unicodedata.name(char, "control character")
+    fallback = "surrogate" if "\ud800" <= char <= "\udfff" else "control character"
+    name = unicodedata.name(char, fallback)
     return f"U+{ord(char):04X} ({name})"
 
 
 def check_display_text(value: str, *, what: str, max_length: int) -> str:
     """Trim ``value`` and refuse empty, over-long, control or bidi-override text."""
+    # Checked before trimming: str.strip() counts \t, \n, \x1c-\x1f and \x85 as white space,
+    # so a control character at either end would otherwise be dropped silently, not refused.
+    bad = _FORBIDDEN_CHARS.search(value)
+    if bad:
+        raise ValueError(f"{what} contains {describe_char(bad.group())}, which is not allowed")
     value = value.strip()
     if not value:
         raise ValueError(f"{what} must not be empty")
     if len(value) > max_length:
         raise ValueError(f"{what} is {len(value)} characters long; the limit is {max_length}")
-    bad = _FORBIDDEN_CHARS.search(value)
-    if bad:
-        raise ValueError(f"{what} contains {describe_char(bad.group())}, which is not allowed")
     return value
 
 
@@ -158,7 +163,8 @@ def normalise_origin(value: str) -> str:
             raise ValueError(f"{value!r} has an invalid host name")
     if port_text:
         port = port_text[1:]
-        if not port.isdigit() or not 1 <= int(port) <= 65535:
+        # isascii: str.isdigit() is also true for "²" and other non-ASCII digits.
+        if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
             raise ValueError(f"{value!r} has an invalid port (1–65535)")
         port_text = f":{int(port)}"
     if scheme not in ("https", "http"):
@@ -487,7 +493,9 @@ def validation_errors(error: ValidationError) -> dict[str, str]:
         message = str(item["msg"]).removeprefix("Value error, ")
         location = [str(part) for part in item["loc"] if not isinstance(part, int)]
         field = location[-1] if location else "input"
-        if ": " in message and " " not in message.split(": ", 1)[0]:
+        # Only a bare identifier names a field: a refused value quoted at the start of a
+        # message may itself contain ": " (e.g. "'a: b' is not an origin …").
+        if ": " in message and message.split(": ", 1)[0].isidentifier():
             field, message = message.split(": ", 1)
         if item["type"] == "missing":
             message = "is required"

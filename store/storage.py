@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from tinydb import TinyDB
 from tinydb.storages import Storage
+from tinydb.table import Table
 
 from .errors import StoreUnusable
 
@@ -217,13 +219,14 @@ class StoreFile(Storage):
     # -- changing -------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, timeout: float = LOCK_TIMEOUT) -> Iterator[Transaction]:
         """Lock, re-read, let the caller change the tables, and write them atomically.
 
         If the body raises, nothing is written and the cache is dropped (the body may have
-        changed it half way), so the next read sees the file as it is.
+        changed it half way), so the next read sees the file as it is. If another process
+        holds the lock for ``timeout`` seconds, :class:`StoreUnusable` is raised.
         """
-        with self._thread_lock, self._locked():
+        with self._thread_lock, self._locked(timeout):
             data = self.current()
             transaction = Transaction(data)
             self._in_transaction = True
@@ -348,6 +351,24 @@ class StoreFile(Storage):
                 stale.unlink()
             except OSError:
                 pass
+
+
+class StoreTable(Table):
+    """A TinyDB table of a store: its document ids are strings (``key_…``, ``prj_…``, logins)."""
+
+    document_id_class = str
+
+
+class StoreDB(TinyDB):
+    """The way to open a store with TinyDB, to read it: ``StoreDB(path).table("keys").all()``.
+
+    TinyDB's stock ``Table`` turns document ids into ``int``, which fails on ``key_…``. Change
+    the store through :class:`store.repository.Repository` only: a TinyDB ``Table`` caches ids
+    and query results that another process's change makes stale.
+    """
+
+    table_class = StoreTable
+    default_storage_class = StoreFile
 
 
 def check_layout(data: Any, name: object) -> None:

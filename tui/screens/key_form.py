@@ -78,7 +78,7 @@ class KeyFormScreen(ModalScreen["CreatedKey | ApiKey | None"]):
 
     CSS_PATH = "key_form.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("ctrl+s", "save", "Save"),
         Binding("escape", "cancel", "Cancel"),
     ]
 
