@@ -33,19 +33,50 @@ class AuditLog:
         self._inode: int | None = None
         self._offset = 0
 
-    def append(self, events: list[AuditEvent]) -> None:
-        """Append events; called inside the store's lock, after the store was written."""
+    def append(self, events: list[AuditEvent], transaction_id: str | None = None) -> None:
+        """Append events; called inside the store's lock, after the store was written.
+
+        ``transaction_id`` marks the lines so that :meth:`recover` can tell whether they
+        made it to the file.
+        """
         if not events:
             return
         if not self.path.exists():
             prepare_sibling_file(self.path, self.storage)
-        payload = b"".join(orjson.dumps(event.model_dump()) + b"\n" for event in events)
+        marker = {"txn": transaction_id} if transaction_id else {}
+        payload = b"".join(orjson.dumps({**event.model_dump(), **marker}) + b"\n" for event in events)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
         try:
             os.write(fd, payload)  # one write with O_APPEND: lines never interleave
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    def recover(self, pending: dict | None) -> None:
+        """Append the last transaction's events if a crash came between the store's replace
+        and their append (called inside the lock, before the next change).
+
+        The store file carries its last transaction's events (``audit_pending``); they are
+        always the last lines of the trail when they were appended.
+        """
+        if not pending or not pending.get("events"):
+            return
+        marker = f'"txn":"{pending["txn"]}"'.encode()
+        if marker in self._last_line():
+            return
+        events = [AuditEvent.model_validate(event) for event in pending["events"]]
+        self.append(events, pending["txn"])
+
+    def _last_line(self) -> bytes:
+        try:
+            with open(self.path, "rb") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, size - 4096))
+                tail = handle.read()
+        except FileNotFoundError:
+            return b""
+        lines = tail.rstrip(b"\n").rsplit(b"\n", 1)
+        return lines[-1]
 
     def events(self) -> list[AuditEvent]:
         """Every event, oldest first (a torn last line from a crash is skipped)."""

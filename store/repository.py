@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 import os
 import pwd
+import secrets
 import threading
 import time
 from collections.abc import Callable, Container, Iterable, Iterator
@@ -512,12 +513,23 @@ class Repository:
                 pass  # recording use must never make a verification fail (e.g. a full disk)
 
     def _apply_usage(self, transaction: Transaction) -> None:
-        for key_id, when in self._pending_usage.items():
+        applied = dict(self._pending_usage)
+        for key_id, when in applied.items():
             record = transaction.keys.get(key_id)
             if record is not None and (record.get("last_used_at") or "") < when:
                 transaction.keys[key_id] = {**record, "last_used_at": when}
                 transaction.changed()
-        self._pending_usage.clear()
+
+        def forget_written() -> None:
+            for key_id, when in applied.items():
+                if self._pending_usage.get(key_id) == when:
+                    del self._pending_usage[key_id]
+
+        # Forgotten only once written: a change that fails keeps them for the next try.
+        if transaction.dirty:
+            transaction.after_write.append(forget_written)
+        else:
+            forget_written()
 
     # -- audit ----------------------------------------------------------------------------
 
@@ -547,11 +559,18 @@ class Repository:
         the lock once the store has been written, so the trail follows the store's order."""
         events: list[AuditEvent] = []
         with self._lock, self.storage.transaction() as transaction:
+            self.audit.recover(transaction.meta.get("audit_pending"))
             role = self._role(transaction.data)
             self._apply_usage(transaction)
             yield transaction, role, events
-            if transaction.dirty:
-                transaction.after_write.append(lambda: self.audit.append(events))
+            if transaction.dirty and events:
+                # The events travel in the store file too: if this process dies between the
+                # replace and the append, the next change appends them (AuditLog.recover).
+                transaction_id = secrets.token_hex(8)
+                transaction.meta["audit_pending"] = {
+                    "txn": transaction_id, "events": [event.model_dump() for event in events],
+                }
+                transaction.after_write.append(lambda: self.audit.append(events, transaction_id))
 
     def _event(self, action: str, key_id: str | None, detail: str) -> AuditEvent:
         return AuditEvent(at=self.now(), actor=self.login, action=action, key_id=key_id, detail=detail)

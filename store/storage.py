@@ -324,7 +324,9 @@ class StoreFile(Storage):
                         f"{timeout:.0f} s: try again, or check for a stuck process"
                     )
                 time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.05)
+                # A short cap keeps waiting processes in the race: with long sleeps, one
+                # process doing back-to-back changes would starve the others.
+                delay = min(delay * 2, 0.004)
             if not self._cleaned:
                 self._remove_stale_temp_files()
             yield
@@ -379,7 +381,7 @@ def check_layout(data: Any, name: object) -> None:
     if not isinstance(meta, dict) or "schema_version" not in meta:
         raise StoreUnusable(f"{name} is not an apikeys store (no schema version): it was not changed")
     version = meta["schema_version"]
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:  # True == 1 and 1.0 == 1
         raise StoreUnusable(
             f"{name} has schema version {version!r}, but this apikeys knows only version "
             f"{SCHEMA_VERSION}: upgrade apikeys; the file was not changed"

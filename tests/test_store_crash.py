@@ -77,6 +77,10 @@ def test_a_crash_at_any_write_step_leaves_the_old_or_the_new_store(
     created = after.create_key(web_draft(name="made after the crash"))
     assert temp_files(store_path) == []
     assert set(parsed(store_path)["keys"]) == set(new["keys"]) | {created.key.id}
+    # Every key in the store has its create event, the crashed one included (its event
+    # travelled in the store file and was appended by the next change), and only once.
+    creates = [event.key_id for event in after.history() if event.action == "key.create"]
+    assert sorted(creates) == sorted(set(new["keys"]) | {created.key.id})
 
 
 def test_sigkill_at_random_moments_never_loses_an_acknowledged_key(
