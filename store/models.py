@@ -340,7 +340,7 @@ class ApiKey(BaseModel):
     id: str
     name: str
     scope: Scope
-    project_id: str | None
+    project_id: str | None = None
     created_at: str
     created_by: str
     updated_at: str

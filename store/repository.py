@@ -289,9 +289,9 @@ class Repository:
                 updated["name"] = changes.name
                 notes.append(f"renamed {record['name']!r} to {changes.name!r}")
             for field, settings in (("web", changes.web), ("mobile", changes.mobile)):
-                if settings is not None and settings.model_dump() != record[field]:
+                if settings is not None and settings.model_dump() != record.get(field):
                     updated[field] = settings.model_dump()
-                    notes.append(_describe_settings_change(record[field] or {}, updated[field]))
+                    notes.append(_describe_settings_change(record.get(field) or {}, updated[field]))
             if not notes:
                 return ApiKey.model_validate(record)
             updated["updated_at"], updated["updated_by"] = self.now(), self.login
@@ -316,10 +316,10 @@ class Repository:
             for record in records:
                 if record["status"] == "revoked":
                     continue
-                updated = {
+                updated = compact({
                     **record, "status": "revoked", "revoked_at": now, "revoked_by": self.login,
-                    "updated_at": now, "updated_by": self.login, "secret": None,
-                }
+                    "updated_at": now, "updated_by": self.login, "secret": None,  # wiped
+                })
                 transaction.keys[record["id"]] = updated
                 revoked.append(ApiKey.model_validate(updated))
                 events.append(self._event(
@@ -608,7 +608,13 @@ def new_key_record(
         "web": draft.web.model_dump() if draft.web else None,
         "mobile": draft.mobile.model_dump() if draft.mobile else None,
     }
-    return record, secret
+    return compact(record), secret
+
+
+def compact(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without its empty (None) fields: readers use ``.get``, and at 100,000 keys
+    the nulls alone cost ~7 MB of file and ~17 MB of memory."""
+    return {field: value for field, value in record.items() if value is not None}
 
 
 def _describe_settings_change(before: dict[str, Any], after: dict[str, Any]) -> str:

@@ -242,7 +242,7 @@ def _keys(
         )
         if rng.random() < 0.6:
             used = to_iso(created + (now - created) * rng.random())
-            record["last_used_at"] = min(used, record["expires_at"] or used)
+            record["last_used_at"] = min(used, record.get("expires_at") or used)
         where = f"project {project['id']}" if project else ALL_PROJECTS
         events.append(AuditEvent(at=record["created_at"], actor=creator, action="key.create",
                                  key_id=record["id"],
@@ -266,11 +266,12 @@ def _revoke(
     owners = [m["login"] for m in members if m["role"] == Role.OWNER]
     actor = creator if rng.random() < 0.7 else rng.choice(owners)
     when = to_iso(created + (now - created) * rng.random())
-    if record["last_used_at"] and record["last_used_at"] > when:
+    if record.get("last_used_at") and record["last_used_at"] > when:
         record["last_used_at"] = when
+    record.pop("secret", None)  # wiped
     record.update({
         "status": "revoked", "revoked_at": when, "revoked_by": actor,
-        "updated_at": when, "updated_by": actor, "secret": None,
+        "updated_at": when, "updated_by": actor,
     })
     events.append(AuditEvent(at=when, actor=actor, action="key.revoke", key_id=record["id"],
                              detail=f"revoked {record['scope']} key {record['name']!r}"))
