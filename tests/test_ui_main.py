@@ -130,7 +130,7 @@ async def test_empty_store_tells_a_new_user_what_to_do(store_path):
         await settle(app, pilot)
         text = screen_text(app)
         assert "No API keys yet" in text
-        assert "press p to add a project" in text
+        assert "Press n to create your first key" in text
 
 
 async def test_a_new_store_is_created_with_the_login_as_owner(store_path):

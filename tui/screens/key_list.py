@@ -64,7 +64,7 @@ class KeyListScreen(Screen[None]):
         Binding("s", "cycle_sort", "Sort"),
         Binding("slash", "start_filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("a", "toggle_revoked", "Revoked", show=False),
+        Binding("a", "toggle_revoked", "Show/hide revoked keys", show=False),
         Binding("p", "projects", "Projects"),
         Binding("m", "members", "Members"),
         Binding("l", "activity", "Log"),
@@ -216,9 +216,14 @@ class KeyListScreen(Screen[None]):
             return literal(f"No key matches “{self.filter_text}”. Press escape to clear the filter.")
         if self.project_count == 0:
             return Text(
-                "No API keys yet.\n\nA key belongs to a project: press p to add a project "
-                "(then n there), and come back with escape.\nThen press n here to create "
-                "your first key.\n\nPress ? for every key, q to quit."
+                "No API keys yet.\n\nPress n to create your first key. Every key belongs to a "
+                "project: the form lets you add the first one (or press p for Projects).\n\n"
+                "Press ? for every key, q to quit."
+            )
+        if not self.show_revoked:
+            return Text(
+                "No active API keys.\n\nPress n to create a key, or a to show revoked keys too "
+                "(? lists every key)."
             )
         return Text("No API keys yet.\n\nPress n to create your first key, ? for help.")
 
