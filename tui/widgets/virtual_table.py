@@ -156,6 +156,21 @@ def _fit_plain(value: str, width: int, align: str) -> str:
     return value
 
 
+class RowMessage(Message):
+    """A message about one row of a `VirtualTable` (``row`` may be None: an empty table)."""
+
+    def __init__(self, table: VirtualTable, row: Any | None, cursor_index: int) -> None:
+        super().__init__()
+        self.table = table
+        self.row = row
+        self.cursor_index = cursor_index
+
+    @property
+    def control(self) -> VirtualTable:
+        """The table the message is about."""
+        return self.table
+
+
 class VirtualTable(ScrollView, can_focus=True):
     """A Line API table that only renders the visible rows.
 
@@ -225,31 +240,11 @@ class VirtualTable(ScrollView, can_focus=True):
     }
     """
 
-    class CursorMoved(Message):
+    class CursorMoved(RowMessage):
         """The cursor row changed (different id, or a new row object after `set_rows`)."""
 
-        def __init__(self, table: VirtualTable, row: Any | None, cursor_index: int) -> None:
-            super().__init__()
-            self.table = table
-            self.row = row
-            self.cursor_index = cursor_index
-
-        @property
-        def control(self) -> VirtualTable:
-            return self.table
-
-    class RowActivated(Message):
+    class RowActivated(RowMessage):
         """Enter (or a double click) on a row."""
-
-        def __init__(self, table: VirtualTable, row: Any, cursor_index: int) -> None:
-            super().__init__()
-            self.table = table
-            self.row = row
-            self.cursor_index = cursor_index
-
-        @property
-        def control(self) -> VirtualTable:
-            return self.table
 
     class MarksChanged(Message):
         """The set of marked ids changed."""
