@@ -39,6 +39,7 @@ from tinydb.storages import Storage
 from tinydb.table import Table
 
 from .errors import StoreUnusable
+from .layout import read_in_pieces, serialise
 
 SCHEMA_VERSION = 1
 META_TABLE = "_meta"
@@ -176,12 +177,27 @@ class StoreFile(Storage):
         try:
             identity = _identity(os.fstat(fd))
             with os.fdopen(os.dup(fd), "rb") as handle:
-                raw = handle.read()
-            data = self._parse(raw)
+                data = self._parse_in_pieces(handle)
+                if data is None:
+                    handle.seek(0)
+                    data = self._parse(handle.read())
         except BaseException:
             os.close(fd)
             raise
         self._set_cache(data, identity, fd)
+
+    def _parse_in_pieces(self, handle: Any) -> dict[str, Any] | None:
+        """The store as this program writes it, parsed a block at a time (see layout.py)."""
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            data = read_in_pieces(handle)
+        finally:
+            if was_enabled:
+                gc.enable()
+        if data is not None:
+            check_layout(data, self.path)
+        return data
 
     def _parse(self, raw: bytes) -> dict[str, Any]:
         name = self.path
@@ -269,7 +285,7 @@ class StoreFile(Storage):
     def _write_atomically(
         self, data: dict[str, Any], *, mode: int | None = None, gid: int | None = None
     ) -> None:
-        payload = orjson.dumps(data)
+        payload = serialise(data)
         if mode is None or gid is None:
             current_mode, current_gid = self.file_mode_and_group()
             mode = current_mode if mode is None else mode

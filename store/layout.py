@@ -1,0 +1,90 @@
+"""Writing the store so that it can be read back in pieces.
+
+``orjson.loads`` of a whole 50 MB store first builds a document tree of its own (~100 MB at
+100,000 keys) next to the 50 MB of raw bytes, and only then the Python objects: the peak is
+~170 MB above what the parsed store needs. The writer therefore puts the ``keys`` table last
+and records how many keys it holds; the reader parses everything before it at once and the
+keys a few megabytes at a time, cutting between records. The file stays one plain JSON
+document in TinyDB's layout, readable by anything.
+
+Whenever the file does not have that shape (edited by hand, written by another tool) or the
+count does not match, :func:`read_in_pieces` returns None and the caller parses it whole,
+which also gives the precise error for a file that is not valid JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import IO, Any
+
+import orjson
+
+KEYS_TABLE = b',"keys":{'
+BLOCK_SIZE = 4 * 1024 * 1024
+HEAD_LIMIT = 16 * 1024 * 1024  # meta, projects and members come first; far less than this
+# Where one key record ends and the next begins: `},"key_<10 base62>":{` cannot occur inside
+# a JSON string (a quote there is always escaped), and inside a record no field is named so.
+_NEXT_RECORD = re.compile(rb'\},(?="key_[0-9A-Za-z]{10}":\{)')
+
+
+def serialise(data: dict[str, Any]) -> bytes:
+    """The store as JSON, with the keys table last and its size in the meta document."""
+    meta = data["_meta"]["1"]
+    meta["key_count"] = len(data["keys"])
+    ordered = {name: table for name, table in data.items() if name != "keys"}
+    ordered["keys"] = data["keys"]
+    return orjson.dumps(ordered)
+
+
+def read_in_pieces(handle: IO[bytes]) -> dict[str, Any] | None:
+    """Parse a store written by :func:`serialise` a block at a time; None if it is not one."""
+    buffer = b""
+    while True:
+        start = buffer.find(KEYS_TABLE)
+        if start >= 0:
+            break
+        block = handle.read(BLOCK_SIZE)
+        if not block or len(buffer) > HEAD_LIMIT:
+            return None  # no keys table in the first blocks: not our layout
+        buffer += block
+    try:
+        data = orjson.loads(buffer[:start] + b"}")
+        expected = data["_meta"]["1"]["key_count"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    if not isinstance(data, dict) or "keys" in data or type(expected) is not int:
+        return None
+    keys: dict[str, Any] = {}
+    rest = buffer[start + len(KEYS_TABLE):]
+    try:
+        while True:
+            block = handle.read(BLOCK_SIZE)
+            if not block:
+                break
+            rest += block
+            cut = _last_record_boundary(rest)
+            if cut is not None:
+                keys.update(orjson.loads(b"{" + rest[:cut] + b"}"))
+                rest = rest[cut + 1:]  # past the comma
+        tail = rest.rstrip()
+        if not tail.endswith(b"}}"):
+            return None
+        keys.update(orjson.loads(b"{" + tail[:-2] + b"}"))
+    except orjson.JSONDecodeError:
+        return None
+    if len(keys) != expected:
+        return None
+    data["keys"] = keys
+    return data
+
+
+def _last_record_boundary(buffer: bytes) -> int | None:
+    """The position of the ``}`` that ends the last complete record in ``buffer``, plus one."""
+    end = len(buffer)
+    while True:
+        position = buffer.rfind(b'},"key_', 0, end)
+        if position < 0:
+            return None
+        if _NEXT_RECORD.match(buffer, position):
+            return position + 1
+        end = position
