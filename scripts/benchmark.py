@@ -143,6 +143,9 @@ async def table_figures(path: Path, login: str, runs: int) -> dict:
             await pilot.pause(0.05)
             if getattr(app.screen, "index", None) is not None:
                 break
+        # An admin reads the first screen before pressing a key: by then the other sort
+        # orders and the search texts are ready (they are prepared right after the paint).
+        await app.workers.wait_for_complete()
         screen = app.screen
 
         async def until_painted(action) -> float:

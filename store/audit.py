@@ -48,7 +48,7 @@ class AuditLog:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
         try:
             os.write(fd, payload)  # one write with O_APPEND: lines never interleave
-            os.fsync(fd)
+            os.fdatasync(fd)
         finally:
             os.close(fd)
 

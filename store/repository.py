@@ -51,7 +51,7 @@ from .models import (
     utc_now,
     validate_or_raise,
 )
-from .storage import LOCK_TIMEOUT, StoreFile, Transaction, empty_tables
+from .storage import LOCK_TIMEOUT, StoreFile, Transaction, collector_paused, empty_tables
 
 ALL_PROJECTS = "All organization projects"
 USAGE_INTERVAL = 60.0  # seconds: last_used_at is recorded at most this often per key
@@ -178,11 +178,12 @@ class Repository:
             generation = self.storage.generation
             if self._views is None or self._views[0] != generation:
                 projects = {pid: p.get("name", pid) for pid, p in data["projects"].items()}
-                self._views = (generation, [
-                    KeyView(record, projects.get(record.get("project_id"), ALL_PROJECTS)
-                            if record.get("project_id") else ALL_PROJECTS)
-                    for record in data["keys"].values()
-                ])
+                with collector_paused():
+                    self._views = (generation, [
+                        KeyView(record, projects.get(record.get("project_id"), ALL_PROJECTS)
+                                if record.get("project_id") else ALL_PROJECTS)
+                        for record in data["keys"].values()
+                    ])
             views = self._views[1]
         if not access.sees_every_key(role):
             views = [view for view in views if view.record["created_by"] == self.login]

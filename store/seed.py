@@ -9,7 +9,6 @@ Choices come from ``random.Random(seed)``; secrets and key ids still come from
 
 from __future__ import annotations
 
-import gc
 import os
 import random
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from .models import (
     utc_now,
 )
 from .repository import ALL_PROJECTS, Repository, display_name_of, new_key_record
-from .storage import empty_tables
+from .storage import collector_paused, empty_tables
 
 ORGANISATION = "Northwind Studio"
 HISTORY_DAYS = 240  # keys were created over the past eight months or so
@@ -108,13 +107,8 @@ def seed_demo(
     data["projects"] = {project["id"]: project for project in projects}
     # Millions of small objects, none cyclic: the cyclic collector would rescan them again
     # and again while they are built.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         data["keys"] = _keys(rng, keys, now, members, projects, events)
-    finally:
-        if was_enabled:
-            gc.enable()
 
     events.sort(key=lambda event: event.at)  # stable: each key's create precedes its revoke
     if not repo.storage.create(data):

@@ -188,13 +188,8 @@ class StoreFile(Storage):
 
     def _parse_in_pieces(self, handle: Any) -> dict[str, Any] | None:
         """The store as this program writes it, parsed a block at a time (see layout.py)."""
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             data = read_in_pieces(handle)
-        finally:
-            if was_enabled:
-                gc.enable()
         if data is not None:
             check_layout(data, self.path)
         return data
@@ -203,26 +198,20 @@ class StoreFile(Storage):
         name = self.path
         if not raw.strip():
             raise StoreUnusable(f"{name} is empty: restore it from a backup or move it aside; it was not changed")
-        # The parse creates ~2 million objects at 100k keys; the cyclic collector would
-        # otherwise scan them several times over while they are being built.
-        was_enabled = gc.isenabled()
-        gc.disable()
         try:
-            data = orjson.loads(raw)
+            with collector_paused():
+                data = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
             raise StoreUnusable(
                 f"{name} is not valid JSON ({_position(raw, error.pos)}): "
                 "restore it from a backup or move it aside; it was not changed"
             ) from None
-        finally:
-            if was_enabled:
-                gc.enable()
         check_layout(data, name)
         return data
 
     def _set_cache(self, data: dict[str, Any], identity: Identity, anchor_fd: int) -> None:
         if self._anchor_fd is not None:
-            os.close(self._anchor_fd)
+            _close_in_background(self._anchor_fd)
         self._data, self._identity, self._anchor_fd = data, identity, anchor_fd
         self.generation += 1
 
@@ -302,7 +291,7 @@ class StoreFile(Storage):
                 written = os.write(fd, view)
                 view = view[written:]
             self.on_write_step("temp_written")
-            os.fsync(fd)
+            os.fdatasync(fd)
             self.on_write_step("temp_fsynced")
             self.on_write_step("before_replace")
             os.replace(temp, self.path)
@@ -389,6 +378,23 @@ class StoreDB(TinyDB):
     default_storage_class = StoreFile
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many objects at once.
+
+    Parsing 100,000 keys builds millions of objects; without this the collector would scan
+    them again and again while they are being built (measured: 0.32 s of 0.35 s to build
+    the list views of 100,000 keys). The data is acyclic, so nothing is left uncollected.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def check_layout(data: Any, name: object) -> None:
     """Refuse data that is not a store of a schema version this program knows."""
     if not isinstance(data, dict):
@@ -405,6 +411,15 @@ def check_layout(data: Any, name: object) -> None:
     for table in TABLES:
         if not isinstance(data.get(table), dict):
             raise StoreUnusable(f"{name} has no valid {table!r} table: it was not changed")
+
+
+def _close_in_background(fd: int) -> None:
+    """Close a replaced file's anchor off the caller's path.
+
+    The file was unlinked by the replace, so this close frees all its blocks: ~5 ms at
+    10,000 keys, ~50 ms at 100,000, that a change need not wait for.
+    """
+    threading.Thread(target=os.close, args=(fd,), name="apikeys-close", daemon=True).start()
 
 
 def _position(raw: bytes, position: int) -> str:
