@@ -207,6 +207,25 @@ async def test_typing_after_a_pick_drops_the_choice(owner_repo, store_path):
         assert picker.choice is None and picker.project_id is None
 
 
+async def test_matches_show_only_while_choosing_a_project(owner_repo, store_path):
+    app = harness(store_path, OWNER, KeyFormScreen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(app, pilot)
+        picker = form.query_one(ProjectPicker)
+        assert not picker.options.display  # the name field has the focus
+        await type_text(pilot, "x")
+        await pilot.press("tab", "tab")
+        assert picker.options.display
+        await type_text(pilot, "store")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert picker.choice == project_id(owner_repo, "Storefront")
+        assert not picker.options.display  # picked: focus moved on, the list folded away
+        picker.search.focus()
+        await pilot.pause()
+        assert picker.options.display
+
+
 async def test_the_focused_field_is_always_visible_at_80x24(owner_repo, store_path):
     app = harness(store_path, OWNER, KeyFormScreen)
     async with app.run_test(size=(80, 24)) as pilot:

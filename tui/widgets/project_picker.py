@@ -248,6 +248,21 @@ class ProjectPicker(Vertical):
         elif option.id is not None:
             self.choose(option.id)
 
+    def on_mount(self) -> None:
+        """The list of matches shows only while the admin is choosing (it takes 6 lines)."""
+        self.options.display = False
+
+    def on_descendant_focus(self) -> None:
+        """Choosing: show the matches."""
+        self.options.display = True
+
+    def on_descendant_blur(self) -> None:
+        """Left the picker: fold the matches away once focus has settled elsewhere."""
+        self.call_after_refresh(self._fold_unless_focused)
+
+    def _fold_unless_focused(self) -> None:
+        self.options.display = self.has_focus_within
+
     def action_to_list(self) -> None:
         """From the search input, move into the list of matches."""
         option_list = self.options
