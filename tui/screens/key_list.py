@@ -63,11 +63,11 @@ class KeyListScreen(Screen[None]):
         Binding("c", "copy_key", "Copy"),
         Binding("s", "cycle_sort", "Sort"),
         Binding("slash", "start_filter", "Filter", key_display="/"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("escape", "clear_filter", "Clear"),
         Binding("a", "toggle_revoked", "Show/hide revoked keys", show=False),
         Binding("p", "projects", "Projects"),
-        Binding("m", "members", "Members"),
-        Binding("l", "activity", "Log"),
+        Binding("m", "members", "Members", show=False),
+        Binding("l", "activity", "Activity log", show=False),
         Binding("r", "reload", "Reload", show=False),
     ]
 
