@@ -45,6 +45,7 @@ SCHEMA_VERSION = 1
 META_TABLE = "_meta"
 TABLES = ("keys", "projects", "members")
 LOCK_TIMEOUT = 15.0
+PIECEWISE_FROM = 16 * 1024 * 1024  # bytes: ~30,000 keys
 
 Identity = tuple[int, int, int, int]
 
@@ -177,7 +178,8 @@ class StoreFile(Storage):
         try:
             identity = _identity(os.fstat(fd))
             with os.fdopen(os.dup(fd), "rb") as handle:
-                data = self._parse_in_pieces(handle)
+                # Small files parse faster whole; big ones in pieces, to spare the peak memory.
+                data = self._parse_in_pieces(handle) if identity[1] > PIECEWISE_FROM else None
                 if data is None:
                     handle.seek(0)
                     data = self._parse(handle.read())

@@ -67,3 +67,21 @@ def test_a_hand_edited_record_with_a_key_like_field_is_still_read_right(owner_re
     assert got in (None, expected)
     store_path.write_bytes(raw)
     assert {view.name for view in Repository(store_path, OWNER).list_keys()} == {"first", "second"}
+
+
+def test_a_big_store_is_read_in_pieces_and_a_small_one_whole(owner_repo, store_path, monkeypatch):
+    from store import storage
+
+    for index in range(5):
+        owner_repo.create_key(web_draft(name=f"key {index}"))
+    calls = []
+    real = storage.read_in_pieces
+    monkeypatch.setattr(storage, "read_in_pieces", lambda handle: calls.append(1) or real(handle))
+
+    small = Repository(store_path, OWNER)
+    assert len(small.list_keys()) == 5 and calls == []
+
+    monkeypatch.setattr(storage, "PIECEWISE_FROM", 0)
+    big = Repository(store_path, OWNER)
+    assert sorted(view.name for view in big.list_keys()) == [f"key {i}" for i in range(5)]
+    assert calls == [1]
