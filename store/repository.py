@@ -342,6 +342,12 @@ class Repository:
         projects.sort(key=lambda project: project.name.casefold())
         return [(project, counts.get(project.id, 0)) for project in projects]
 
+    def project_count(self) -> int:
+        """How many projects the organisation has (any member may know)."""
+        data = self.storage.current()
+        self._role(data)
+        return len(data["projects"])
+
     def find_project(self, reference: str) -> Project:
         """A project by id, or by name (case-insensitive) when the name is unique."""
         data = self.storage.current()

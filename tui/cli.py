@@ -141,7 +141,7 @@ class Command:
     def existing_repo(self) -> Repository:
         """A repository on a store that must exist and parse (read commands)."""
         repo = self.repo()
-        repo.storage.current()
+        repo.organisation()  # refuses a missing store, or one that does not parse
         return repo
 
     def writable_repo(self) -> Repository:
@@ -351,7 +351,7 @@ def run_init(command: Command) -> int:
     except ValueError as error:
         raise InvalidInput({"organisation name": str(error)}) from None
     if not created:
-        repo.storage.current()  # a store that does not parse says so, rather than "exists"
+        repo.organisation()  # a store that does not parse says so, rather than "exists"
         raise CommandError(f"a store already exists at {repo.path}; it was not changed")
     shared = f", shared with group {args.group} (mode 0660)" if args.group else ""
     _print(f"Created the store of {safe_text(repo.organisation())} at {safe_text(repo.path)}{shared}")

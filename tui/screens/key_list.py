@@ -132,7 +132,7 @@ class KeyListScreen(Screen[None]):
                 index=index,
                 organisation=repo.organisation(),
                 role=member.role,
-                project_count=len(repo.storage.current()["projects"]),
+                project_count=repo.project_count(),
                 marker=marker,
             )
 
