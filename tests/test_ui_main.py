@@ -276,3 +276,25 @@ async def test_copy_analytics_key_is_refused_with_reason(seeded, store_path, mon
         await settle(app, pilot)
         assert sent == []
         assert any("shown only once" in n.message for n in app._notifications)
+
+
+async def test_a_store_moved_away_while_open_is_reported_not_recreated(seeded, store_path):
+    app = make_app(store_path, OWNER, clock=fixed_clock, live_interval=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        store_path.rename(store_path.with_name("moved.json"))
+        for _ in range(20):
+            await pilot.pause(0.05)
+            await app.workers.wait_for_complete()
+        assert "no store at" in screen_text(app)
+        assert app.is_running
+    assert not store_path.exists()
+
+
+async def test_a_login_that_is_not_a_member_is_refused_with_the_reason(seeded, store_path):
+    app = make_app(store_path, "mallory", clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "mallory is not a member" in text
+        assert app.screen.table.row_count == 0

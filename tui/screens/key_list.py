@@ -122,9 +122,14 @@ class KeyListScreen(Screen[None]):
         include_revoked = self.show_revoked
         sort_order = self.sort_order
 
+        first = self.index is None and self._first_load
+
         def read() -> Loaded:
             marker = repo.changed_marker()
-            repo.open_or_create()
+            if first:
+                repo.open_or_create()  # the first login to open a new store becomes its owner
+            else:
+                repo.organisation()  # a store moved away later is an error, not a new store
             member = repo.me()
             index = KeyIndex(repo.list_keys(include_revoked=include_revoked))
             index.positions(sort_order)  # the first paint's order, sorted off the UI thread
