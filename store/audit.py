@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 from pathlib import Path
 
 import orjson
 
 from .models import AuditEvent
-from .storage import StoreFile, prepare_sibling_file
+from .storage import StoreFile, collector_paused, prepare_sibling_file
 
 
 def audit_path(store_path: Path) -> Path:
@@ -29,7 +30,7 @@ class AuditLog:
         self.storage = storage
         self.path = audit_path(storage.path)
         self._lock = threading.Lock()
-        self._events: list[AuditEvent] = []
+        self._records: list[dict[str, Any]] = []
         self._inode: int | None = None
         self._offset = 0
 
@@ -78,24 +79,38 @@ class AuditLog:
         lines = tail.rstrip(b"\n").rsplit(b"\n", 1)
         return lines[-1]
 
-    def events(self) -> list[AuditEvent]:
-        """Every event, oldest first (a torn last line from a crash is skipped)."""
+    def records(self) -> list[dict[str, Any]]:
+        """Every event as stored (plain dicts), oldest first; a torn last line is skipped.
+
+        Kept as dicts: validating 110,000 events costs ~0.3 s, so the repository validates
+        only the ones it returns.
+        """
         with self._lock:
             try:
                 stat = os.stat(self.path)
             except FileNotFoundError:
                 return []
             if stat.st_ino != self._inode or stat.st_size < self._offset:
-                self._events, self._inode, self._offset = [], stat.st_ino, 0
+                self._records, self._inode, self._offset = [], stat.st_ino, 0
             if stat.st_size > self._offset:
                 with open(self.path, "rb") as handle:
                     handle.seek(self._offset)
                     chunk = handle.read(stat.st_size - self._offset)
                 complete = chunk.rfind(b"\n") + 1
-                for line in chunk[:complete].splitlines():
-                    try:
-                        self._events.append(AuditEvent.model_validate(orjson.loads(line)))
-                    except (orjson.JSONDecodeError, ValueError):
-                        continue
+                with collector_paused():
+                    for line in chunk[:complete].splitlines():
+                        try:
+                            record = orjson.loads(line)
+                        except orjson.JSONDecodeError:
+                            continue
+                        if isinstance(record, dict) and _well_formed(record):
+                            self._records.append(record)
                 self._offset += complete
-            return list(self._events)
+            return list(self._records)
+
+
+def _well_formed(record: dict[str, Any]) -> bool:
+    """A line a person or a crash did not mangle: the fields every event has, as text."""
+    return all(isinstance(record.get(field), str) for field in ("at", "actor", "action")) and (
+        record.get("key_id") is None or isinstance(record.get("key_id"), str)
+    ) and isinstance(record.get("detail", ""), str)

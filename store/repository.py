@@ -546,16 +546,22 @@ class Repository:
         role = self._role(data)
         if key_id is not None:
             self._visible_record(data, key_id)
-        keys = data["keys"]
+        with collector_paused():
+            return self._visible_events(key_id, data["keys"], access.sees_every_key(role))
+
+    def _visible_events(
+        self, key_id: str | None, keys: dict[str, Any], sees_all: bool
+    ) -> list[AuditEvent]:
         visible = []
-        for event in reversed(self.audit.events()):
-            if key_id is not None and event.key_id != key_id:
+        for event in reversed(self.audit.records()):
+            event_key = event.get("key_id")
+            if key_id is not None and event_key != key_id:
                 continue
-            if event.key_id is not None and not access.sees_every_key(role):
-                record = keys.get(event.key_id)
+            if event_key is not None and not sees_all:
+                record = keys.get(event_key)
                 if record is None or record["created_by"] != self.login:
                     continue
-            visible.append(event)
+            visible.append(AuditEvent.model_validate(event))
         return visible
 
     # -- internals ------------------------------------------------------------------------
