@@ -298,3 +298,45 @@ async def test_a_login_that_is_not_a_member_is_refused_with_the_reason(seeded, s
         text = screen_text(app)
         assert "mallory is not a member" in text
         assert app.screen.table.row_count == 0
+
+
+async def test_bulk_revoke_of_marked_keys_end_to_end(seeded, store_path):
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.table
+        marked = [row.id for row in table.rows[:3]]
+        await pilot.press("space", "space", "space")
+        assert table.marked_ids == set(marked)
+        assert "3 marked" in screen_text(app)
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "ConfirmRevoke"
+        assert "Revoke 3 API keys?" in screen_text(app)
+        await pilot.press("tab", "enter")  # Cancel has the focus; tab reaches Yes, Delete
+        await settle(app, pilot)
+        assert isinstance(app.screen, KeyListScreen)
+        assert table.row_count == 6 and not table.marked_ids
+    revoked = {view.id for view in seeded.list_keys() if view.record["status"] == "revoked"}
+    assert revoked == set(marked)
+    for key_id in marked:
+        assert seeded.get_key(key_id).secret is None
+
+
+async def test_revoke_cancelled_changes_nothing(seeded, store_path):
+    before = store_path.read_bytes()
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "ConfirmRevoke"
+        await pilot.press("enter")  # the focused button is Cancel
+        await settle(app, pilot)
+        await pilot.press("d")
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, KeyListScreen)
+        assert app.screen.table.row_count == 9
+    assert store_path.read_bytes() == before
