@@ -198,7 +198,7 @@ class KeyListScreen(Screen[None]):
         assert self.index is not None
         total = len(self.index)
         noun = "key" if total == 1 else "keys"
-        parts = [f"{total} {noun}" if shown == total else f"{shown} of {total} {noun}"]
+        parts = [f"{total:,} {noun}" if shown == total else f"{shown:,} of {total:,} {noun}"]
         parts.append(f"sorted by {SORT_LABELS[self.sort_order]}")
         if self.show_revoked:
             parts.append("revoked shown")
