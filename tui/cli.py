@@ -9,11 +9,10 @@ characters replaced, since a hand-edited store may hold any bytes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -35,11 +34,22 @@ from store.models import (
     validate_or_raise,
     validation_errors,
 )
-from store.repository import ALL_PROJECTS, Repository, current_login, default_store_path
+from store.repository import Repository, current_login, default_store_path
 from tui.format import expiry_phrase, scope_label, short_time
+from tui.cli_output import (
+    PROG,
+    complain,
+    first_message,
+    key_fields,
+    key_json,
+    print_fields,
+    print_json,
+    print_line,
+    print_table,
+    silence_stdout,
+)
 from tui.text import safe_text
 
-PROG = "apikeys"
 DEMO_KEYS_MAX = 1_000_000
 
 
@@ -81,10 +91,10 @@ def main(argv: Sequence[str] | None = None, *, login: str | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, where it can be caught, not at exit
         return status
     except KeyboardInterrupt:
-        _complain("interrupted")
+        complain("interrupted")
         return 130
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         return 141  # as if killed by SIGPIPE, which is what `| head` expects
 
 
@@ -93,7 +103,7 @@ def _run(argv: list[str], login: str | None) -> int:
     try:
         args = parser.parse_args(argv)
     except UsageError as error:
-        _complain(f"error: {error}; see {error.prog} --help")
+        complain(f"error: {error}; see {error.prog} --help")
         return 2
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else 0
@@ -102,24 +112,24 @@ def _run(argv: list[str], login: str | None) -> int:
     try:
         return handler(command)
     except CommandError as error:
-        _complain(str(error))
+        complain(str(error))
         return error.exit_code
     except StoreError as error:
-        _complain(str(error))
+        complain(str(error))
         return error.exit_code
     except ValidationError as error:
-        _complain(_first_message(validation_errors(error)))
+        complain(first_message(validation_errors(error)))
         return 2
     except BrokenPipeError:
         raise
     except OSError as error:
         where = f" ({error.filename})" if error.filename else ""
-        _complain(f"{error.strerror or error}{where}")
+        complain(f"{error.strerror or error}{where}")
         return 2
     except Exception as error:  # never a traceback; APIKEYS_DEBUG=1 shows one
         if os.environ.get("APIKEYS_DEBUG"):
             raise
-        _complain(f"unexpected {type(error).__name__}: {error} (APIKEYS_DEBUG=1 shows details)")
+        complain(f"unexpected {type(error).__name__}: {error} (APIKEYS_DEBUG=1 shows details)")
         return 2
 
 
@@ -308,11 +318,11 @@ def run_demo(command: Command) -> int:
     else:
         path = Path(tempfile.mkdtemp(prefix="apikeys-demo-")) / "store.json"
     seed_demo(path, command.login, keys=args.keys)
-    _print(f"Seeded a demo store with {args.keys:,} keys: {safe_text(path)}")
+    print_line(f"Seeded a demo store with {args.keys:,} keys: {safe_text(path)}")
     if args.seed_only:
         return 0
     status = _open_app(path, command.login)
-    _print(f"The demo store stays at {safe_text(path)}")
+    print_line(f"The demo store stays at {safe_text(path)}")
     return status
 
 
@@ -354,8 +364,8 @@ def run_init(command: Command) -> int:
         repo.organisation()  # a store that does not parse says so, rather than "exists"
         raise CommandError(f"a store already exists at {repo.path}; it was not changed")
     shared = f", shared with group {args.group} (mode 0660)" if args.group else ""
-    _print(f"Created the store of {safe_text(repo.organisation())} at {safe_text(repo.path)}{shared}")
-    _print(f"{safe_text(repo.login)} is its owner. Next: `{PROG} projects add NAME --deployed`")
+    print_line(f"Created the store of {safe_text(repo.organisation())} at {safe_text(repo.path)}{shared}")
+    print_line(f"{safe_text(repo.login)} is its owner. Next: `{PROG} projects add NAME --deployed`")
     return 0
 
 
@@ -371,9 +381,9 @@ def run_projects_add(command: Command) -> int:
     repo = command.writable_repo()
     project = repo.add_project(command.args.name, deployed=command.args.deployed)
     if command.args.json:
-        return _print_json(_project_json(project))
+        return print_json(_project_json(project))
     state = "deployed" if project.deployed else "not deployed"
-    _print(f"Added project {project.id} {safe_text(project.name)} ({state})")
+    print_line(f"Added project {project.id} {safe_text(project.name)} ({state})")
     return 0
 
 
@@ -381,11 +391,11 @@ def run_projects_list(command: Command) -> int:
     """List projects with their active key counts."""
     listed = command.existing_repo().list_projects()
     if command.args.json:
-        return _print_json([_project_json(project, count) for project, count in listed])
+        return print_json([_project_json(project, count) for project, count in listed])
     if not listed:
-        _print(f"No projects yet: add one with `{PROG} projects add NAME --deployed`")
+        print_line(f"No projects yet: add one with `{PROG} projects add NAME --deployed`")
         return 0
-    _print_table(
+    print_table(
         ("ID", "NAME", "DEPLOYED", "KEYS"),
         [(p.id, p.name, "yes" if p.deployed else "no", str(count)) for p, count in listed],
     )
@@ -397,7 +407,7 @@ def run_projects_deploy(command: Command) -> int:
     repo = command.existing_repo()
     project = repo.set_project_deployed(command.args.project, command.args.deployed)
     state = "deployed" if project.deployed else "not deployed"
-    _print(f"Project {project.id} {safe_text(project.name)} is {state}")
+    print_line(f"Project {project.id} {safe_text(project.name)} is {state}")
     return 0
 
 
@@ -406,8 +416,8 @@ def run_members_add(command: Command) -> int:
     args = command.args
     member = command.writable_repo().add_member(args.member, args.role, args.name)
     if args.json:
-        return _print_json(member.model_dump(mode="json"))
-    _print(f"Added {safe_text(member.login)} ({safe_text(member.display_name)}) as {member.role.value}")
+        return print_json(member.model_dump(mode="json"))
+    print_line(f"Added {safe_text(member.login)} ({safe_text(member.display_name)}) as {member.role.value}")
     return 0
 
 
@@ -415,8 +425,8 @@ def run_members_list(command: Command) -> int:
     """List members and their roles."""
     listed = command.existing_repo().list_members()
     if command.args.json:
-        return _print_json([member.model_dump(mode="json") for member in listed])
-    _print_table(
+        return print_json([member.model_dump(mode="json") for member in listed])
+    print_table(
         ("LOGIN", "NAME", "ROLE", "ADDED"),
         [(m.login, m.display_name, m.role.value, short_time(m.added_at)) for m in listed],
     )
@@ -426,7 +436,7 @@ def run_members_list(command: Command) -> int:
 def run_members_set_role(command: Command) -> int:
     """Change a member's role."""
     member = command.existing_repo().set_member_role(command.args.member, command.args.role)
-    _print(f"{safe_text(member.login)} is now {member.role.value}")
+    print_line(f"{safe_text(member.login)} is now {member.role.value}")
     return 0
 
 
@@ -460,15 +470,15 @@ def run_create(command: Command) -> int:
     created = repo.create_key(draft)
     key, secret = created.key, created.secret.get_secret_value()
     if args.json:
-        return _print_json({**_key_json(repo, key), "secret": secret})
-    _print(f"Created {scope_label(key.scope)} key {key.id}")
-    lines = [(label, values) for label, values in _key_fields(repo, key) if label != "secret"]
+        return print_json({**key_json(repo, key), "secret": secret})
+    print_line(f"Created {scope_label(key.scope)} key {key.id}")
+    lines = [(label, values) for label, values in key_fields(repo, key) if label != "secret"]
     lines.append(("secret", [secret]))
-    _print_fields(lines)
+    print_fields(lines)
     if key.scope is Scope.ANALYTICS:
-        _print("Copy this Analytics secret now: it is not stored and will never be shown again.")
+        print_line("Copy this Analytics secret now: it is not stored and will never be shown again.")
     else:
-        _print(f"`{PROG} show {key.id} --secret` prints the secret again.")
+        print_line(f"`{PROG} show {key.id} --secret` prints the secret again.")
     return 0
 
 
@@ -492,12 +502,12 @@ def run_list(command: Command) -> int:
         views.sort(key=lambda view: view.scope)  # stable: newest first within a scope
     now = repo.now()
     if args.json:
-        return _print_json([{**public_record(view.record, now), "project_name": view.project_name} for view in views])
+        return print_json([{**public_record(view.record, now), "project_name": view.project_name} for view in views])
     if not views:
-        _print(f"No keys to show. Create one with `{PROG} create --name NAME --scope web --project ID --domain https://…`")
+        print_line(f"No keys to show. Create one with `{PROG} create --name NAME --scope web --project ID --domain https://…`")
         return 0
     moment = repo.clock()
-    _print_table(
+    print_table(
         ("ID", "NAME", "SCOPE", "PROJECT", "KEY", "CREATED", "CREATED BY", "STATUS"),
         [
             (
@@ -524,12 +534,12 @@ def run_show(command: Command) -> int:
     args = command.args
     repo = command.existing_repo()
     if args.secret:
-        _print(repo.reveal_secret(args.key_id).get_secret_value())
+        print_line(repo.reveal_secret(args.key_id).get_secret_value())
         return 0
     key = repo.get_key(args.key_id)
     if args.json:
-        return _print_json(_key_json(repo, key))
-    _print_fields(_key_fields(repo, key))
+        return print_json(key_json(repo, key))
+    print_fields(key_fields(repo, key))
     return 0
 
 
@@ -560,10 +570,10 @@ def run_edit(command: Command) -> int:
         changes["mobile"] = _edited_mobile(key.id, key.mobile, args)
     edited = repo.edit_key(key.id, changes)
     if args.json:
-        return _print_json(_key_json(repo, edited))
+        return print_json(key_json(repo, edited))
     changed = edited.updated_at != key.updated_at or edited.updated_by != key.updated_by
-    _print(f"{'Updated' if changed else 'Nothing changed in'} key {edited.id}")
-    _print_fields(_key_fields(repo, edited))
+    print_line(f"{'Updated' if changed else 'Nothing changed in'} key {edited.id}")
+    print_fields(key_fields(repo, edited))
     return 0
 
 
@@ -629,9 +639,9 @@ def run_revoke(command: Command) -> int:
     revoked = {key.id for key in repo.revoke_keys([key.id for key in keys])}
     for key in keys:
         if key.id in revoked:
-            _print(f"Revoked {key.id} {safe_text(key.name)}")
+            print_line(f"Revoked {key.id} {safe_text(key.name)}")
         else:
-            _print(f"{key.id} {safe_text(key.name)} was already revoked")
+            print_line(f"{key.id} {safe_text(key.name)} was already revoked")
     return 0
 
 
@@ -664,12 +674,12 @@ def run_verify(command: Command) -> int:
     except (StoreError, OSError):
         pass  # recording last use must never change the answer
     if args.json:
-        _print_json(verdict.model_dump(mode="json"))
+        print_json(verdict.model_dump(mode="json"))
     elif verdict.valid:
-        _print(f"valid: {scope_label(verdict.scope or '')} key {verdict.key_id}")
+        print_line(f"valid: {scope_label(verdict.scope or '')} key {verdict.key_id}")
     else:
         which = f" ({scope_label(verdict.scope or '')} key {verdict.key_id})" if verdict.key_id else ""
-        _print(f"refused: {verdict.reason}{which}")
+        print_line(f"refused: {verdict.reason}{which}")
     return 0 if verdict.valid else 1
 
 
@@ -677,136 +687,15 @@ def run_log(command: Command) -> int:
     """The audit trail, newest first."""
     events = command.existing_repo().history(command.args.key)
     if command.args.json:
-        return _print_json([event.model_dump() for event in events])
+        return print_json([event.model_dump() for event in events])
     if not events:
-        _print("No events.")
+        print_line("No events.")
         return 0
-    _print_table(
+    print_table(
         ("AT", "ACTOR", "ACTION", "KEY", "DETAIL"),
         [(short_time(e.at), e.actor, e.action, e.key_id or "—", e.detail) for e in events],
     )
     return 0
-
-
-# -- showing keys --------------------------------------------------------------------------
-
-
-def _key_json(repo: Repository, key: ApiKey) -> dict[str, Any]:
-    return {**key.public_dict(repo.now()), "project_name": repo.project_name(key.project_id)}
-
-
-def _key_fields(repo: Repository, key: ApiKey) -> list[tuple[str, list[str]]]:
-    """Label and value lines of every field of the key's scope (never the secret)."""
-    moment = repo.clock()
-    status = key.effective_status(repo.now()).value
-    project = ALL_PROJECTS if key.project_id is None else f"{repo.project_name(key.project_id)} ({key.project_id})"
-    fields: list[tuple[str, list[str]]] = [
-        ("id", [key.id]),
-        ("name", [key.name]),
-        ("scope", [scope_label(key.scope)]),
-        ("project", [project]),
-        ("status", [status]),
-        ("key", [tokens.masked(key.key_prefix)]),
-        ("created", [f"{_when(key.created_at)} by {key.created_by}"]),
-        ("updated", [f"{_when(key.updated_at)} by {key.updated_by}"]),
-    ]
-    if key.expires_at:
-        fields.append(("expires", [f"{_when(key.expires_at)} ({expiry_phrase(key.expires_at, moment)})"]))
-    if key.revoked_at:
-        fields.append(("revoked", [f"{_when(key.revoked_at)} by {key.revoked_by}"]))
-    fields.append(("last used", [_when(key.last_used_at) if key.last_used_at else "never"]))
-    if key.web is not None:
-        fields += [
-            ("domains", list(key.web.domains)),
-            ("developing locally", ["yes" if key.web.developing_locally else "no"]),
-            ("networks", list(key.web.networks) or ["—"]),
-            ("cross page persistence", ["yes" if key.web.cross_page_persistence else "no"]),
-        ]
-    if key.mobile is not None:
-        fields += [
-            ("iOS bundle ids", list(key.mobile.ios_bundle_ids) or ["—"]),
-            ("Android packages", list(key.mobile.android_packages) or ["—"]),
-        ]
-    if key.scope is Scope.ANALYTICS:
-        fields.append(("secret", ["shown once at creation; not stored"]))
-    elif status == "revoked":
-        fields.append(("secret", ["wiped when revoked"]))
-    else:
-        fields.append(("secret", [f"hidden: `{PROG} show {key.id} --secret` prints it"]))
-    return fields
-
-
-def _when(iso: str) -> str:
-    return f"{short_time(iso)} UTC"
-
-
-# -- output --------------------------------------------------------------------------------
-
-
-def _print(text: str) -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _print_json(value: Any) -> int:
-    """JSON, escaped to ASCII so no store text reaches the terminal raw; indented on a tty."""
-    try:
-        pretty = sys.stdout.isatty()
-    except (AttributeError, ValueError, OSError):
-        pretty = False
-    sys.stdout.write(json.dumps(value, indent=2 if pretty else None) + "\n")
-    return 0
-
-
-def _print_fields(fields: list[tuple[str, list[str]]]) -> None:
-    width = max(len(label) for label, _ in fields)
-    lines = []
-    for label, values in fields:
-        for index, value in enumerate(values or [""]):
-            lines.append(f"{label if index == 0 else '':<{width}}  {safe_text(value)}".rstrip())
-    sys.stdout.write("\n".join(lines) + "\n")
-
-
-def _print_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """Aligned columns; every cell is made safe, widths count terminal cells."""
-    from rich.cells import cell_len
-
-    def width_of(text: str) -> int:
-        return len(text) if text.isascii() else cell_len(text)
-
-    table = [list(headers)] + [[safe_text(cell) for cell in row] for row in rows]
-    widths = [max(width_of(row[column]) for row in table) for column in range(len(headers))]
-    last = len(headers) - 1
-    lines = []
-    for row in table:
-        cells = [
-            cell if column == last else cell + " " * (widths[column] - width_of(cell))
-            for column, cell in enumerate(row)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    sys.stdout.write("\n".join(lines) + "\n")
-
-
-def _complain(message: str) -> None:
-    """One line on stderr, whatever the message holds."""
-    try:
-        sys.stderr.write(f"{PROG}: {safe_text(message)}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
-
-
-def _first_message(errors: dict[str, str]) -> str:
-    return str(InvalidInput(errors)) if errors else "invalid input"
-
-
-def _silence_stdout() -> None:
-    """After a closed pipe, point stdout at /dev/null so the exit flush stays quiet."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 if __name__ == "__main__":

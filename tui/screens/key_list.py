@@ -87,6 +87,7 @@ class KeyListScreen(Screen[None]):
     # -- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        """Header, the filter (hidden until ``/``), the summary, the table and the footer."""
         yield Header()
         with Vertical(id="keys-body"):
             yield Input(placeholder="Filter by name, id, project or scope — esc clears", id="filter")

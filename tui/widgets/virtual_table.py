@@ -290,6 +290,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     @property
     def columns(self) -> tuple[Column, ...]:
+        """The columns, as given (some may be hidden at this width)."""
         return self._columns
 
     def set_columns(self, columns: Sequence[Column]) -> None:
@@ -305,6 +306,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     @property
     def row_count(self) -> int:
+        """How many rows the table holds."""
         return len(self._rows)
 
     @property
@@ -437,24 +439,31 @@ class VirtualTable(ScrollView, can_focus=True):
             self.refresh(Region(0, screen_y, self.size.width, 1))
 
     def action_cursor_up(self) -> None:
+        """Move the cursor one row up."""
         self.move_cursor(self._cursor - 1)
 
     def action_cursor_down(self) -> None:
+        """Move the cursor one row down."""
         self.move_cursor(self._cursor + 1)
 
     def action_page_up(self) -> None:
+        """Move the cursor one screen of rows up."""
         self.move_cursor(self._cursor - max(1, self.visible_row_count))
 
     def action_page_down(self) -> None:
+        """Move the cursor one screen of rows down."""
         self.move_cursor(self._cursor + max(1, self.visible_row_count))
 
     def action_cursor_first(self) -> None:
+        """Move the cursor to the first row."""
         self.move_cursor(0)
 
     def action_cursor_last(self) -> None:
+        """Move the cursor to the last row."""
         self.move_cursor(len(self._rows) - 1)
 
     def action_activate(self) -> None:
+        """Activate the cursor row (posts RowActivated)."""
         row = self.cursor_row
         if row is not None:
             self.post_message(self.RowActivated(self, row, self._cursor))
@@ -489,15 +498,18 @@ class VirtualTable(ScrollView, can_focus=True):
         return [row for row in self._rows if get_id(row) in marked]
 
     def action_toggle_mark(self) -> None:
+        """Mark or unmark the cursor row."""
         self.toggle_mark()
 
     def action_toggle_mark_down(self) -> None:
+        """Mark or unmark the cursor row, then move down (like a file manager)."""
         self.toggle_mark()
         self.move_cursor(self._cursor + 1)
 
     # ----------------------------------------------------------------- mouse
 
     def on_click(self, event: events.Click) -> None:
+        """A click moves the cursor to the clicked row; a double click activates it."""
         offset = event.get_content_offset(self)
         if offset is None or offset.y < 1:
             return
@@ -515,17 +527,21 @@ class VirtualTable(ScrollView, can_focus=True):
         self.refresh()
 
     def notify_style_update(self) -> None:
+        """Styles changed (theme, CSS): redraw from scratch."""
         super().notify_style_update()
         self._style_cache.clear()
         self._line_cache.clear()
 
     def on_focus(self) -> None:
+        """The cursor is drawn stronger with the focus."""
         self._invalidate()
 
     def on_blur(self) -> None:
+        """The cursor is drawn fainter without the focus."""
         self._invalidate()
 
     def on_resize(self) -> None:
+        """A new width may show or hide columns."""
         self._line_cache.clear()
         self._scroll_to_cursor()
 
@@ -569,6 +585,7 @@ class VirtualTable(ScrollView, can_focus=True):
         return [column for column, _ in self._get_layout(self.scrollable_content_region.width)]
 
     def render_line(self, y: int) -> Strip:
+        """The header (y == 0) or the one row at screen line ``y``: the Line API."""
         width = self.scrollable_content_region.width
         if width <= 0:
             return Strip.blank(0)
