@@ -340,3 +340,23 @@ async def test_revoke_cancelled_changes_nothing(seeded, store_path):
         assert isinstance(app.screen, KeyListScreen)
         assert app.screen.table.row_count == 9
     assert store_path.read_bytes() == before
+
+
+async def test_a_crash_report_never_shows_local_variables(seeded, store_path):
+    from rich.console import Console
+
+    secret = seeded.reveal_secret(seeded.list_keys()[0].id).get_secret_value()
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        record = {"secret": secret}  # a local of the failing frame, as in a render path
+        try:
+            raise RuntimeError(f"boom {len(record)}")
+        except RuntimeError:
+            app._fatal_error()
+        console = Console(width=120, record=True, file=open("/dev/null", "w"))
+        for renderable in app._exit_renderables:
+            console.print(renderable)
+        report = console.export_text()
+    assert "RuntimeError" in report and "boom 1" in report
+    assert secret not in report

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
+from rich.segment import Segments
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -36,6 +37,19 @@ class ApiKeysApp(App[None]):
         from .screens.key_list import KeyListScreen
 
         self.push_screen(KeyListScreen())
+
+    def _fatal_error(self) -> None:
+        """Report a crash without local variables.
+
+        Textual's own report shows the locals of every frame; a frame that handles a stored
+        key holds its secret in a plain ``dict``, and the report must never print it.
+        """
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None)
+        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
 
     def action_help(self) -> None:
         """Show every key of the current screen."""
