@@ -22,7 +22,7 @@ from store import access
 from store.errors import InvalidInput, StoreError
 from store.models import NAME_MAX, ApiKey, CreatedKey, Project, Role, Scope
 from tui.format import scope_label
-from tui.text import literal
+from tui.text import literal, safe_text
 from tui.widgets.choice_set import ChoiceSet
 from tui.widgets.project_picker import ProjectPicker
 from tui.workers import store_call
@@ -279,7 +279,7 @@ class KeyFormScreen(ModalScreen["CreatedKey | ApiKey | None"]):
         picker = self.query_one(ProjectPicker)
         picker.set_projects([*picker.projects, project])
         picker.choose(project.id)
-        self.notify(f"Added project {project.name} ({project.id})", markup=False)
+        self.notify(f"Added project {safe_text(project.name)} ({project.id})", markup=False)
 
     @on(Input.Submitted)
     def _next_field(self, event: Input.Submitted) -> None:

@@ -18,7 +18,7 @@ from store.errors import Forbidden
 from store.models import Member, Role
 
 from ..format import short_date
-from ..text import literal
+from ..text import literal, safe_text
 from ..workers import store_call
 from .live import LiveScreen, cursor_key, flex_width, move_cursor_to
 from .prompts import ChoicePrompt, TextPrompt
@@ -193,7 +193,7 @@ class MembersScreen(LiveScreen[MembersLoaded]):
 
             def added(member: Member) -> None:
                 self._select_after_load = member.login
-                self.notify(f"Added {member.login} as {member.role.value}", markup=False)
+                self.notify(f"Added {safe_text(member.login)} as {member.role.value}", markup=False)
                 self.reload()
 
             store_call(self, lambda: self.repo.add_member(login, role), added)
@@ -214,7 +214,7 @@ class MembersScreen(LiveScreen[MembersLoaded]):
                 return
 
             def changed(updated: Member) -> None:
-                self.notify(f"{updated.login} is now {updated.role.value}", markup=False)
+                self.notify(f"{safe_text(updated.login)} is now {updated.role.value}", markup=False)
                 self.reload()
 
             store_call(self, lambda: self.repo.set_member_role(member.login, role), changed)

@@ -17,7 +17,7 @@ from store import access
 from store.errors import Forbidden
 from store.models import Member, Project
 
-from ..text import literal
+from ..text import literal, safe_text
 from ..workers import store_call
 from .live import LiveScreen, cursor_key, flex_width, move_cursor_to
 from .prompts import TextPrompt
@@ -196,7 +196,7 @@ class ProjectsScreen(LiveScreen[ProjectsLoaded]):
             if name is None or not isinstance(prompt.applied, Project):
                 return
             self._select_after_load = prompt.applied.id
-            self.notify(f"Added project {prompt.applied.name} ({prompt.applied.id})", markup=False)
+            self.notify(f"Added project {safe_text(prompt.applied.name)} ({prompt.applied.id})", markup=False)
             self.reload()
 
         self.app.push_screen(prompt, added)
@@ -211,7 +211,7 @@ class ProjectsScreen(LiveScreen[ProjectsLoaded]):
 
         def done(changed: Project) -> None:
             state = "deployed" if changed.deployed else "not deployed"
-            self.notify(f"{changed.name} is now {state}", markup=False)
+            self.notify(f"{safe_text(changed.name)} is now {state}", markup=False)
             self.reload()
 
         store_call(self, lambda: self.repo.set_project_deployed(project_id, deployed), done)
