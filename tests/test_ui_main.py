@@ -11,6 +11,7 @@ from tui.app import make_app
 from tui.screens.key_list import KeyListScreen
 
 MARKUP_NAMES = ["[bold red]x[/]", "[/]", "[@click=app.quit]x"]
+WORDS = ("alpha", "bravo", "charlie")
 
 
 async def settle(app, pilot, rounds: int = 3) -> None:
@@ -39,9 +40,10 @@ def table_lines(app) -> list[str]:
 def seeded(owner_repo: Repository) -> Repository:
     """Three keys of each scope with distinct names."""
     for index in range(3):
-        owner_repo.create_key(web_draft(name=f"Web {index}"))
-        owner_repo.create_key(mobile_draft(name=f"Mobile {index}"))
-        owner_repo.create_key(analytics_draft(name=f"Analytics {index}"))
+        word = WORDS[index]  # not digits: a digit can turn up in any random key id
+        owner_repo.create_key(web_draft(name=f"Web {word}"))
+        owner_repo.create_key(mobile_draft(name=f"Mobile {word}"))
+        owner_repo.create_key(analytics_draft(name=f"Analytics {word}"))
     return owner_repo
 
 
@@ -74,7 +76,7 @@ async def test_sort_cycles_and_keeps_cursor(seeded, store_path):
         await settle(app, pilot)
         table = app.screen.table
         names = [row.name for row in table.rows]
-        assert names[0] == "Analytics 2"  # newest first
+        assert names[0] == "Analytics charlie"  # newest first
         await pilot.press("down")
         under_cursor = table.cursor_row.id
         await pilot.press("s")
@@ -96,9 +98,9 @@ async def test_filter_as_you_type_and_escape_clears(seeded, store_path):
         table = app.screen.table
         assert {row.scope for row in table.rows} == {"mobile"}
         assert "3 of 9 keys" in screen_text(app)
-        await pilot.press(*" 1")
-        assert [row.name for row in table.rows] == ["Mobile 1"]
-        await pilot.press("backspace", "backspace", "backspace", "backspace", "backspace", "backspace", "backspace", "backspace")
+        await pilot.press(*" bravo")
+        assert [row.name for row in table.rows] == ["Mobile bravo"]
+        await pilot.press(*["backspace"] * len("mobile bravo"))
         await pilot.press(*"storefront web")  # project and scope words together
         assert {row.scope for row in table.rows} == {"web"} and table.row_count == 3
         await pilot.press("escape")
@@ -250,7 +252,7 @@ async def test_copy_paths(seeded, store_path, monkeypatch, scenario):
     monkeypatch.setattr(app, "copy_to_clipboard", sent.append)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("slash", *"web 0", "enter")
+        await pilot.press("slash", *"web alpha", "enter")
         view = app.screen.table.cursor_row
         await pilot.press("c")
         await settle(app, pilot)
@@ -271,7 +273,7 @@ async def test_copy_analytics_key_is_refused_with_reason(seeded, store_path, mon
     app = make_app(store_path, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("slash", *"analytics 1", "enter")
+        await pilot.press("slash", *"analytics bravo", "enter")
         await pilot.press("c")
         await settle(app, pilot)
         assert sent == []
