@@ -123,20 +123,20 @@ class KeyListScreen(Screen[None]):
         include_revoked = self.show_revoked
         sort_order = self.sort_order
 
-        first = self.index is None and self._first_load
+        first = self._first_load
 
         def read() -> Loaded:
             marker = repo.changed_marker()
             if first:
                 repo.open_or_create()  # the first login to open a new store becomes its owner
-            else:
-                repo.organisation()  # a store moved away later is an error, not a new store
+            # Later, a store moved away is an error (organisation() says so), not a new store.
+            organisation = repo.organisation()
             member = repo.me()
             index = KeyIndex(repo.list_keys(include_revoked=include_revoked))
             index.positions(sort_order)  # the first paint's order, sorted off the UI thread
             return Loaded(
                 index=index,
-                organisation=repo.organisation(),
+                organisation=organisation,
                 role=member.role,
                 project_count=repo.project_count(),
                 marker=marker,
