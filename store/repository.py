@@ -228,8 +228,21 @@ class Repository:
 
     def can_change(self, key: ApiKey | KeyView) -> bool:
         """Whether this member may edit or revoke ``key`` (their own, or any as owner)."""
-        record = key.record if isinstance(key, KeyView) else {"created_by": key.created_by}
-        return access.can_change(self.login, self.me().role, record)
+        return access.can_change(self.login, self.me().role, _rule_facts(key))
+
+    def refusal(
+        self, action: access.KeyAction | access.OrganisationAction | str,
+        key: ApiKey | KeyView | None = None,
+    ) -> str | None:
+        """Why this member may not do ``action`` (to ``key``, for a key action); None if they may.
+
+        The one question screens and the command line ask before offering an action: the
+        answer comes from the rule book (:mod:`store.access`), the same one every change obeys.
+        """
+        role = self.me().role
+        if key is None:
+            return access.organisation_refusal(self.login, role, action)
+        return access.key_refusal(self.login, role, action, _rule_facts(key))
 
     # -- keys: changing -------------------------------------------------------------------
 
@@ -671,6 +684,16 @@ def _usage_refusal(record: dict[str, Any], origin: str | None, ip: str | None, a
         if app_id not in [*mobile.get("ios_bundle_ids", []), *mobile.get("android_packages", [])]:
             return "app_not_allowed"
     return None
+
+
+def _rule_facts(key: ApiKey | KeyView) -> dict[str, Any]:
+    """What the rule book needs to know of a key, from a list view or a full key."""
+    if isinstance(key, KeyView):
+        return key.record
+    return {
+        "id": key.id, "created_by": key.created_by, "status": key.status,
+        "scope": key.scope.value, "secret": key.secret is not None,
+    }
 
 
 def _stored_project(record: dict[str, Any]) -> Project:
