@@ -36,3 +36,8 @@ class NotFound(StoreError):
     """No such key (or project, or member) that the acting member may see."""
 
     exit_code = 1
+
+
+class Conflict(StoreError):
+    """Someone else changed the key since this member read it, and the changes overlap (or a
+    script's ``--if-revision`` no longer matches); the message says who changed what."""

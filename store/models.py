@@ -355,6 +355,7 @@ class ApiKey(BaseModel):
     secret: SecretStr | None = None
     web: WebSettings | None = None
     mobile: MobileSettings | None = None
+    revision: int = 0  # bumped by every change of the key (SPEC §4: no lost edits)
 
     def effective_status(self, now: str) -> Status:
         """``active``, ``revoked`` or ``expired`` at the ISO time ``now``."""
@@ -377,6 +378,7 @@ def status_of(stored_status: str, expires_at: str | None, now: str) -> Status:
 PUBLIC_FIELDS = (
     "id", "name", "scope", "project_id", "status", "created_at", "created_by", "updated_at",
     "updated_by", "revoked_at", "revoked_by", "last_used_at", "expires_at", "key_prefix",
+    "revision",
 )
 
 

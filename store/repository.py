@@ -308,7 +308,7 @@ class Repository:
                     notes.append(_describe_settings_change(record.get(field) or {}, updated[field]))
             if not notes:
                 return ApiKey.model_validate(record)
-            updated["updated_at"], updated["updated_by"] = self.now(), self.login
+            updated = stamped(updated, self.now(), self.login)
             key = ApiKey.model_validate(updated)
             transaction.keys[key_id] = updated  # a new dict: views of the old one stay intact
             transaction.changed()
@@ -330,10 +330,10 @@ class Repository:
             for record in records:
                 if record["status"] == "revoked":
                     continue
-                updated = compact({
-                    **record, "status": "revoked", "revoked_at": now, "revoked_by": self.login,
-                    "updated_at": now, "updated_by": self.login, "secret": None,  # wiped
-                })
+                updated = stamped(
+                    record, now, self.login,
+                    status="revoked", revoked_at=now, revoked_by=self.login, secret=None,  # wiped
+                )
                 transaction.keys[record["id"]] = updated
                 revoked.append(ApiKey.model_validate(updated))
                 events.append(self._event(
@@ -626,7 +626,7 @@ def new_key_record(
         "updated_at": now, "updated_by": login, "status": "active",
         "revoked_at": None, "revoked_by": None, "last_used_at": None,
         "expires_at": expiry_from(moment, draft.expires_days) if draft.expires_days else None,
-        "key_prefix": tokens.key_prefix(secret),
+        "key_prefix": tokens.key_prefix(secret), "revision": 1,
         "secret_hash": tokens.hash_secret(secret),
         # The dashboard lets admins view Web and Mobile secrets again; an Analytics secret is
         # shown once and never stored.
@@ -635,6 +635,15 @@ def new_key_record(
         "mobile": draft.mobile.model_dump() if draft.mobile else None,
     }
     return compact(record), secret
+
+
+def stamped(record: dict[str, Any], now: str, login: str, **fields: Any) -> dict[str, Any]:
+    """A new record for a change of ``record`` by ``login``: ``fields`` applied, updated
+    at/by set and the revision bumped. Every change of a key goes through here (SPEC §4)."""
+    return compact({
+        **record, **fields, "updated_at": now, "updated_by": login,
+        "revision": int(record.get("revision") or 0) + 1,
+    })
 
 
 def compact(record: dict[str, Any]) -> dict[str, Any]:
