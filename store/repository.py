@@ -155,6 +155,18 @@ class Repository:
         data = self.storage.current()
         return _stored_member(self._member_record(data))
 
+    def owners(self) -> list[Member]:
+        """The organisation's owners, oldest member first: whom a login that is not a member
+        (yet) should ask. Readable by anyone who can read the store."""
+        data = self.storage.current()
+        owners = [_stored_member(record) for record in data["members"].values()
+                  if record.get("role") == Role.OWNER.value]
+        return sorted(owners, key=lambda member: (member.added_at, member.login))
+
+    def sees_every_key(self) -> bool:
+        """Whether this member sees every key of the store (else only their own)."""
+        return access.sees_every_key(self.me().role)
+
     def _member_record(self, data: dict[str, Any]) -> dict[str, Any]:
         record = data["members"].get(self.login)
         if record is None:

@@ -502,7 +502,7 @@ def test_list_filters_and_sorts(ready) -> None:
     analytics = create_analytics(ready)
     mobile = ready("create", "--name", "App", "--scope", "mobile", "--project", "Storefront", "--android", "com.a.b", "--json").json()
     assert [k["id"] for k in ready("list", "--json").json()] == [mobile["id"], analytics["id"], web["id"]]
-    assert [k["scope"] for k in ready("list", "--sort", "scope", "--json").json()] == ["analytics", "mobile", "web"]
+    assert [k["scope"] for k in ready("list", "--sort", "scope", "--json").json()] == ["web", "mobile", "analytics"]
     assert [k["id"] for k in ready("list", "--scope", "web", "--json").json()] == [web["id"]]
     plain = ready("list").out.splitlines()
     assert plain[0].split() == ["ID", "NAME", "SCOPE", "PROJECT", "KEY", "CREATED", "CREATED", "BY", "STATUS"]

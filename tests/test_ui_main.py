@@ -5,10 +5,12 @@ from __future__ import annotations
 import pyperclip
 import pytest
 from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
+from screen_harness import flat_text
 
 from store.repository import Repository
 from tui.app import make_app
 from tui.screens.key_list import KeyListScreen
+from tui.screens.not_member import NotMemberScreen
 
 MARKUP_NAMES = ["[bold red]x[/]", "[/]", "[@click=app.quit]x"]
 WORDS = ("alpha", "bravo", "charlie")
@@ -70,18 +72,19 @@ async def test_wide_terminal_adds_columns(seeded, store_path):
         assert "Created by" in header and "Last used" in header and "Status" in header
 
 
-async def test_sort_cycles_and_keeps_cursor(seeded, store_path):
+async def test_sort_cycles_and_a_new_order_starts_at_its_top(seeded, store_path):
     app = make_app(store_path, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         table = app.screen.table
         names = [row.name for row in table.rows]
         assert names[0] == "Analytics charlie"  # newest first
-        await pilot.press("down")
-        under_cursor = table.cursor_row.id
+        await pilot.press("down", "down")
+        assert "row 3 of 9" in screen_text(app)
         await pilot.press("s")
         assert [row.name for row in table.rows] == list(reversed(names))
-        assert table.cursor_row.id == under_cursor
+        assert table.cursor_index == 0
+        assert "row 1 of 9" in screen_text(app)
         await pilot.press("s")
         scopes = [row.scope for row in table.rows]
         assert scopes == sorted(scopes, key=["web", "mobile", "analytics"].index)
@@ -159,7 +162,7 @@ async def test_markup_names_are_shown_literally(owner_repo, store_path):
             assert name in lines
         assert "[b]Proj[/b]" in lines
         # Clicking the row of a name that looks like a click action runs nothing.
-        await pilot.click("#keys", offset=(5, 4))
+        await pilot.click("#rows", offset=(5, 4))
         await pilot.pause()
         assert app.is_running
         await pilot.press("slash", *"[/]")
@@ -189,11 +192,11 @@ async def test_owner_key_is_read_only_for_support(owner_repo, store_path):
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, KeyListScreen)
-        assert any("Only an owner may edit" in n.message for n in app._notifications)
+        assert any("only an owner may edit" in n.message for n in app._notifications)
         await pilot.press("d")
         await pilot.pause()
         assert isinstance(app.screen, KeyListScreen)
-        assert any("Only an owner may revoke" in n.message for n in app._notifications)
+        assert any("only an owner may revoke" in n.message for n in app._notifications)
 
 
 async def test_live_refresh_keeps_cursor_on_the_same_key(seeded, store_path):
@@ -280,7 +283,7 @@ async def test_copy_analytics_key_is_refused_with_reason(seeded, store_path, mon
         await pilot.press("c")
         await settle(app, pilot)
         assert sent == []
-        assert any("shown only once" in n.message for n in app._notifications)
+        assert any("shown once, at creation" in n.message for n in app._notifications)
 
 
 async def test_a_store_moved_away_while_open_is_reported_not_recreated(seeded, store_path):
@@ -296,13 +299,29 @@ async def test_a_store_moved_away_while_open_is_reported_not_recreated(seeded, s
     assert not store_path.exists()
 
 
-async def test_a_login_that_is_not_a_member_is_refused_with_the_reason(seeded, store_path):
-    app = make_app(store_path, "mallory", clock=fixed_clock)
+async def test_a_login_that_is_not_a_member_gets_one_screen_naming_the_owners(seeded, store_path):
+    seeded.add_member("olga", "owner", display_name="Olga Owner")
+    seeded.add_member("dev", "developer", display_name="Dee Developer")
+    app = make_app(store_path, "mallory", clock=fixed_clock, live_interval=0.05)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        text = screen_text(app)
-        assert "mallory is not a member" in text
-        assert app.screen.table.row_count == 0
+        assert isinstance(app.screen, NotMemberScreen)
+        assert len(app.screen_stack) == 2  # the default screen and this one, nothing else
+        text = flat_text(app)
+        assert "mallory is not a member of Acme Studio" in text
+        assert "• alice" in text and "• Olga Owner (olga)" in text
+        assert "Dee Developer" not in text and "dev" not in text.split("apikeys")[0]
+        assert "apikeys members add mallory --role developer" in text
+        await pilot.press("n", "e", "p", "m", "l", "slash")
+        await settle(app, pilot)
+        assert isinstance(app.screen, NotMemberScreen)  # no form, no list, nothing of the store
+        assert app._notifications == {} or len(list(app._notifications)) == 0
+        # Once an owner adds the login, r looks again and opens the keys.
+        seeded.add_member("mallory", "developer")
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert isinstance(app.screen, KeyListScreen)
+        assert "mallory (developer)" in screen_text(app)
 
 
 async def test_bulk_revoke_of_marked_keys_end_to_end(seeded, store_path):

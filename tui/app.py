@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.segment import Segments
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
 
 from store.models import utc_now
@@ -19,7 +20,7 @@ from store.repository import Repository
 class ApiKeysApp(App[None]):
     """The API Keys console for one store and one acting login."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = ["app.tcss", "dialogs.tcss"]
     TITLE = "API Keys"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
@@ -59,22 +60,24 @@ class ApiKeysApp(App[None]):
             self.push_screen(HelpScreen(self.screen))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The command palette offers every screen's actions by name."""
+        """The command palette offers every screen's actions by name, each once."""
         yield from super().get_system_commands(screen)
-        for binding in screen.active_bindings.values():
-            described = binding.binding
-            if described.description and described.action not in ("quit", "command_palette"):
-                action = described.action
-                yield SystemCommand(
-                    described.description,
-                    f"{described.key_display or described.key} — on this screen",
-                    _run_action(screen, action),
-                )
+        offered: set[str] = {"quit", "command_palette"}
+        for key, active in screen.active_bindings.items():
+            described = active.binding
+            if not described.description or described.action in offered or not active.enabled:
+                continue
+            offered.add(described.action)
+            yield SystemCommand(
+                described.description,
+                f"{described.key_display or key} — on this screen",
+                _run_action(active.node, described.action),
+            )
 
 
-def _run_action(screen: Screen, action: str) -> Callable[[], object]:
+def _run_action(node: DOMNode, action: str) -> Callable[[], object]:
     async def run() -> None:
-        await screen.run_action(action)
+        await node.app.run_action(action, node)
 
     return run
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from store import access, tokens
 from store.audit import audit_path
 from store.errors import InvalidInput, StoreError
+from store.key_index import KeyIndex
 from store.models import (
     EXPIRY_CHOICES,
     ApiKey,
@@ -496,10 +497,8 @@ def run_list(command: Command) -> int:
     args = command.args
     repo = command.existing_repo()
     views = repo.list_keys(include_revoked=args.include_revoked, scope=args.scope)
-    # Stored oldest first; reversed first so keys made in the same second stay newest first.
-    views = sorted(reversed(views), key=lambda view: view.created_at, reverse=True)
-    if args.sort == "scope":
-        views.sort(key=lambda view: view.scope)  # stable: newest first within a scope
+    # The main screen's index: newest first, or by scope (Web, Mobile, Analytics; newest first).
+    views = KeyIndex(views).rows("scope" if args.sort == "scope" else "created_desc")
     now = repo.now()
     if args.json:
         return print_json([{**public_record(view.record, now), "project_name": view.project_name} for view in views])

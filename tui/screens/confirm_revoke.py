@@ -23,9 +23,14 @@ def revoke_title(count: int) -> str:
     return "Revoke API key?" if count == 1 else f"Revoke {count} API keys?"
 
 
-def key_lines(keys: list[tuple[str, str, str]], limit: int = MAX_LISTED) -> Text:
-    """One line per key (name, scope, id), at most ``limit``, then ``and N more``."""
+def key_lines(keys: list[tuple[str, str, str]], limit: int = MAX_LISTED, hidden: int = 0) -> Text:
+    """One line per key (name, scope, id), at most ``limit``, then ``and N more``; first, how
+    many of them the filter hides from the table (``hidden``)."""
     lines = Text()
+    if hidden:
+        are = "is" if hidden == 1 else "are"
+        lines.append(f"{hidden} of these {len(keys)} marked keys {are} hidden by the filter.\n",
+                     style="bold")
     for index, (key_id, name, scope) in enumerate(keys[:limit]):
         if index:
             lines.append("\n")
@@ -88,9 +93,10 @@ class ConfirmRevoke(ModalScreen[bool]):
     }
     """
 
-    def __init__(self, keys: list[tuple[str, str, str]]) -> None:
+    def __init__(self, keys: list[tuple[str, str, str]], *, hidden: int = 0) -> None:
         super().__init__()
         self.keys = list(keys)
+        self.hidden = hidden  # how many of the keys the main table's filter hides
 
     def compose(self) -> ComposeResult:
         """Title, the keys, what revoking means, and Cancel / Yes, Delete."""
@@ -98,7 +104,7 @@ class ConfirmRevoke(ModalScreen[bool]):
         with Vertical(id="confirm-dialog"):
             yield Label(revoke_title(count), id="confirm-title")
             with VerticalScroll(id="confirm-keys", can_focus=False):
-                yield Static(key_lines(self.keys), id="confirm-list")
+                yield Static(key_lines(self.keys, hidden=self.hidden), id="confirm-list")
             with Vertical(id="confirm-bottom"):
                 it = "it" if count == 1 else "them"
                 yield Static(

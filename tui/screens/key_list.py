@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Input, Static
 
-from store import access
-from store.models import ApiKey, CreatedKey, KeyView, Role, Status
+from store.access import KeyAction
+from store.errors import Forbidden, StoreError
+from store.key_index import SORT_ORDERS, KeyIndex
+from store.models import ApiKey, CreatedKey, KeyView, Member, Role, Status
 from store.tokens import VISIBLE_RANDOM_CHARS
 
 from ..clipboard import copy_text
 from ..format import EXPIRY_WARNING_DAYS, days_until, expiry_phrase, scope_label, short_date
 from ..text import literal, safe_text
-from ..widgets.key_index import SORT_ORDERS, KeyIndex
 from ..widgets.virtual_table import Column, VirtualTable
 from ..workers import store_call
+from .live import LiveScreen
 
+PROGRESS_FROM = 10_000  # keys: a first load this big says what it is doing
 SORT_LABELS = {"created_desc": "created ↓", "created_asc": "created ↑", "scope": "scope"}
 
 COLUMNS = (
@@ -40,21 +41,34 @@ COLUMNS = (
 
 
 @dataclass
-class Loaded:
+class KeysLoaded:
     """What one load of the store brings back from the worker."""
 
     index: KeyIndex
     organisation: str
     role: Role
+    sees_every_key: bool
     project_count: int
-    marker: object
+    widest_name: int
+    widest_project: int
 
 
-class KeyListScreen(Screen[None]):
+@dataclass
+class NotMember:
+    """The acting login is not a member of the store's organisation."""
+
+    organisation: str
+    owners: list[Member]
+
+
+class KeyListScreen(LiveScreen["KeysLoaded | NotMember"]):
     """API Keys: the table, its count and sort order, the filter, marks and every key action."""
 
     CSS_PATH = "key_list.tcss"
-    AUTO_FOCUS = "#keys"
+    COLUMNS = COLUMNS
+    MARKABLE = True
+    LOADING = "Loading the store…"
+    WIDE_KEYS = ("enter", "space", "m", "l", "q")
     BINDINGS = [
         Binding("n", "new_key", "New"),
         Binding("enter", "open_key", "Details", show=False),
@@ -68,50 +82,34 @@ class KeyListScreen(Screen[None]):
         Binding("p", "projects", "Projects"),
         Binding("m", "members", "Members", show=False),
         Binding("l", "activity", "Activity log", show=False),
-        Binding("r", "reload", "Reload", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.index: KeyIndex | None = None
         self.role: Role | None = None
+        self.sees_every_key = True
         self.sort_order = "created_desc"
         self.filter_text = ""
         self.show_revoked = False
         self.project_count = 0
-        self._marker: object = None
-        self._loading = False
         self._pending_cursor: str | None = None
         self._first_load = True
 
     # -- layout ---------------------------------------------------------------------------
 
-    def compose(self) -> ComposeResult:
-        """Header, the filter (hidden until ``/``), the summary, the table and the footer."""
-        yield Header()
-        with Vertical(id="keys-body"):
-            yield Input(placeholder="Filter by name, id, project or scope — esc clears", id="filter")
-            yield Static(id="summary", markup=False)
-            yield VirtualTable(COLUMNS, self._cell, row_id=_row_id, row_style=self._row_style, id="keys")
-            yield Static(id="empty", markup=False)
-        yield Footer(compact=True, show_command_palette=False)
+    def compose_above(self) -> ComposeResult:
+        """The filter, hidden until ``/``."""
+        yield Input(placeholder="Filter by name, id, project or scope — esc clears", id="filter")
 
-    @property
-    def table(self) -> VirtualTable:
-        """The keys table."""
-        return self.query_one("#keys", VirtualTable)
+    def compose_below(self) -> ComposeResult:
+        """The empty state, shown instead of the table when there is nothing to list."""
+        yield Static(id="empty", markup=False)
 
     def on_mount(self) -> None:
-        """Load the store, and look for other admins' changes every ``live_interval``."""
+        """The title until the first load names the organisation."""
         self.query_one("#empty", Static).display = False
         self.title = "API Keys"
-        self.load()
-        self.set_interval(self.app.live_interval, self._check_for_changes)
-
-    def on_screen_resume(self) -> None:
-        """Back from another screen: show what changed there."""
-        if self.index is not None:
-            self.load()
 
     # -- loading --------------------------------------------------------------------------
 
@@ -119,80 +117,76 @@ class KeyListScreen(Screen[None]):
         """Reload the keys in a worker; keep the cursor on its key (or move it to ``cursor_to``)."""
         if cursor_to:
             self._pending_cursor = cursor_to
-        repo = self.app.repo
-        include_revoked = self.show_revoked
-        sort_order = self.sort_order
+        self.reload()
 
-        first = self._first_load
-
-        def read() -> Loaded:
-            marker = repo.changed_marker()
-            if first:
-                repo.open_or_create()  # the first login to open a new store becomes its owner
-            # Later, a store moved away is an error (organisation() says so), not a new store.
-            organisation = repo.organisation()
+    def fetch(self) -> KeysLoaded | NotMember:
+        """Read the keys and sort them in the first order shown (worker thread)."""
+        repo, first = self.repo, self._first_load
+        if first:
+            repo.open_or_create()  # the first login to open a new store becomes its owner
+        # Later, a store moved away is an error (organisation() says so), not a new store.
+        organisation = repo.organisation()
+        try:
             member = repo.me()
-            index = KeyIndex(repo.list_keys(include_revoked=include_revoked))
-            index.positions(sort_order)  # the first paint's order, sorted off the UI thread
-            return Loaded(
-                index=index,
-                organisation=organisation,
-                role=member.role,
-                project_count=repo.project_count(),
-                marker=marker,
-            )
+        except Forbidden:
+            return NotMember(organisation, repo.owners())
+        views = repo.list_keys(include_revoked=self.show_revoked)
+        if first and len(views) > PROGRESS_FROM:
+            self.app.call_from_thread(self.show_progress, f"Sorting {len(views):,} keys…")
+        index = KeyIndex(views)
+        index.positions(self.sort_order)  # the first paint's order, sorted off the UI thread
+        return KeysLoaded(
+            index=index,
+            organisation=organisation,
+            role=member.role,
+            sees_every_key=repo.sees_every_key(),
+            project_count=repo.project_count(),
+            widest_name=max((len(view.record["name"]) for view in views), default=0),
+            widest_project=max((len(view.project_name) for view in views), default=0),
+        )
 
-        self._loading = True
-        store_call(self, read, self._loaded, failed=self._load_failed, group="load", exclusive=True)
+    def show(self, data: KeysLoaded | NotMember) -> None:
+        """Show the keys (or, to a login that is not a member, who to ask)."""
+        if isinstance(data, NotMember):
+            from .not_member import NotMemberScreen
 
-    def _loaded(self, loaded: Loaded) -> None:
-        self._loading = False
-        self.index, self.role = loaded.index, loaded.role
-        self.project_count, self._marker = loaded.project_count, loaded.marker
-        repo = self.app.repo
-        self.title = f"API Keys — {safe_text(loaded.organisation)}"
-        self.sub_title = f"{safe_text(repo.login)} ({loaded.role.value})"
+            self.app.switch_screen(NotMemberScreen(data.organisation, data.owners))
+            return
+        self.index, self.role = data.index, data.role
+        self.sees_every_key, self.project_count = data.sees_every_key, data.project_count
+        self.title = f"API Keys — {safe_text(data.organisation)}"
+        self.sub_title = f"{safe_text(self.repo.login)} ({data.role.value})"
+        self.table.set_columns(_sized(data.widest_name, data.widest_project))
         self._show_rows()
         if self._pending_cursor:
             self.table.move_cursor_to_id(self._pending_cursor)
             self._pending_cursor = None
-        self.refresh_bindings()
         if self._first_load:
             # The first load's objects (millions at 100k keys) are mostly long-lived: keep the
             # cyclic collector from rescanning them during the first interactions.
             self._first_load = False
             gc.freeze()
         # The other sort orders and the filter's search texts, ready before they are asked for.
-        self.run_worker(loaded.index.prepare, thread=True, group="prepare", exclusive=True)
+        self.run_worker(data.index.prepare, thread=True, group="prepare", exclusive=True)
 
-    def _load_failed(self, error: Exception) -> None:
-        self._loading = False
+    def load_failed(self, error: StoreError) -> None:
+        """Say that the store cannot be used, in place of the table."""
         self.index = None
         self.table.set_rows([])
+        self.table.display = False
         empty = self.query_one("#empty", Static)
         empty.update(literal(f"The store cannot be used: {error}"))
         empty.display = True
-        self.query_one("#summary", Static).update("")
-        self.notify(str(error), title="Store error", severity="error", markup=False, timeout=10)
+        super().load_failed(error)
         self.refresh_bindings()
-
-    def _check_for_changes(self) -> None:
-        if self._loading or self.app.screen is not self:
-            return
-        repo = self.app.repo
-
-        def changed() -> bool:
-            return repo.changed_marker() != self._marker
-
-        store_call(self, changed, lambda yes: yes and self.load(), group="poll", exclusive=True)
 
     # -- showing --------------------------------------------------------------------------
 
-    def _show_rows(self) -> None:
+    def _show_rows(self, *, keep_cursor: bool = True) -> None:
         if self.index is None:
             return
         rows = self.index.rows(self.sort_order, self.filter_text)
-        self.table.set_rows(rows)
+        self.table.set_rows(rows, keep_cursor=keep_cursor)
         self._update_summary(len(rows))
 
     def _update_summary(self, shown: int) -> None:
@@ -206,9 +200,9 @@ class KeyListScreen(Screen[None]):
         marked = len(self._marked_ids())
         if marked:
             parts.append(f"{marked} marked")
-        if self.role is not None and not access.sees_every_key(self.role):
+        if not self.sees_every_key:
             parts.append("your keys only")
-        self.query_one("#summary", Static).update(" · ".join(parts))
+        self.set_summary(" · ".join(parts))
         empty = self.query_one("#empty", Static)
         empty.display = shown == 0
         self.table.display = shown > 0
@@ -233,7 +227,8 @@ class KeyListScreen(Screen[None]):
             )
         return Text("No API keys yet.\n\nPress n to create your first key, ? for help.")
 
-    def _cell(self, view: KeyView, column: str) -> str | Text:
+    def cell(self, view: KeyView, column: str) -> str | Text:
+        """A key's cell: user text as is (the table shows it literally)."""
         record = view.record
         if column == "name":
             return record["name"]
@@ -254,24 +249,29 @@ class KeyListScreen(Screen[None]):
         return ""
 
     def _status_text(self, view: KeyView) -> Text:
-        status = view.status(self.app.repo.now())
+        status = view.status(self.repo.now())
         if status is Status.REVOKED:
             return Text("revoked", style="dim")
         if status is Status.EXPIRED:
             return Text("expired", style="red")
         expires_at = view.record.get("expires_at")
         if expires_at:
-            phrase = expiry_phrase(expires_at, self.app.repo.clock())
-            soon = days_until(expires_at, self.app.repo.clock()) <= EXPIRY_WARNING_DAYS
+            phrase = expiry_phrase(expires_at, self.repo.clock())
+            soon = days_until(expires_at, self.repo.clock()) <= EXPIRY_WARNING_DAYS
             return Text(phrase, style="bold yellow" if soon else "")
         return Text("active", style="green")
 
-    def _row_style(self, view: KeyView) -> str:
-        status = view.status(self.app.repo.now())
+    def row_id(self, view: KeyView) -> str:
+        """A key's id."""
+        return view.record["id"]
+
+    def row_style(self, view: KeyView) -> str:
+        """Dim a key that no longer verifies; bold one that expires soon."""
+        status = view.status(self.repo.now())
         if status is not Status.ACTIVE:
             return "dim"
         expires_at = view.record.get("expires_at")
-        if expires_at and days_until(expires_at, self.app.repo.clock()) <= EXPIRY_WARNING_DAYS:
+        if expires_at and days_until(expires_at, self.repo.clock()) <= EXPIRY_WARNING_DAYS:
             return "bold"
         return ""
 
@@ -294,18 +294,6 @@ class KeyListScreen(Screen[None]):
         ):
             return False
         return True
-
-    def _editable(self, view: KeyView) -> bool:
-        return (
-            view.scope != "analytics"
-            and view.record["status"] != "revoked"
-            and self.role is not None
-            and access.can_change(self.app.repo.login, self.role, view.record)
-        )
-
-    @on(VirtualTable.CursorMoved)
-    def _cursor_moved(self) -> None:
-        self.refresh_bindings()
 
     @on(VirtualTable.MarksChanged)
     def _marks_changed(self) -> None:
@@ -338,33 +326,35 @@ class KeyListScreen(Screen[None]):
             self._pending_cursor = created.key.id
             self.app.push_screen(KeyCreatedScreen(created), lambda _: self.load(created.key.id))
 
+    def _refused(self, reason: str) -> None:
+        self.notify(safe_text(reason), severity="warning", markup=False)
+
     def action_edit_key(self) -> None:
-        """Edit the key under the cursor (Web and Mobile keys; own keys, or any as owner)."""
+        """Edit the key under the cursor, when the rule book allows it."""
+        from .key_form import KeyFormScreen
+
         view = self.table.cursor_row
         if view is None:
             return
-        if view.scope == "analytics":
-            self.notify("Analytics keys cannot be edited: revoke it and create a new one.", severity="warning")
-            return
-        if view.record["status"] == "revoked":
-            self.notify("A revoked key cannot be edited.", severity="warning")
-            return
-        if not self._editable(view):
-            self.notify(
-                f"Only an owner may edit a key created by {safe_text(view.created_by)}.",
-                severity="warning", markup=False,
-            )
-            return
+        repo = self.repo
 
-        from .key_form import KeyFormScreen
+        def read() -> tuple[ApiKey, str | None]:
+            key = repo.get_key(view.id)
+            return key, repo.refusal(KeyAction.EDIT, key)
 
         def edited(result: ApiKey | None) -> None:
             if result is not None:
                 self.notify(f"Saved {safe_text(result.name)}", markup=False)
                 self.load(result.id)
 
-        store_call(self, lambda: self.app.repo.get_key(view.id),
-                   lambda key: self.app.push_screen(KeyFormScreen(key), edited))
+        def ready(answer: tuple[ApiKey, str | None]) -> None:
+            key, refusal = answer
+            if refusal is not None:
+                self._refused(refusal)
+            else:
+                self.app.push_screen(KeyFormScreen(key), edited)
+
+        store_call(self, read, ready)
 
     def action_revoke(self) -> None:
         """Ask, then revoke the marked keys, or the key under the cursor."""
@@ -373,28 +363,36 @@ class KeyListScreen(Screen[None]):
         marked = self._marked_ids()
         if marked:
             views = [view for view in self.index.views if view.id in marked] if self.index else []
+            hidden = len(views) - len(self.table.marked_rows())
         else:
             views = [self.table.cursor_row] if self.table.cursor_row is not None else []
-        views = [view for view in views if view.record["status"] != "revoked"]
-        if not views:
-            self.notify("Nothing to revoke: the key is already revoked.", severity="warning")
-            return
-        refused = [view for view in views if self.role is None
-                   or not access.can_change(self.app.repo.login, self.role, view.record)]
-        if refused:
-            self.notify(
-                f"Only an owner may revoke a key created by another member "
-                f"({safe_text(refused[0].name)} was created by {safe_text(refused[0].created_by)}).",
-                severity="warning", markup=False,
-            )
-            return
-        ids = [view.id for view in views]
+            hidden = 0
+        repo = self.repo
 
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                store_call(self, lambda: self.app.repo.revoke_keys(ids), self._revoked)
+        def refusals() -> list[tuple[KeyView, str | None]]:
+            return [(view, repo.refusal(KeyAction.REVOKE, view)) for view in views]
 
-        self.app.push_screen(ConfirmRevoke([(v.id, v.name, v.scope) for v in views]), confirmed)
+        def ask(answers: list[tuple[KeyView, str | None]]) -> None:
+            allowed = [view for view, reason in answers if reason is None]
+            # A key revoked already is left out; any other refusal stops the whole revoke.
+            refused = [reason for view, reason in answers
+                       if reason is not None and view.record.get("status") != "revoked"]
+            if refused or not allowed:
+                reasons = refused or [reason for _view, reason in answers if reason] or [
+                    "nothing to revoke"]
+                more = len(reasons) - 1
+                self._refused(reasons[0] + (f" (and {more} more keys refused)" if more else ""))
+                return
+            ids = [view.id for view in allowed]
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    store_call(self, lambda: repo.revoke_keys(ids), self._revoked)
+
+            keys = [(view.id, view.name, view.scope) for view in allowed]
+            self.app.push_screen(ConfirmRevoke(keys, hidden=hidden), confirmed)
+
+        store_call(self, refusals, ask)
 
     def _revoked(self, keys: list[ApiKey]) -> None:
         self.table.clear_marks()
@@ -409,26 +407,28 @@ class KeyListScreen(Screen[None]):
         view = self.table.cursor_row
         if view is None:
             return
-        if not _copyable(view, self.app.repo.now()):
-            reason = (
-                "An Analytics secret is shown only once, at creation, and is not stored: "
-                "create a new key if it was lost."
-                if view.scope == "analytics"
-                else "This key is revoked: its secret was wiped."
-            )
-            self.notify(reason, severity="warning")
-            return
-        store_call(
-            self,
-            lambda: self.app.repo.reveal_secret(view.id),
-            lambda secret: self.notify(copy_text(self.app, secret.get_secret_value())),
-        )
+        repo = self.repo
+
+        def read() -> tuple[str | None, str | None]:
+            refusal = repo.refusal(KeyAction.COPY, view)
+            if refusal is not None:
+                return refusal, None
+            return None, repo.reveal_secret(view.id).get_secret_value()
+
+        def copy(answer: tuple[str | None, str | None]) -> None:
+            refusal, secret = answer
+            if refusal is not None or secret is None:
+                self._refused(refusal or "")
+            else:
+                self.notify(copy_text(self.app, secret))
+
+        store_call(self, read, copy)
 
     def action_cycle_sort(self) -> None:
         """Created ↓ → created ↑ → scope → created ↓."""
         position = SORT_ORDERS.index(self.sort_order)
         self.sort_order = SORT_ORDERS[(position + 1) % len(SORT_ORDERS)]
-        self._show_rows()
+        self._show_rows(keep_cursor=False)  # a new order starts at its top
 
     def action_toggle_revoked(self) -> None:
         """Show or hide revoked keys."""
@@ -463,10 +463,6 @@ class KeyListScreen(Screen[None]):
     def _filter_submitted(self) -> None:
         self.table.focus()
 
-    def action_reload(self) -> None:
-        """Read the store again now."""
-        self.load()
-
     def action_projects(self) -> None:
         """Open Projects."""
         from .projects import ProjectsScreen
@@ -491,9 +487,9 @@ class KeyListScreen(Screen[None]):
         return self.table.marked_ids
 
 
-def _row_id(view: KeyView) -> str:
-    return view.record["id"]
+def _sized(widest_name: int, widest_project: int) -> list[Column]:
+    """The columns, Name and Project told how wide their content gets."""
+    wants = {"name": widest_name, "project": widest_project}
+    return [replace(column, most=wants[column.key]) if column.key in wants else column
+            for column in COLUMNS]
 
-
-def _copyable(view: KeyView, now: str) -> bool:
-    return view.scope != "analytics" and view.status(now) is not Status.REVOKED

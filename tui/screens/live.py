@@ -1,45 +1,71 @@
-"""A screen that shows store data and keeps it current.
+"""The list screen every table of the app is: store data in a Line API table, kept current.
 
-It loads in a thread worker when it becomes the current screen (first push and every resume),
-again on ``r``, and whenever another admin has changed the store file: every
-``app.live_interval`` seconds it compares ``repo.changed_marker()`` (one ``os.stat``) with the
-marker seen before the last load.
+A :class:`LiveScreen` loads in a thread worker when it becomes the current screen (first push
+and every resume), again on ``r``, and whenever another admin has changed the store file:
+every ``app.live_interval`` seconds it compares ``repo.changed_marker()`` (one ``os.stat``)
+with the marker seen before the last load. A subclass says what to ``fetch`` (worker thread)
+and how to ``show`` it; the base owns the table, the status line (what is shown, then the
+cursor's row: "row 1,204 of 89,967"), the loading line, and the footer's extra keys on wide
+terminals. The table's keys (arrows, ``j``/``k``, ``g``/``G``, page keys) are the same on
+every list screen because it is the same widget.
 """
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+import dataclasses
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
 
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import Footer, Header, Static
 
 from store.errors import StoreError
 from store.repository import Repository
 
 from ..text import literal
+from ..widgets.virtual_table import Column, VirtualTable
 from ..workers import store_call
 
 Loaded = TypeVar("Loaded")
 
-SCROLLBAR_WIDTH = 2  # reserved beside a DataTable so its columns never shift when it scrolls
+WIDE_FOOTER = 110
+"""From this many columns on, the footer also offers the keys listed in ``WIDE_KEYS``."""
 
 
 class LiveScreen(Screen[None], Generic[Loaded]):
-    """Base of the admin screens: subclasses say what to ``fetch`` and how to ``show`` it."""
+    """Base of every list screen: subclasses say what to ``fetch`` and how to ``show`` it,
+    and give the table's ``COLUMNS`` and ``cell``."""
 
-    BINDINGS = [Binding("r", "reload", "Reload")]
+    BINDINGS = [
+        Binding("r", "reload", "Reload", show=False),
+        Binding("q", "app.quit", "Quit", show=False),
+    ]
+    AUTO_FOCUS = "#rows"
+    COLUMNS: ClassVar[Sequence[Column]] = ()
+    MARKABLE: ClassVar[bool] = False
+    LOADING: ClassVar[str] = "Loading…"
+    WIDE_KEYS: ClassVar[Collection[str]] = ("q",)
+    """Keys bound with ``show=False`` that the footer shows on a wide terminal."""
 
     def __init__(self) -> None:
         super().__init__()
         self._seen_marker: object = object()  # matches nothing until the first load starts
         self._load_number = 0
         self.loaded = False
+        self._summary: Text = Text(self.LOADING)
+        self._wide: bool | None = None
 
     @property
     def repo(self) -> Repository:
         """The app's store, acting as the app's login."""
-        return self.app.repo  # type: ignore[attr-defined]
+        return self.app.repo  # type: ignore[attr-defined, no-any-return]
+
+    # -- what a subclass gives ------------------------------------------------------------
 
     def fetch(self) -> Loaded:
         """Read what the screen shows (runs in a thread; may raise :class:`StoreError`)."""
@@ -49,12 +75,81 @@ class LiveScreen(Screen[None], Generic[Loaded]):
         """Display freshly loaded data (runs on the UI thread)."""
         raise NotImplementedError
 
+    def cell(self, row: Any, column: str) -> str | Text:
+        """The text of one cell."""
+        raise NotImplementedError
+
+    def row_id(self, row: Any) -> str:
+        """A row's stable id (the cursor and the marks follow it across loads)."""
+        raise NotImplementedError
+
+    def row_style(self, row: Any) -> str:
+        """A style for a whole row ("" for none)."""
+        return ""
+
+    def compose_above(self) -> ComposeResult:
+        """Widgets between the status line and the table (a filter)."""
+        yield from ()
+
+    def compose_below(self) -> ComposeResult:
+        """Widgets between the table and the footer (an empty state, a detail line)."""
+        yield from ()
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        """Header, the status line, the table, the footer."""
+        yield Header()
+        yield Static(self._summary, id="summary", classes="summary", markup=False)
+        yield from self.compose_above()
+        yield VirtualTable(
+            self.COLUMNS, self.cell, row_id=self.row_id, row_style=self.row_style,
+            markable=self.MARKABLE, id="rows",
+        )
+        yield from self.compose_below()
+        yield Footer(compact=True, show_command_palette=False)
+
+    @property
+    def table(self) -> VirtualTable:
+        """The screen's table."""
+        return self.query_one("#rows", VirtualTable)
+
     def on_mount(self) -> None:
         """Start watching the store for other admins' changes.
 
         Textual calls this as well as a subclass's own ``on_mount``: do not call it again.
         """
         self.set_interval(self.app.live_interval, self._poll)  # type: ignore[attr-defined]
+
+    # -- the status line ------------------------------------------------------------------
+
+    def set_summary(self, summary: str | Text) -> None:
+        """What the status line says before the cursor's position."""
+        self._summary = literal(summary) if isinstance(summary, str) else summary
+        self._show_status()
+
+    def show_progress(self, text: str) -> None:
+        """A loading line (meant for ``call_from_thread`` from a worker)."""
+        if self.is_attached and not self.loaded:
+            self.set_summary(text)
+
+    def _show_status(self) -> None:
+        status = self._summary.copy()
+        if self.loaded and self.is_mounted and self.table.row_count:
+            table = self.table
+            status.append(f" · row {table.cursor_index + 1:,} of {table.row_count:,}")
+        self.query_one("#summary", Static).update(status)
+
+    @on(VirtualTable.CursorMoved)
+    def _cursor_moved(self) -> None:
+        self._show_status()
+        self.cursor_moved()
+        self.refresh_bindings()
+
+    def cursor_moved(self) -> None:
+        """The cursor is on another row (or the rows changed): a subclass may show more."""
+
+    # -- loading --------------------------------------------------------------------------
 
     def on_screen_resume(self) -> None:
         """Load on first show and after every screen or modal on top of it closes."""
@@ -73,7 +168,7 @@ class LiveScreen(Screen[None], Generic[Loaded]):
             self,
             self.fetch,
             lambda data: self._loaded(number, data),
-            failed=self._load_failed,
+            failed=lambda error: self._failed(number, error),
             group=f"load-{id(self)}",
         )
 
@@ -82,12 +177,17 @@ class LiveScreen(Screen[None], Generic[Loaded]):
             return
         self.loaded = True
         self.show(data)
+        self._show_status()
         self.refresh_bindings()
 
-    def _load_failed(self, error: StoreError) -> None:
-        self.notify(str(error), severity="error", markup=False, timeout=8)
-        for summary in self.query(".summary").results(Static):
-            summary.update(literal(str(error)))
+    def _failed(self, number: int, error: StoreError) -> None:
+        if number == self._load_number and self.is_attached:
+            self.load_failed(error)
+
+    def load_failed(self, error: StoreError) -> None:
+        """Say why the store could not be read (on the status line and in a notification)."""
+        self.notify(str(error), title="Store error", severity="error", markup=False, timeout=10)
+        self.set_summary(literal(str(error)))
 
     def _marker(self) -> object:
         try:
@@ -105,37 +205,36 @@ class LiveScreen(Screen[None], Generic[Loaded]):
         if len(self.app.screen_stack) > 1:
             self.dismiss()
 
+    # -- wide terminals -------------------------------------------------------------------
 
-def cursor_key(table: DataTable[Any]) -> str | None:
-    """The key of the row under the table's cursor, if any."""
-    if table.row_count == 0:
-        return None
-    try:
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-    except Exception:  # noqa: BLE001 - a cursor outside the rows means no row
-        return None
-    return key.value
-
-
-def move_cursor_to(table: DataTable[Any], key: str | None, fallback_row: int = 0) -> None:
-    """Put the cursor back on the row with ``key`` (or the nearest row when it went away)."""
-    if table.row_count == 0:
-        return
-    row = fallback_row
-    if key is not None:
-        try:
-            row = table.get_row_index(key)
-        except Exception:  # noqa: BLE001 - the row is gone (filtered out or deleted)
-            row = fallback_row
-    table.move_cursor(row=max(0, min(row, table.row_count - 1)), animate=False)
+    def on_resize(self) -> None:
+        """On a wide terminal the footer offers more keys (and ``ctrl+p``)."""
+        wide = self.size.width >= WIDE_FOOTER
+        if wide == self._wide:
+            return
+        self._wide = wide
+        show_bindings(self, self.WIDE_KEYS, wide)
+        for table in self.query(VirtualTable):
+            show_bindings(table, self.WIDE_KEYS, wide)
+        for footer in self.query(Footer):
+            footer.show_command_palette = wide
+        self.refresh_bindings()
 
 
-def flex_width(total: int, fixed: list[int], minimum: int, padding: int = 1) -> int:
-    """Width left for the one flexible column of a DataTable ``total`` cells wide.
+def show_bindings(node: DOMNode, keys: Collection[str], show: bool) -> None:
+    """Show (or hide) ``node``'s bindings of ``keys`` in the footer, on this node only."""
+    bound = node._bindings.key_to_bindings
+    for key in keys:
+        if key in bound:  # a new list: the class's lists are shared by every instance
+            bound[key] = [dataclasses.replace(binding, show=show) for binding in bound[key]]
 
-    ``fixed`` are the other columns' content widths; every column also takes ``padding`` cells
-    each side, and a scrollbar's width is kept free.
-    """
-    columns = len(fixed) + 1
-    left = total - SCROLLBAR_WIDTH - sum(fixed) - 2 * padding * columns
-    return max(minimum, left)
+
+def sized_columns(columns: Sequence[Column], rows: Sequence[Any],
+                  text: Callable[[Any, str], str]) -> list[Column]:
+    """``columns`` with ``most`` set to their widest content among ``rows`` (for small lists:
+    it reads every cell of the measured columns)."""
+    sized = []
+    for column in columns:
+        widest = max((len(text(row, column.key)) for row in rows), default=0)
+        sized.append(dataclasses.replace(column, most=max(widest, len(column.label))))
+    return sized

@@ -1,26 +1,24 @@
 """Members: who may use the store, and with which role.
 
-Owners add members and change roles; everyone else reads. The rules and the refusals come
-from :mod:`store.access`, and the store keeps the last owner from being demoted.
+Owners add members and change roles; everyone else reads. Whether this member may is asked of
+the repository (the rule book), and the store keeps the last owner from being demoted.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
 
-from store import access
-from store.errors import Forbidden
+from store.access import OrganisationAction
 from store.models import Member, Role
 
 from ..format import short_date
-from ..text import literal, safe_text
+from ..text import safe_text
+from ..widgets.virtual_table import Column
 from ..workers import store_call
-from .live import LiveScreen, cursor_key, flex_width, move_cursor_to
+from .live import LiveScreen, sized_columns
 from .prompts import ChoicePrompt, TextPrompt
 
 ROLE_CHOICES = [
@@ -30,115 +28,107 @@ ROLE_CHOICES = [
     (Role.DEVELOPER.value, "developer · sees and changes only their own keys"),
 ]
 LOGIN_MAX_WIDTH = 20
-ROLE_WIDTH = 9
-ADDED_WIDTH = 10
-NAME_MIN_WIDTH = 12
 YOU = " (you)"
+COLUMNS = (
+    Column("login", "Login", 5, priority=100),
+    Column("name", "Name", 12, priority=100, flex=True),
+    Column("role", "Role", 9, priority=90),
+    Column("added", "Added", 10, priority=80),
+)
 
 
 @dataclass(frozen=True)
 class MembersLoaded:
-    """What the screen shows: the acting member and every member."""
+    """What the screen shows: the acting member, every member, and why this member may not
+    manage members (None when they may)."""
 
     me: Member
     members: list[Member]
+    refusal: str | None
 
 
 class MembersScreen(LiveScreen[MembersLoaded]):
     """The members of the organisation (``m`` from the main screen)."""
 
     TITLE = "Members"
-    AUTO_FOCUS = "DataTable"
-    DEFAULT_CSS = """
-    MembersScreen > #members-summary { height: 1; padding: 0 1; color: $text-muted; }
-    MembersScreen > DataTable { height: 1fr; }
-    """
-    # The table binds enter itself ("select"), so these are priority bindings. Each action has
-    # a hidden twin that runs when check_action hides it, so a non-owner is told why.
+    COLUMNS = COLUMNS
+    LOADING = "Loading members…"
+    # The table binds enter itself ("activate"), so these are priority bindings. Each action
+    # has a hidden twin that runs when check_action hides it, so a non-owner is told why.
     BINDINGS = [
         Binding("n", "add_member", "Add member"),
-        Binding("n", "refuse('add members')", show=False),
+        Binding("n", "refuse", show=False),
         Binding("enter", "change_role", "Change role", priority=True),
-        Binding("enter", "refuse('change roles')", show=False, priority=True),
+        Binding("enter", "refuse", show=False, priority=True),
         Binding("escape", "back", "Back"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.me: Member | None = None
+        self.refusal: str | None = "the members are still loading"
         self.members: dict[str, Member] = {}
         self._select_after_load: str | None = None
-        self._widths: tuple[int, int] = (0, 0)
-
-    def compose(self) -> ComposeResult:
-        """Header, a summary line, the table, footer."""
-        yield Header()
-        yield Static("Loading members…", id="members-summary", classes="summary")
-        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
-        yield table
-        yield Footer()
 
     # -- loading ----------------------------------------------------------------------
 
     def fetch(self) -> MembersLoaded:
-        """The acting member and every member (worker thread)."""
-        return MembersLoaded(me=self.repo.me(), members=self.repo.list_members())
+        """The acting member, every member, and the rule book's answer (worker thread)."""
+        return MembersLoaded(
+            me=self.repo.me(), members=self.repo.list_members(),
+            refusal=self.repo.refusal(OrganisationAction.MANAGE_MEMBERS),
+        )
 
     def show(self, data: MembersLoaded) -> None:
-        """Fill the table, keeping the cursor on the same login."""
-        self.me = data.me
+        """Fill the table, keeping the cursor on the same login (first time: on yours)."""
+        first = self.me is None
+        self.me, self.refusal = data.me, data.refusal
         self.members = {member.login: member for member in data.members}
-        table = self.query_one(DataTable)
-        keep = self._select_after_load or cursor_key(table) or data.me.login
+        table = self.table
+        columns = sized_columns(COLUMNS, data.members, self._plain)
+        columns[0] = replace(columns[0], width=min(LOGIN_MAX_WIDTH, columns[0].most))
+        table.set_columns(columns)
+        table.set_rows(data.members)
+        keep = self._select_after_load or (data.me.login if first else None)
+        if keep:
+            table.move_cursor_to_id(keep)
         self._select_after_load = None
-        self._fill(keep)
         count = len(self.members)
         summary = f"{count} member{'s' if count != 1 else ''} · you are {data.me.role.value}"
         if not self.is_owner:
             summary += " · read only: owners manage members"
-        self.query_one("#members-summary", Static).update(literal(summary))
+        self.set_summary(summary)
 
-    def _fill(self, keep: str | None) -> None:
-        table: DataTable[Text] = self.query_one(DataTable)
-        fallback = table.cursor_row
-        self._widths = login_width, name_width = self._wanted_widths()
-        table.clear(columns=True)
-        table.add_column("Login", width=login_width, key="login")
-        table.add_column("Name", width=name_width, key="name")
-        table.add_column("Role", width=ROLE_WIDTH, key="role")
-        table.add_column("Added", width=ADDED_WIDTH, key="added")
-        for member in self.members.values():
-            table.add_row(*self._cells(member), key=member.login)
-        move_cursor_to(table, keep, fallback)
+    def row_id(self, member: Member) -> str:
+        """A member's login."""
+        return member.login
 
-    def _cells(self, member: Member) -> tuple[Text, ...]:
-        login = literal(member.login)
-        if self.me is not None and member.login == self.me.login:
-            login.append(YOU, style="bold")
-        name = literal(member.display_name)
-        for cell in (login, name):
-            cell.no_wrap, cell.overflow = True, "ellipsis"
-        role = Text(member.role.value, style="bold" if member.role is Role.OWNER else "")
-        return (login, name, role, Text(short_date(member.added_at), style="dim"))
+    def cell(self, member: Member, column: str) -> str | Text:
+        """One cell of a member's row."""
+        if column == "login" and self.me is not None and member.login == self.me.login:
+            return Text.assemble(safe_text(member.login), (YOU, "bold"))
+        if column == "role":
+            return Text(member.role.value, style="bold" if member.role is Role.OWNER else "")
+        if column == "added":
+            return Text(short_date(member.added_at), style="dim")
+        return self._plain(member, column)
 
-    def _wanted_widths(self) -> tuple[int, int]:
-        logins = max((len(login) for login in self.members), default=0) + len(YOU)
-        login_width = max(len("Login"), min(LOGIN_MAX_WIDTH, logins))
-        room = flex_width(self.size.width, [login_width, ROLE_WIDTH, ADDED_WIDTH], NAME_MIN_WIDTH)
-        names = max((len(m.display_name) for m in self.members.values()), default=0)
-        return login_width, max(NAME_MIN_WIDTH, min(room, max(names, len("Name"))))
-
-    def on_resize(self) -> None:
-        """Give the name column the room a wider (or narrower) terminal has."""
-        if self.loaded and self._wanted_widths() != self._widths:
-            self._fill(cursor_key(self.query_one(DataTable)))
+    def _plain(self, member: Member, column: str) -> str:
+        if column == "login":
+            you = self.me is not None and member.login == self.me.login
+            return member.login + (YOU if you else "")
+        if column == "name":
+            return member.display_name
+        if column == "role":
+            return member.role.value
+        return short_date(member.added_at)
 
     # -- who may do what ----------------------------------------------------------------
 
     @property
     def is_owner(self) -> bool:
-        """Whether the acting member is an owner (only owners manage members)."""
-        return self.me is not None and self.me.role is Role.OWNER
+        """Whether the acting member may manage members (the rule book says: owners)."""
+        return self.loaded and self.refusal is None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide member changes from non-owners; grey role changes without a row."""
@@ -152,17 +142,9 @@ class MembersScreen(LiveScreen[MembersLoaded]):
             return not self.is_owner
         return True
 
-    def action_refuse(self, action: str) -> None:
+    def action_refuse(self) -> None:
         """Say why the pressed action is not available to this member."""
-        if self.me is None:
-            message = "The members are still loading"
-        else:
-            try:
-                access.require_owner(self.me.login, self.me.role, action)
-                return
-            except Forbidden as error:
-                message = str(error)
-        self.notify(message, severity="warning", markup=False)
+        self.notify(safe_text(self.refusal or ""), severity="warning", markup=False)
 
     # -- actions --------------------------------------------------------------------------
 
@@ -204,8 +186,7 @@ class MembersScreen(LiveScreen[MembersLoaded]):
 
     def action_change_role(self) -> None:
         """Choose a new role for the member under the cursor."""
-        login = cursor_key(self.query_one(DataTable))
-        member = self.members.get(login or "")
+        member = self.table.cursor_row
         if member is None:
             return
 

@@ -1,7 +1,8 @@
 """Projects: every project with its id, whether it is deployed and how many keys it has.
 
-Owners and support add projects and toggle *deployed*; other roles read. The rules come from
-:mod:`store.access`, so the screen and the command line never disagree.
+Owners and support add projects and toggle *deployed*; other roles read. Whether this member
+may is asked of the repository (the rule book), so the screen and the command line never
+disagree.
 """
 
 from __future__ import annotations
@@ -11,67 +12,62 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Static
 
-from store import access
-from store.errors import Forbidden
-from store.models import Member, Project
+from store.access import OrganisationAction
+from store.models import Project
 
 from ..text import literal, safe_text
+from ..widgets.virtual_table import Column
 from ..workers import store_call
-from .live import LiveScreen, cursor_key, flex_width, move_cursor_to
+from .live import LiveScreen, sized_columns
 from .prompts import TextPrompt
 
-ID_WIDTH = 10
-DEPLOYED_WIDTH = 8
-KEYS_WIDTH = 6
-NAME_MIN_WIDTH = 12
+COLUMNS = (
+    Column("name", "Name", 12, priority=100, flex=True),
+    Column("id", "ID", 10, priority=90),
+    Column("deployed", "Deployed", 8, priority=80),
+    Column("keys", "Keys", 6, priority=70, align="right"),
+)
+
+Row = tuple[Project, int]  # a project and how many keys it has
 
 
 @dataclass(frozen=True)
 class ProjectsLoaded:
-    """What the screen shows: the acting member and every project with its key count."""
+    """What the screen shows: every project with its key count, and why this member may not
+    manage them (None when they may)."""
 
-    me: Member
-    projects: list[tuple[Project, int]]
+    projects: list[Row]
+    refusal: str | None
 
 
 class ProjectsScreen(LiveScreen[ProjectsLoaded]):
     """The projects of the organisation (``p`` from the main screen)."""
 
     TITLE = "Projects"
-    AUTO_FOCUS = "DataTable"
-    DEFAULT_CSS = """
-    ProjectsScreen > #projects-summary { height: 1; padding: 0 1; color: $text-muted; }
-    ProjectsScreen > #no-projects { padding: 1 2; }
-    ProjectsScreen > DataTable { height: 1fr; }
-    """
+    CSS_PATH = "projects.tcss"
+    COLUMNS = COLUMNS
+    LOADING = "Loading projects…"
     # Each action has a hidden twin that runs when check_action hides the action, so a
     # member who presses the key anyway is told why.
     BINDINGS = [
         Binding("n", "add_project", "Add project"),
-        Binding("n", "refuse('add projects')", show=False),
+        Binding("n", "refuse", show=False),
         Binding("space", "toggle_deployed", "Deploy on/off"),
-        Binding("space", "refuse('change projects')", show=False),
+        Binding("space", "refuse", show=False),
         Binding("escape", "back", "Back"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.me: Member | None = None
-        self.projects: dict[str, tuple[Project, int]] = {}
-        self._order: list[str] = []
+        self.refusal: str | None = "the projects are still loading"
+        self.projects: dict[str, Row] = {}
         self._select_after_load: str | None = None
-        self._name_width = 0
 
-    def compose(self) -> ComposeResult:
-        """Header, a summary line, the table (or the empty state), footer."""
-        yield Header()
-        yield Static("Loading projects…", id="projects-summary", classes="summary")
-        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
-        yield table
+    def compose_below(self) -> ComposeResult:
+        """The empty state."""
         yield Static("", id="no-projects")
-        yield Footer()
 
     def on_mount(self) -> None:
         """Hide the empty state until the first load says there is nothing."""
@@ -81,23 +77,27 @@ class ProjectsScreen(LiveScreen[ProjectsLoaded]):
     # -- loading ----------------------------------------------------------------------
 
     def fetch(self) -> ProjectsLoaded:
-        """The acting member and the projects (worker thread)."""
-        return ProjectsLoaded(me=self.repo.me(), projects=self.repo.list_projects())
+        """The projects and whether this member may manage them (worker thread)."""
+        return ProjectsLoaded(
+            projects=self.repo.list_projects(),
+            refusal=self.repo.refusal(OrganisationAction.MANAGE_PROJECTS),
+        )
 
     def show(self, data: ProjectsLoaded) -> None:
         """Fill the table, keeping the cursor on the same project."""
-        self.me = data.me
+        self.refusal = data.refusal
         self.projects = {project.id: (project, count) for project, count in data.projects}
-        self._order = [project.id for project, _count in data.projects]
-        table = self.query_one(DataTable)
-        keep = self._select_after_load or cursor_key(table)
-        self._select_after_load = None
-        self._fill(keep)
-        count = len(self._order)
+        table = self.table
+        table.set_columns(sized_columns(COLUMNS, data.projects, self._plain))
+        table.set_rows(data.projects)
+        if self._select_after_load:
+            table.move_cursor_to_id(self._select_after_load)
+            self._select_after_load = None
+        count = len(data.projects)
         summary = f"{count} project{'s' if count != 1 else ''}"
         if not self.may_manage:
             summary += " · read only: owners and support manage projects"
-        self.query_one("#projects-summary", Static).update(literal(summary))
+        self.set_summary(summary)
         empty = self.query_one("#no-projects", Static)
         if count == 0:
             empty.update(literal(
@@ -107,53 +107,34 @@ class ProjectsScreen(LiveScreen[ProjectsLoaded]):
         empty.display = count == 0
         table.display = count > 0
 
-    def _fill(self, keep: str | None) -> None:
-        table: DataTable[Text] = self.query_one(DataTable)
-        fallback = table.cursor_row
-        self._name_width = self._wanted_name_width()
-        table.clear(columns=True)
-        table.add_column("Name", width=self._name_width, key="name")
-        table.add_column("ID", width=ID_WIDTH, key="id")
-        table.add_column("Deployed", width=DEPLOYED_WIDTH, key="deployed")
-        table.add_column("Keys", width=KEYS_WIDTH, key="keys")
-        for project_id in self._order:
-            project, count = self.projects[project_id]
-            table.add_row(*self._cells(project, count), key=project_id)
-        move_cursor_to(table, keep, fallback)
+    def row_id(self, row: Row) -> str:
+        """A project's id."""
+        return row[0].id
+
+    def cell(self, row: Row, column: str) -> str | Text:
+        """One cell of a project's row."""
+        project, count = row
+        if column == "deployed":
+            return Text("Yes", style="green") if project.deployed else Text("No", style="dim")
+        return self._plain(row, column)
 
     @staticmethod
-    def _cells(project: Project, count: int) -> tuple[Text, ...]:
-        name = literal(project.name)
-        name.no_wrap, name.overflow = True, "ellipsis"
-        deployed = Text("Yes", style="green") if project.deployed else Text("No", style="dim")
-        return (name, literal(project.id), deployed, Text(str(count)))
-
-    def _wanted_name_width(self) -> int:
-        longest = max((len(project.name) for project, _ in self.projects.values()), default=0)
-        room = flex_width(self.size.width, [ID_WIDTH, DEPLOYED_WIDTH, KEYS_WIDTH], NAME_MIN_WIDTH)
-        return max(NAME_MIN_WIDTH, min(room, max(longest, len("Name"))))
-
-    def on_resize(self) -> None:
-        """Give the name column the room a wider (or narrower) terminal has."""
-        if self.loaded and self._wanted_name_width() != self._name_width:
-            self._fill(cursor_key(self.query_one(DataTable)))
+    def _plain(row: Row, column: str) -> str:
+        project, count = row
+        if column == "name":
+            return project.name
+        if column == "id":
+            return project.id
+        if column == "keys":
+            return str(count)
+        return "Yes" if project.deployed else "No"
 
     # -- who may do what ----------------------------------------------------------------
 
     @property
     def may_manage(self) -> bool:
-        """Whether the acting member may add and change projects (owner or support)."""
-        return self.me is not None and self.me.role in access.MANAGES_PROJECTS
-
-    def _refusal(self, action: str) -> str:
-        """The store's own words for refusing ``action`` to the acting member."""
-        if self.me is None:
-            return "the projects are still loading"
-        try:
-            access.require_project_manager(self.me.login, self.me.role, action)
-        except Forbidden as error:
-            return str(error)
-        return ""
+        """Whether the acting member may add and change projects (the rule book says)."""
+        return self.loaded and self.refusal is None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide changes from members who may not make them; grey toggle without a row."""
@@ -167,9 +148,9 @@ class ProjectsScreen(LiveScreen[ProjectsLoaded]):
             return not self.may_manage
         return True
 
-    def action_refuse(self, action: str) -> None:
+    def action_refuse(self) -> None:
         """Say why the pressed action is not available to this member."""
-        self.notify(self._refusal(action), severity="warning", markup=False)
+        self.notify(safe_text(self.refusal or ""), severity="warning", markup=False)
 
     # -- actions --------------------------------------------------------------------------
 
@@ -203,10 +184,11 @@ class ProjectsScreen(LiveScreen[ProjectsLoaded]):
 
     def action_toggle_deployed(self) -> None:
         """Mark the project under the cursor deployed, or not deployed."""
-        project_id = cursor_key(self.query_one(DataTable))
-        if project_id is None or project_id not in self.projects:
+        row = self.table.cursor_row
+        if row is None:
             return
-        project, _count = self.projects[project_id]
+        project = row[0]
+        project_id = project.id
         deployed = not project.deployed
 
         def done(changed: Project) -> None:

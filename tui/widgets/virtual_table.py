@@ -56,6 +56,10 @@ class Column:
     """The flexible column takes the leftover width (it is never dropped)."""
     align: str = "left"
     """"left" or "right"."""
+    most: int = 0
+    """The widest this column's content gets (0: unknown). Room left over is shared between
+    the flexible column and the columns whose content is wider than ``width``, so that none
+    is cut while another has cells to spare."""
 
 
 NEVER_DROP_PRIORITY = 100
@@ -71,9 +75,12 @@ def fit_columns(
 
     Columns are dropped lowest priority first (among equal priorities, the
     rightmost first) until the widths plus 1-cell gaps fit. Columns with
-    `priority >= 100` and flex columns are never dropped. Leftover width goes
-    to the flex column(s); if even the undroppable columns don't fit, the flex
-    column shrinks (down to 1 cell) and the line is finally cropped.
+    `priority >= 100` and flex columns are never dropped. Leftover width is
+    shared a cell at a time between the columns whose content (`most`) is
+    wider than their width and the flex column(s); what remains when every
+    content fits goes to the flex column(s). If even the undroppable columns
+    don't fit, the flex column shrinks (down to 1 cell) and the line is
+    finally cropped.
     """
     kept = list(columns)
 
@@ -96,6 +103,8 @@ def fit_columns(
     widths = [max(0, column.width) for column in kept]
     leftover = available - needed(kept)
     flex_indices = [index for index, column in enumerate(kept) if column.flex]
+    if leftover > 0:
+        leftover = _share_by_content(kept, widths, leftover)
     if flex_indices and leftover != 0:
         if leftover > 0:
             share, extra = divmod(leftover, len(flex_indices))
@@ -108,6 +117,22 @@ def fit_columns(
                 widths[index] -= take
                 deficit -= take
     return list(zip(kept, widths))
+
+
+def _share_by_content(columns: Sequence[Column], widths: list[int], room: int) -> int:
+    """Grow, a cell each in turn while there is room, the columns whose content is wider than
+    they are (a flex column of unknown content counts as one); return the room left."""
+    while room > 0:
+        growing = [
+            index for index, column in enumerate(columns)
+            if widths[index] < column.most or (column.flex and not column.most)
+        ]
+        if all(columns[index].flex and not columns[index].most for index in growing):
+            break  # only the flex column(s) are left: they take the rest below
+        for index in growing[:room]:
+            widths[index] += 1
+        room -= min(room, len(growing))
+    return room
 
 
 _MAX_CELL_CHARS = 4096
@@ -186,12 +211,12 @@ class VirtualTable(ScrollView, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("down", "cursor_down", "Down", show=False),
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "cursor_first", "First row", show=False),
-        Binding("end", "cursor_last", "Last row", show=False),
+        Binding("home,g", "cursor_first", "First row", show=False),
+        Binding("end,G", "cursor_last", "Last row", show=False),
         Binding("enter", "activate", "Open", show=False),
         Binding("space", "toggle_mark_down", "Mark", show=False),
     ]
@@ -265,6 +290,7 @@ class VirtualTable(ScrollView, can_focus=True):
         *,
         row_id: Callable[[Any], str],
         row_style: Callable[[Any], str | None] | None = None,
+        markable: bool = True,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -275,6 +301,8 @@ class VirtualTable(ScrollView, can_focus=True):
         self._cell = cell
         self._row_id = row_id
         self._row_style = row_style
+        self.markable = markable
+        """Whether space marks rows; without marks, space is left to the screen."""
         self._rows: Sequence[Any] = ()
         self._cursor = 0
         self._id_index: dict[str, int] | None = None
@@ -467,6 +495,12 @@ class VirtualTable(ScrollView, can_focus=True):
         row = self.cursor_row
         if row is not None:
             self.post_message(self.RowActivated(self, row, self._cursor))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Marking is offered only by a markable table (else the key reaches the screen)."""
+        if action in ("toggle_mark", "toggle_mark_down"):
+            return self.markable
+        return True
 
     # ----------------------------------------------------------------- marks
 

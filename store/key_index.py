@@ -1,4 +1,5 @@
-"""Sorting and filtering the keys of the main table, fast enough for 100,000 keys.
+"""Sorting and filtering keys, fast enough for 100,000: the one index of the UI's main table
+and of ``apikeys list``.
 
 Every sort order is computed once per load (the first one in the load worker, the others in a
 background thread right after the first paint), as a list of positions into the loaded keys.
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from store.models import KeyView
+from .models import KeyView
 
 SORT_ORDERS = ("created_desc", "created_asc", "scope")
+"""The orders, in the order the main screen's ``s`` cycles through them."""
 SCOPES_IN_ORDER = ("web", "mobile", "analytics")
 
 
@@ -64,19 +66,23 @@ class KeyIndex:
         needle = " ".join(needle.casefold().split())
         if not needle:
             return [views[p] for p in self.positions(order)]
-        texts = self._search_texts()
         last = self._last
         if last is not None and last[0] == order and needle.startswith(last[1]):
             candidates = last[2]  # typing on only ever narrows the previous matches
         else:
             candidates = self.positions(order)
-        words = needle.split(" ")
-        if len(words) == 1:
-            matches = [p for p in candidates if needle in texts[p]]
-        else:
-            matches = [p for p in candidates if all(word in texts[p] for word in words)]
+        matches = self.matching(candidates, needle)
         self._last = (order, needle, matches)
         return [views[p] for p in matches]
+
+    def matching(self, candidates: list[int], needle: str) -> list[int]:
+        """The positions among ``candidates`` whose key matches ``needle`` (folded, one space
+        between words): the filter's one matching rule."""
+        texts = self._search_texts()
+        words = needle.split(" ")
+        if len(words) == 1:
+            return [p for p in candidates if needle in texts[p]]
+        return [p for p in candidates if all(word in texts[p] for word in words)]
 
     def _search_texts(self) -> list[str]:
         texts = self._texts
