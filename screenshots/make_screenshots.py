@@ -5,23 +5,20 @@
     python screenshots/make_screenshots.py --readme   # also print the README's Screens list
 
 Each screen is reached with the keys an admin would press, on its own temporary demo store,
-with the fixed clock, ids and login of ``scripts/screen_tour.py``: running this twice writes
-the same files. Needs the test extras (``pip install -e '.[test]'``): the tour's clock is the
-tests' own.
+with the fixed clock, ids and login of ``tui/tour.py``: running this twice writes the same
+files. Run it with the project installed (``pip install -e .``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "scripts"))
+from tui import tour as screen_tour
 
-import screen_tour  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 WINDOW_TITLE = "apikeys"
 

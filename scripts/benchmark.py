@@ -47,10 +47,10 @@ def child_ours(path: str, t0: float) -> None:
     from tui.app import make_app
     from tui.screens.key_list import KeyListScreen
 
-    loaded = KeyListScreen._loaded
+    shown = KeyListScreen.show
 
     def report_after_paint(screen: KeyListScreen, result: object) -> None:
-        loaded(screen, result)
+        shown(screen, result)  # type: ignore[arg-type]
 
         def painted() -> None:
             seconds, rows = time.time() - t0, screen.table.row_count
@@ -67,7 +67,7 @@ def child_ours(path: str, t0: float) -> None:
 
         screen.call_after_refresh(painted)
 
-    KeyListScreen._loaded = report_after_paint  # type: ignore[method-assign]
+    KeyListScreen.show = report_after_paint  # type: ignore[method-assign, assignment]
     make_app(path).run(headless=True, size=(80, 24))
 
 
@@ -332,7 +332,8 @@ def main() -> int:
             ours = [spawn("ours", path) for _ in range(args.runs)]
             paint = statistics.median(r["seconds"] for r in ours)
             peak = max(r["peak_mb"] for r in ours)
-            stock = [spawn("stock", path) for _ in range(1 if size > 10_000 else args.runs)] if with_stock else []
+            stock_runs = 1 if size > 10_000 else args.runs
+            stock = [spawn("stock", path) for _ in range(stock_runs)] if with_stock else []
             stock_paint = statistics.median(r["seconds"] for r in stock) if stock else None
             stock_peak = max(r["peak_mb"] for r in stock) if stock else None
             parse = parse_reference(path, args.runs)
@@ -354,13 +355,16 @@ def main() -> int:
                  f"{parse:.3f} s", ratio(paint, parse), "-"),
                 (n, "re-sort → repaint (worst)", f"{table['resort_max'] * 1000:.1f} ms",
                  "stock clear + re-add", f"{refill * 1000:.0f} ms" if refill else "skipped",
-                 ratio(table["resort_max"], refill), verdict(table["resort_max"], target_for("resort", size))),
+                 ratio(table["resort_max"], refill),
+                 verdict(table["resort_max"], target_for("resort", size))),
                 (n, "filter keystroke → repaint (worst)", f"{table['filter_max'] * 1000:.1f} ms",
                  "stock clear + re-add", f"{refill * 1000:.0f} ms" if refill else "skipped",
-                 ratio(table["filter_max"], refill), verdict(table["filter_max"], target_for("filter", size))),
+                 ratio(table["filter_max"], refill),
+                 verdict(table["filter_max"], target_for("filter", size))),
             ]
             for change in ("create", "edit", "revoke"):
-                rows.append((n, f"one {change}", f"{changes[change] * 1000:.1f} ms", "TinyDB JSONStorage update",
+                rows.append((n, f"one {change}", f"{changes[change] * 1000:.1f} ms",
+                             "TinyDB JSONStorage update",
                              f"{tinydb * 1000:.0f} ms", ratio(changes[change], tinydb),
                              verdict(changes[change], target_for("change", size))))
             rows += [
@@ -376,7 +380,7 @@ def main() -> int:
 
     header = ("keys", "what", "apikeys", "reference", "reference figure", "ratio", "target")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(line.format(*header))
     print(line.format(*("-" * w for w in widths)))
     for row in rows:

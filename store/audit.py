@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -53,7 +53,7 @@ class AuditLog:
         finally:
             os.close(fd)
 
-    def recover(self, pending: dict | None) -> None:
+    def recover(self, pending: dict[str, Any] | None) -> None:
         """Append the last transaction's events if a crash came between the store's replace
         and their append (called inside the lock, before the next change).
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -66,17 +66,17 @@ _FORBIDDEN_CHARS = re.compile(
 
 def utc_now() -> datetime:
     """The current time in UTC, to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def to_iso(moment: datetime) -> str:
     """A UTC timestamp as stored: ``2026-12-01T09:30:00Z`` (sorts as text)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def from_iso(text: str) -> datetime:
     """Parse a stored timestamp."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def describe_char(char: str) -> str:
@@ -507,7 +507,10 @@ def validation_errors(error: ValidationError) -> dict[str, str]:
     return errors
 
 
-def validate_or_raise(model: type[BaseModel], data: Any) -> Any:
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def validate_or_raise(model: type[ModelT], data: Any) -> ModelT:
     """Validate ``data`` as ``model``; on failure raise :class:`InvalidInput` by field."""
     try:
         return model.model_validate(data)

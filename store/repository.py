@@ -681,7 +681,9 @@ def _describe_settings_change(before: dict[str, Any], after: dict[str, Any]) -> 
     return "changed " + ", ".join(parts)
 
 
-def _usage_refusal(record: dict[str, Any], origin: str | None, ip: str | None, app_id: str | None) -> str | None:
+def _usage_refusal(
+    record: dict[str, Any], origin: str | None, ip: str | None, app_id: str | None
+) -> str | None:
     """Why a found, active key may not be used from here; None when it may."""
     if record["scope"] == Scope.WEB:
         web = record.get("web") or {}

@@ -112,7 +112,9 @@ def seed_demo(
 
     events.sort(key=lambda event: event.at)  # stable: each key's create precedes its revoke
     if not repo.storage.create(data):
-        raise StoreUnusable(f"{repo.path} already exists: the demo seeds a new store only; it was not changed")
+        raise StoreUnusable(
+            f"{repo.path} already exists: the demo seeds a new store only; it was not changed"
+        )
     repo.audit.append(events)
     return repo
 
@@ -134,7 +136,9 @@ def _members(login: str, start: datetime, events: list[AuditEvent]) -> list[dict
     return records
 
 
-def _projects(rng: random.Random, login: str, start: datetime, events: list[AuditEvent]) -> list[dict[str, Any]]:
+def _projects(
+    rng: random.Random, login: str, start: datetime, events: list[AuditEvent]
+) -> list[dict[str, Any]]:
     records = []
     used: set[str] = set()
     for offset, (name, deployed, _host, _app) in enumerate(PROJECTS):
@@ -157,7 +161,7 @@ class _Settings:
     def __init__(self, rng: random.Random, projects: list[dict[str, Any]]) -> None:
         self.web: dict[str, list[WebSettings]] = {}
         self.mobile: dict[str, list[MobileSettings]] = {}
-        for project, (_name, _deployed, host, app) in zip(projects, PROJECTS):
+        for project, (_name, _deployed, host, app) in zip(projects, PROJECTS, strict=False):
             apex = host.split(".", 1)[1]
             staging = f"https://staging.{host}"
             port = rng.choice((3000, 5173, 8000, 8080))

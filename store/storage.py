@@ -199,7 +199,9 @@ class StoreFile(Storage):
     def _parse(self, raw: bytes) -> dict[str, Any]:
         name = self.path
         if not raw.strip():
-            raise StoreUnusable(f"{name} is empty: restore it from a backup or move it aside; it was not changed")
+            raise StoreUnusable(
+                f"{name} is empty: restore it from a backup or move it aside; it was not changed"
+            )
         try:
             with collector_paused():
                 data = orjson.loads(raw)
@@ -365,7 +367,7 @@ class StoreFile(Storage):
 class StoreTable(Table):
     """A TinyDB table of a store: its document ids are strings (``key_…``, ``prj_…``, logins)."""
 
-    document_id_class = str
+    document_id_class = str  # type: ignore[assignment]  # TinyDB types it for int ids only
 
 
 class StoreDB(TinyDB):
@@ -377,7 +379,7 @@ class StoreDB(TinyDB):
     """
 
     table_class = StoreTable
-    default_storage_class = StoreFile
+    default_storage_class = StoreFile  # type: ignore[assignment]  # a Storage, not a JSONStorage
 
 
 @contextmanager

@@ -3,14 +3,14 @@ developer's real data folder."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from store.repository import Repository
 
-FIXED_NOW = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
+FIXED_NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 OWNER = "alice"
 
 
@@ -58,7 +58,9 @@ def mobile_draft(project: str = "Storefront", name: str = "iOS app") -> dict:
     }
 
 
-def analytics_draft(project: str | None = "Storefront", name: str = "Insights export", days: int = 30) -> dict:
+def analytics_draft(
+    project: str | None = "Storefront", name: str = "Insights export", days: int = 30
+) -> dict:
     """A valid Analytics key draft (``project=None`` means All organization projects)."""
     if project is None:
         return {"name": name, "scope": "analytics", "all_projects": True, "expires_days": days}

@@ -1,7 +1,7 @@
 """Snapshots of every screen at 80×24 (and the main one at 120 columns), reached as an admin
 would reach them, on fixed data and a fixed clock.
 
-The stops and how to reach each come from ``scripts/screen_tour.py``, which the screenshot
+The stops and how to reach each come from ``tui/tour.py``, which the screenshot
 script (``screenshots/make_screenshots.py``) uses too. After a deliberate change to a screen:
 ``pytest tests/test_snapshots.py --snapshot-update``, then look at the new SVGs in
 ``tests/__snapshots__/`` before committing them.
@@ -9,14 +9,12 @@ script (``screenshots/make_screenshots.py``) uses too. After a deliberate change
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-import screen_tour  # noqa: E402
+from conftest import FIXED_NOW
+from tui import tour as screen_tour
 
 
 @pytest.mark.parametrize("name", list(screen_tour.STOPS_BY_NAME))
@@ -46,3 +44,8 @@ def test_the_tour_is_repeatable(tmp_path: Path) -> None:
         ))
     assert stores[0] == stores[1]
     assert "Alice Martin" in stores[0][3]
+
+
+def test_the_tour_keeps_the_tests_clock() -> None:
+    """Snapshots and screenshots show the same moment as every other test."""
+    assert screen_tour.fixed_clock() == FIXED_NOW

@@ -5,18 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import OWNER, analytics_draft, fixed_clock, web_draft
 from rich.text import Text
 from textual.screen import Screen
 from textual.widgets import Input, OptionList
 
 import tui.app
+from conftest import OWNER, analytics_draft, fixed_clock, web_draft
+from screen_harness import screen_text, settle
 from store.models import Role
 from store.repository import Repository
 from tui.app import ApiKeysApp, make_app
 from tui.screens.activity import ActivityScreen
 from tui.screens.help import HelpScreen
-from tui.screens.live import LiveScreen
+from tui.screens.live import ListScreen
 from tui.screens.members import MembersScreen
 from tui.screens.projects import ProjectsScreen
 from tui.screens.prompts import ChoicePrompt, TextPrompt
@@ -40,13 +41,6 @@ def harness(store_path: Path, login: str = OWNER, live_interval: float = 60.0) -
     return Harness(Repository(store_path, login, clock=fixed_clock), live_interval=live_interval)
 
 
-async def settle(app, pilot, rounds: int = 3) -> None:
-    """Let thread workers finish and their results reach the screen."""
-    for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-
-
 async def open_screen(app, pilot, screen: Screen) -> Screen:
     """Push ``screen`` and wait until it has loaded."""
     await app.push_screen(screen)
@@ -65,28 +59,18 @@ async def wait_until(app, pilot, condition, rounds: int = 100) -> bool:
     return condition()
 
 
-def screen_text(app) -> str:
-    """What the terminal shows, as plain text."""
-    from rich.console import Console
-
-    with open("/dev/null", "w") as sink:
-        console = Console(width=app.size.width, record=True, file=sink)
-        console.print(app.screen._compositor.render_update(full=True))
-    return console.export_text()
-
-
-def column(screen: LiveScreen, key: str) -> list[str]:
+def column(screen: ListScreen, key: str) -> list[str]:
     """The plain text of one column of the screen's table, top to bottom."""
     cells = [screen.cell(row, key) for row in screen.table.rows]
     return [cell.plain if isinstance(cell, Text) else cell for cell in cells]
 
 
-def row_keys(screen: LiveScreen) -> list[str]:
+def row_keys(screen: ListScreen) -> list[str]:
     """The row ids of the screen's table, top to bottom."""
     return [screen.row_id(row) for row in screen.table.rows]
 
 
-def cursor_row_key(screen: LiveScreen) -> str:
+def cursor_row_key(screen: ListScreen) -> str:
     """The id of the row under the cursor."""
     return screen.row_id(screen.table.cursor_row)
 

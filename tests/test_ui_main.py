@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import pyperclip
 import pytest
-from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
-from screen_harness import flat_text
 
+from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
+from screen_harness import flat_text, screen_text, settle
 from store.repository import Repository
 from tui.app import make_app
 from tui.screens.key_list import KeyListScreen
@@ -14,22 +16,6 @@ from tui.screens.not_member import NotMemberScreen
 
 MARKUP_NAMES = ["[bold red]x[/]", "[/]", "[@click=app.quit]x"]
 WORDS = ("alpha", "bravo", "charlie")
-
-
-async def settle(app, pilot, rounds: int = 3) -> None:
-    """Let thread workers finish and their results reach the screen."""
-    for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-def screen_text(app) -> str:
-    """What the terminal shows, as plain text."""
-    from rich.console import Console
-
-    console = Console(width=app.size.width, record=True, file=open("/dev/null", "w"))
-    console.print(app.screen._compositor.render_update(full=True))
-    return console.export_text()
 
 
 def table_lines(app) -> list[str]:
@@ -378,7 +364,7 @@ async def test_a_crash_report_never_shows_local_variables(seeded, store_path):
             raise RuntimeError(f"boom {len(record)}")
         except RuntimeError:
             app._fatal_error()
-        console = Console(width=120, record=True, file=open("/dev/null", "w"))
+        console = Console(width=120, record=True, file=io.StringIO())
         for renderable in app._exit_renderables:
             console.print(renderable)
         report = console.export_text()

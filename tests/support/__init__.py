@@ -1,1 +1,1 @@
-"""Helpers for the store tests: code that runs in child processes, and measuring scripts."""
+"""Helpers for the store tests: code that runs in child processes."""

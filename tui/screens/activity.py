@@ -19,7 +19,7 @@ from store.models import AuditEvent
 from ..format import short_time
 from ..text import literal, safe_text
 from ..widgets.virtual_table import Column
-from .live import LiveScreen, sized_columns
+from .live import ListScreen, sized_columns
 
 WHO_MAX_WIDTH = 12
 WHAT_MAX_WIDTH = 14
@@ -51,7 +51,7 @@ def event_haystack(event: AuditEvent) -> str:
     ).casefold()
 
 
-class ActivityScreen(LiveScreen[ActivityLoaded]):
+class ActivityScreen(ListScreen[ActivityLoaded]):
     """The audit trail (``l`` from the main screen, or one key's from its details)."""
 
     CSS_PATH = "activity.tcss"
@@ -117,7 +117,7 @@ class ActivityScreen(LiveScreen[ActivityLoaded]):
         """Show the events matching the filter, newest first."""
         needle = self.filter_text.casefold()
         if needle:
-            self.shown = [row for row, hay in zip(self.rows, self._haystacks) if needle in hay]
+            self.shown = [row for row, hay in zip(self.rows, self._haystacks, strict=True) if needle in hay]
         else:
             self.shown = self.rows
         self.table.set_rows(self.shown)

@@ -23,7 +23,7 @@ from ..format import EXPIRY_WARNING_DAYS, days_until, expiry_phrase, scope_label
 from ..text import literal, safe_text
 from ..widgets.virtual_table import Column, VirtualTable
 from ..workers import store_call
-from .live import LiveScreen
+from .live import ListScreen
 
 PROGRESS_FROM = 10_000  # keys: a first load this big says what it is doing
 SORT_LABELS = {"created_desc": "created ↓", "created_asc": "created ↑", "scope": "scope"}
@@ -61,7 +61,7 @@ class NotMember:
     owners: list[Member]
 
 
-class KeyListScreen(LiveScreen["KeysLoaded | NotMember"]):
+class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     """API Keys: the table, its count and sort order, the filter, marks and every key action."""
 
     CSS_PATH = "key_list.tcss"
@@ -89,7 +89,7 @@ class KeyListScreen(LiveScreen["KeysLoaded | NotMember"]):
         self.index: KeyIndex | None = None
         self.role: Role | None = None
         self.sees_every_key = True
-        self.sort_order = "created_desc"
+        self.key_order = "created_desc"
         self.filter_text = ""
         self.show_revoked = False
         self.project_count = 0
@@ -134,7 +134,7 @@ class KeyListScreen(LiveScreen["KeysLoaded | NotMember"]):
         if first and len(views) > PROGRESS_FROM:
             self.app.call_from_thread(self.show_progress, f"Sorting {len(views):,} keys…")
         index = KeyIndex(views)
-        index.positions(self.sort_order)  # the first paint's order, sorted off the UI thread
+        index.positions(self.key_order)  # the first paint's order, sorted off the UI thread
         return KeysLoaded(
             index=index,
             organisation=organisation,
@@ -169,7 +169,7 @@ class KeyListScreen(LiveScreen["KeysLoaded | NotMember"]):
         # The other sort orders and the filter's search texts, ready before they are asked for.
         self.run_worker(data.index.prepare, thread=True, group="prepare", exclusive=True)
 
-    def load_failed(self, error: StoreError) -> None:
+    def _load_failed(self, error: StoreError) -> None:
         """Say that the store cannot be used, in place of the table."""
         self.index = None
         self.table.set_rows([])
@@ -177,7 +177,7 @@ class KeyListScreen(LiveScreen["KeysLoaded | NotMember"]):
         empty = self.query_one("#empty", Static)
         empty.update(literal(f"The store cannot be used: {error}"))
         empty.display = True
-        super().load_failed(error)
+        super()._load_failed(error)
         self.refresh_bindings()
 
     # -- showing --------------------------------------------------------------------------
@@ -185,7 +185,7 @@ class KeyListScreen(LiveScreen["KeysLoaded | NotMember"]):
     def _show_rows(self, *, keep_cursor: bool = True) -> None:
         if self.index is None:
             return
-        rows = self.index.rows(self.sort_order, self.filter_text)
+        rows = self.index.rows(self.key_order, self.filter_text)
         self.table.set_rows(rows, keep_cursor=keep_cursor)
         self._update_summary(len(rows))
 
@@ -194,7 +194,7 @@ class KeyListScreen(LiveScreen["KeysLoaded | NotMember"]):
         total = len(self.index)
         noun = "key" if total == 1 else "keys"
         parts = [f"{total:,} {noun}" if shown == total else f"{shown:,} of {total:,} {noun}"]
-        parts.append(f"sorted by {SORT_LABELS[self.sort_order]}")
+        parts.append(f"sorted by {SORT_LABELS[self.key_order]}")
         if self.show_revoked:
             parts.append("revoked shown")
         marked = len(self._marked_ids())
@@ -289,11 +289,10 @@ class KeyListScreen(LiveScreen["KeysLoaded | NotMember"]):
             return False
         if action == "revoke" and view is None and not self._marked_ids():
             return False
-        if action == "clear_filter" and not (
+        # Escape clears a filter, or else the marks: without either it does nothing.
+        return action != "clear_filter" or bool(
             self.filter_text or self._filter_visible() or self._marked_ids()
-        ):
-            return False
-        return True
+        )
 
     @on(VirtualTable.MarksChanged)
     def _marks_changed(self) -> None:
@@ -342,8 +341,8 @@ class KeyListScreen(LiveScreen["KeysLoaded | NotMember"]):
             key = repo.get_key(view.id)
             return key, repo.refusal(KeyAction.EDIT, key)
 
-        def edited(result: ApiKey | None) -> None:
-            if result is not None:
+        def edited(result: object) -> None:
+            if isinstance(result, ApiKey):
                 self.notify(f"Saved {safe_text(result.name)}", markup=False)
                 self.load(result.id)
 
@@ -426,8 +425,8 @@ class KeyListScreen(LiveScreen["KeysLoaded | NotMember"]):
 
     def action_cycle_sort(self) -> None:
         """Created ↓ → created ↑ → scope → created ↓."""
-        position = SORT_ORDERS.index(self.sort_order)
-        self.sort_order = SORT_ORDERS[(position + 1) % len(SORT_ORDERS)]
+        position = SORT_ORDERS.index(self.key_order)
+        self.key_order = SORT_ORDERS[(position + 1) % len(SORT_ORDERS)]
         self._show_rows(keep_cursor=False)  # a new order starts at its top
 
     def action_toggle_revoked(self) -> None:

@@ -1,13 +1,16 @@
-"""The list screen every table of the app is: store data in a Line API table, kept current.
+"""Screens that show store data and keep it current, and the list screen every table is.
 
 A :class:`LiveScreen` loads in a thread worker when it becomes the current screen (first push
 and every resume), again on ``r``, and whenever another admin has changed the store file:
 every ``app.live_interval`` seconds it compares ``repo.changed_marker()`` (one ``os.stat``)
 with the marker seen before the last load. A subclass says what to ``fetch`` (worker thread)
-and how to ``show`` it; the base owns the table, the status line (what is shown, then the
-cursor's row: "row 1,204 of 89,967"), the loading line, and the footer's extra keys on wide
-terminals. The table's keys (arrows, ``j``/``k``, ``g``/``G``, page keys) are the same on
-every list screen because it is the same widget.
+and how to ``show`` it.
+
+A :class:`ListScreen` is a live screen over one Line API table (keys, projects, members,
+activity): it owns the table, the status line (what is shown, then the cursor's row: "row
+1,204 of 89,967"), the loading line, and the footer's extra keys on wide terminals. The
+table's keys (arrows, ``j``/``k``, ``g``/``G``, page keys) are the same on every list screen
+because it is the same widget.
 """
 
 from __future__ import annotations
@@ -38,34 +41,21 @@ WIDE_FOOTER = 110
 
 
 class LiveScreen(Screen[None], Generic[Loaded]):
-    """Base of every list screen: subclasses say what to ``fetch`` and how to ``show`` it,
-    and give the table's ``COLUMNS`` and ``cell``."""
+    """Base of the screens that show store data: subclasses say what to ``fetch`` and how to
+    ``show`` it."""
 
-    BINDINGS = [
-        Binding("r", "reload", "Reload", show=False),
-        Binding("q", "app.quit", "Quit", show=False),
-    ]
-    AUTO_FOCUS = "#rows"
-    COLUMNS: ClassVar[Sequence[Column]] = ()
-    MARKABLE: ClassVar[bool] = False
-    LOADING: ClassVar[str] = "Loading…"
-    WIDE_KEYS: ClassVar[Collection[str]] = ("q",)
-    """Keys bound with ``show=False`` that the footer shows on a wide terminal."""
+    BINDINGS = [Binding("r", "reload", "Reload", show=False)]
 
     def __init__(self) -> None:
         super().__init__()
         self._seen_marker: object = object()  # matches nothing until the first load starts
         self._load_number = 0
         self.loaded = False
-        self._summary: Text = Text(self.LOADING)
-        self._wide: bool | None = None
 
     @property
     def repo(self) -> Repository:
         """The app's store, acting as the app's login."""
-        return self.app.repo  # type: ignore[attr-defined, no-any-return]
-
-    # -- what a subclass gives ------------------------------------------------------------
+        return self.app.repo  # type: ignore[attr-defined]
 
     def fetch(self) -> Loaded:
         """Read what the screen shows (runs in a thread; may raise :class:`StoreError`)."""
@@ -75,81 +65,12 @@ class LiveScreen(Screen[None], Generic[Loaded]):
         """Display freshly loaded data (runs on the UI thread)."""
         raise NotImplementedError
 
-    def cell(self, row: Any, column: str) -> str | Text:
-        """The text of one cell."""
-        raise NotImplementedError
-
-    def row_id(self, row: Any) -> str:
-        """A row's stable id (the cursor and the marks follow it across loads)."""
-        raise NotImplementedError
-
-    def row_style(self, row: Any) -> str:
-        """A style for a whole row ("" for none)."""
-        return ""
-
-    def compose_above(self) -> ComposeResult:
-        """Widgets between the status line and the table (a filter)."""
-        yield from ()
-
-    def compose_below(self) -> ComposeResult:
-        """Widgets between the table and the footer (an empty state, a detail line)."""
-        yield from ()
-
-    # -- layout ---------------------------------------------------------------------------
-
-    def compose(self) -> ComposeResult:
-        """Header, the status line, the table, the footer."""
-        yield Header()
-        yield Static(self._summary, id="summary", classes="summary", markup=False)
-        yield from self.compose_above()
-        yield VirtualTable(
-            self.COLUMNS, self.cell, row_id=self.row_id, row_style=self.row_style,
-            markable=self.MARKABLE, id="rows",
-        )
-        yield from self.compose_below()
-        yield Footer(compact=True, show_command_palette=False)
-
-    @property
-    def table(self) -> VirtualTable:
-        """The screen's table."""
-        return self.query_one("#rows", VirtualTable)
-
     def on_mount(self) -> None:
         """Start watching the store for other admins' changes.
 
         Textual calls this as well as a subclass's own ``on_mount``: do not call it again.
         """
         self.set_interval(self.app.live_interval, self._poll)  # type: ignore[attr-defined]
-
-    # -- the status line ------------------------------------------------------------------
-
-    def set_summary(self, summary: str | Text) -> None:
-        """What the status line says before the cursor's position."""
-        self._summary = literal(summary) if isinstance(summary, str) else summary
-        self._show_status()
-
-    def show_progress(self, text: str) -> None:
-        """A loading line (meant for ``call_from_thread`` from a worker)."""
-        if self.is_attached and not self.loaded:
-            self.set_summary(text)
-
-    def _show_status(self) -> None:
-        status = self._summary.copy()
-        if self.loaded and self.is_mounted and self.table.row_count:
-            table = self.table
-            status.append(f" · row {table.cursor_index + 1:,} of {table.row_count:,}")
-        self.query_one("#summary", Static).update(status)
-
-    @on(VirtualTable.CursorMoved)
-    def _cursor_moved(self) -> None:
-        self._show_status()
-        self.cursor_moved()
-        self.refresh_bindings()
-
-    def cursor_moved(self) -> None:
-        """The cursor is on another row (or the rows changed): a subclass may show more."""
-
-    # -- loading --------------------------------------------------------------------------
 
     def on_screen_resume(self) -> None:
         """Load on first show and after every screen or modal on top of it closes."""
@@ -177,17 +98,21 @@ class LiveScreen(Screen[None], Generic[Loaded]):
             return
         self.loaded = True
         self.show(data)
-        self._show_status()
+        self._shown()
         self.refresh_bindings()
+
+    def _shown(self) -> None:
+        """After every ``show``: a base class's own follow-up."""
 
     def _failed(self, number: int, error: StoreError) -> None:
         if number == self._load_number and self.is_attached:
-            self.load_failed(error)
+            self._load_failed(error)
 
-    def load_failed(self, error: StoreError) -> None:
-        """Say why the store could not be read (on the status line and in a notification)."""
+    def _load_failed(self, error: StoreError) -> None:
+        """Say why the store could not be read (a notification, and on the summary lines)."""
         self.notify(str(error), title="Store error", severity="error", markup=False, timeout=10)
-        self.set_summary(literal(str(error)))
+        for summary in self.query(".summary").results(Static):
+            summary.update(literal(str(error)))
 
     def _marker(self) -> object:
         try:
@@ -204,6 +129,101 @@ class LiveScreen(Screen[None], Generic[Loaded]):
         """Close this screen and return to the one below."""
         if len(self.app.screen_stack) > 1:
             self.dismiss()
+
+
+class ListScreen(LiveScreen[Loaded]):
+    """Base of every list screen: a live screen over one table; subclasses give the table's
+    ``COLUMNS``, ``cell`` and ``row_id``, and set the status line's ``set_summary``."""
+
+    BINDINGS = [Binding("q", "app.quit", "Quit", show=False)]
+    AUTO_FOCUS = "#rows"
+    COLUMNS: ClassVar[Sequence[Column]] = ()
+    MARKABLE: ClassVar[bool] = False
+    LOADING: ClassVar[str] = "Loading…"
+    WIDE_KEYS: ClassVar[Collection[str]] = ("q",)
+    """Keys bound with ``show=False`` that the footer shows on a wide terminal."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._summary: Text = Text(self.LOADING)
+        self._wide: bool | None = None
+
+    # -- what a subclass gives ------------------------------------------------------------
+
+    def cell(self, row: Any, column: str) -> str | Text:
+        """The text of one cell."""
+        raise NotImplementedError
+
+    def row_id(self, row: Any) -> str:
+        """A row's stable id (the cursor and the marks follow it across loads)."""
+        raise NotImplementedError
+
+    def row_style(self, row: Any) -> str:
+        """A style for a whole row ("" for none)."""
+        return ""
+
+    def compose_above(self) -> ComposeResult:
+        """Widgets between the status line and the table (a filter)."""
+        yield from ()
+
+    def compose_below(self) -> ComposeResult:
+        """Widgets between the table and the footer (an empty state, a detail line)."""
+        yield from ()
+
+    def cursor_moved(self) -> None:
+        """The cursor is on another row (or the rows changed): a subclass may show more."""
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        """Header, the status line, the table, the footer."""
+        yield Header()
+        yield Static(self._summary, id="summary", classes="summary", markup=False)
+        yield from self.compose_above()
+        yield VirtualTable(
+            self.COLUMNS, self.cell, row_id=self.row_id, row_style=self.row_style,
+            markable=self.MARKABLE, id="rows",
+        )
+        yield from self.compose_below()
+        yield Footer(compact=True, show_command_palette=False)
+
+    @property
+    def table(self) -> VirtualTable:
+        """The screen's table."""
+        return self.query_one("#rows", VirtualTable)
+
+    # -- the status line ------------------------------------------------------------------
+
+    def set_summary(self, summary: str | Text) -> None:
+        """What the status line says before the cursor's position."""
+        self._summary = literal(summary) if isinstance(summary, str) else summary
+        self._show_status()
+
+    def show_progress(self, text: str) -> None:
+        """A loading line (meant for ``call_from_thread`` from a worker)."""
+        if self.is_attached and not self.loaded:
+            self.set_summary(text)
+
+    def _shown(self) -> None:
+        self._show_status()
+
+    def _show_status(self) -> None:
+        status = self._summary.copy()
+        if self.loaded and self.is_mounted and self.table.row_count:
+            table = self.table
+            status.append(f" · row {table.cursor_index + 1:,} of {table.row_count:,}")
+        self.query_one("#summary", Static).update(status)
+
+    @on(VirtualTable.CursorMoved)
+    def _cursor_moved(self) -> None:
+        self._show_status()
+        self.cursor_moved()
+        self.refresh_bindings()
+
+    def _load_failed(self, error: StoreError) -> None:
+        """Say why the store could not be read (on the status line and in a notification)."""
+        self.notify(str(error), title="Store error", severity="error", markup=False, timeout=10)
+        self.set_summary(literal(str(error)))
 
     # -- wide terminals -------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from ..format import short_date
 from ..text import safe_text
 from ..widgets.virtual_table import Column
 from ..workers import store_call
-from .live import LiveScreen, sized_columns
+from .live import ListScreen, sized_columns
 from .prompts import ChoicePrompt, TextPrompt
 
 ROLE_CHOICES = [
@@ -47,7 +47,7 @@ class MembersLoaded:
     refusal: str | None
 
 
-class MembersScreen(LiveScreen[MembersLoaded]):
+class MembersScreen(ListScreen[MembersLoaded]):
     """The members of the organisation (``m`` from the main screen)."""
 
     TITLE = "Members"

@@ -20,7 +20,7 @@ from store.models import Project
 from ..text import literal, safe_text
 from ..widgets.virtual_table import Column
 from ..workers import store_call
-from .live import LiveScreen, sized_columns
+from .live import ListScreen, sized_columns
 from .prompts import TextPrompt
 
 COLUMNS = (
@@ -42,7 +42,7 @@ class ProjectsLoaded:
     refusal: str | None
 
 
-class ProjectsScreen(LiveScreen[ProjectsLoaded]):
+class ProjectsScreen(ListScreen[ProjectsLoaded]):
     """The projects of the organisation (``p`` from the main screen)."""
 
     TITLE = "Projects"
@@ -71,7 +71,7 @@ class ProjectsScreen(LiveScreen[ProjectsLoaded]):
 
     def on_mount(self) -> None:
         """Hide the empty state until the first load says there is nothing."""
-        # LiveScreen.on_mount runs as well: Textual calls the handler of every class.
+        # ListScreen.on_mount runs as well: Textual calls the handler of every class.
         self.query_one("#no-projects").display = False
 
     # -- loading ----------------------------------------------------------------------

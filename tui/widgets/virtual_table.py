@@ -20,8 +20,9 @@ Cell text is untrusted: it is never parsed as markup and is passed through
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterable, Sequence
+from typing import Any, ClassVar
 
 from rich.cells import cell_len, split_graphemes
 from rich.segment import Segment
@@ -116,7 +117,7 @@ def fit_columns(
                 take = min(deficit, max(0, widths[index] - 1))
                 widths[index] -= take
                 deficit -= take
-    return list(zip(kept, widths))
+    return list(zip(kept, widths, strict=True))
 
 
 def _share_by_content(columns: Sequence[Column], widths: list[int], room: int) -> int:

@@ -1,7 +1,8 @@
 """A tour of every screen: one definition of how to reach each, shared by the snapshot tests
 (``tests/test_snapshots.py``) and the screenshot script (``screenshots/make_screenshots.py``).
+Not used by the app itself; it lives in the package so both import it by name.
 
-Everything a screen shows is held still: the clock (the tests' 2026-12-01 09:30 UTC), the
+Everything a screen shows is held still: the clock (2026-12-01 09:30 UTC, as in the tests), the
 login (``alice``, the owner, never whoever runs this), the demo data (``seed_demo`` with a
 fixed seed), every id and secret, and the owner's display name (:func:`held_still`). So a
 screen looks the same on every run and every machine, and a snapshot changes only when a
@@ -13,10 +14,10 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -25,18 +26,12 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-ROOT = Path(__file__).resolve().parents[1]
-for folder in (ROOT, ROOT / "tests"):  # the project, and the tests' fixed clock
-    if str(folder) not in sys.path:
-        sys.path.append(str(folder))
+from store import repository, seed, tokens
+from store.models import ApiKey, Scope
+from store.repository import Repository
+from tui.app import ApiKeysApp, make_app
 
-from conftest import fixed_clock  # noqa: E402
-
-from store import repository, seed, tokens  # noqa: E402
-from store.models import ApiKey, Scope  # noqa: E402
-from store.repository import Repository  # noqa: E402
-from tui.app import ApiKeysApp, make_app  # noqa: E402
-
+TOUR_NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 LOGIN = "alice"
 LOGIN_DISPLAY_NAME = "Alice Martin"
 ORGANISATION = "Northwind Studio"
@@ -46,6 +41,13 @@ ID_SEED = 2026
 # Longer than any tour: no poll for other admins' changes runs while a screen is pictured.
 LIVE_INTERVAL = 3600.0
 SETTLE_ROUNDS = 4
+
+
+
+def fixed_clock() -> datetime:
+    """The tour's clock: always 2026-12-01 09:30 UTC (the tests' ``FIXED_NOW`` too)."""
+    return TOUR_NOW
+
 
 StopFlow = Callable[[Pilot[Any], Repository], Awaitable[None]]
 

@@ -1,6 +1,6 @@
 """How long one revoke takes on a store of many keys (a figure, not a test).
 
-    /work/venv/bin/python tests/support/measure_revoke.py [--keys 10000] [--repeat 5]
+    python scripts/measure_revoke.py [--keys 10000] [--repeat 5]
 
 Builds a store in a temporary folder: one key made through the API, then copies of its record
 with new ids, secrets and hashes, written in one transaction. Then it times ``revoke_keys`` of
