@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+import threading
+from pathlib import Path
 
 import pyperclip
 import pytest
 
 from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
-from screen_harness import flat_text, screen_text, settle
+from screen_harness import flat_text, screen_text, settle, shown_keys
 from store.repository import Repository
 from tui.app import make_app
+from tui.screens import key_list
 from tui.screens.key_list import KeyListScreen
 from tui.screens.not_member import NotMemberScreen
 
@@ -370,3 +373,83 @@ async def test_a_crash_report_never_shows_local_variables(seeded, store_path):
         report = console.export_text()
     assert "RuntimeError" in report and "boom 1" in report
     assert secret not in report
+
+
+async def test_bulk_revoke_says_how_many_marked_keys_the_filter_hides(seeded, store_path):
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.table
+        await pilot.press("space", "space", "space")  # the three newest: one of each scope
+        marked = set(table.marked_ids)
+        await pilot.press("slash", *"web", "enter")
+        await settle(app, pilot)
+        assert len(table.marked_rows()) == 1
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "ConfirmRevoke"
+        text = flat_text(app)
+        assert "Revoke 3 API keys?" in text
+        assert "2 of these 3 marked keys are hidden by the filter" in text
+        await pilot.press("escape")
+        await settle(app, pilot)
+    assert all(seeded.get_key(key_id).status == "active" for key_id in marked)
+
+
+async def test_a_wide_terminal_offers_more_keys_in_the_footer(seeded, store_path):
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        narrow = shown_keys(app.screen)
+        assert {"n", "e", "d", "s", "slash", "p"} <= set(narrow)
+        assert not {"enter", "space", "m", "l", "q"} & set(narrow)
+        footer = screen_text(app).splitlines()[-1]
+        assert "^p" not in footer
+        await pilot.resize_terminal(130, 24)
+        await settle(app, pilot)
+        wide = shown_keys(app.screen)
+        assert {"enter", "space", "m", "l", "q"} <= set(wide)
+        footer = screen_text(app).splitlines()[-1]
+        assert all(word in footer for word in ("Members", "Activity", "Quit", "^p"))
+        await pilot.resize_terminal(80, 24)
+        await settle(app, pilot)
+        assert shown_keys(app.screen) == narrow
+
+
+async def test_the_command_palette_lists_each_action_once(seeded, store_path):
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert len(titles) == len(set(titles))
+        assert titles.count("Revoke") == 1  # bound to d and delete
+        assert {"New", "Edit", "Revoke", "Copy", "Sort", "Members", "Activity log"} <= set(titles)
+
+
+async def test_a_loading_line_shows_while_the_store_loads(seeded, store_path, monkeypatch):
+    release = threading.Event()
+    list_keys = Repository.list_keys
+
+    def slow_list_keys(self, **options):
+        release.wait(timeout=30)
+        return list_keys(self, **options)
+
+    monkeypatch.setattr(Repository, "list_keys", slow_list_keys)
+    monkeypatch.setattr(key_list, "PROGRESS_FROM", 0)
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "Loading the store…" in screen_text(app)
+        release.set()
+        await settle(app, pilot)
+        assert "9 keys · sorted by created ↓ · row 1 of 9" in screen_text(app)
+
+
+def test_list_screens_ask_the_repository_not_the_rule_book() -> None:
+    """The screens name actions (KeyAction, OrganisationAction); the answer comes from
+    Repository.refusal, and no refusal wording is written in them."""
+    screens = Path(key_list.__file__).parent
+    for name in ("key_list", "projects", "members", "activity", "live", "not_member", "help"):
+        source = (screens / f"{name}.py").read_text()
+        assert "from store import access" not in source and "access." not in source, name
+        assert "only an owner may" not in source, name

@@ -611,3 +611,54 @@ async def test_row_style_and_cursor_style() -> None:
         await pilot.pause()
         blurred = first_style(table, 2)
         assert blurred.bgcolor != focused.bgcolor
+
+
+def test_fit_columns_shares_room_with_a_column_whose_content_is_cut() -> None:
+    """Project is not cut while Name has cells to spare: both grow in turn toward their
+    content, and what is left after that goes to the flexible column."""
+    columns = [
+        Column("name", "Name", 10, priority=100, flex=True, most=14),
+        Column("scope", "Scope", 6, priority=90),
+        Column("project", "Project", 8, priority=80, most=20),
+    ]
+    widths = {column.key: width for column, width in fit_columns(columns, 50)}
+    assert widths == {"name": 22, "scope": 6, "project": 20}  # both whole; Name takes the rest
+    tight = {column.key: width for column, width in fit_columns(columns, 30)}
+    assert tight == {"name": 12, "scope": 6, "project": 10}  # the 4 spare cells, in turn
+    # Without a `most`, the flexible column takes every spare cell (as before).
+    plain = [Column("name", "Name", 10, flex=True), Column("kind", "Kind", 6)]
+    assert [width for _column, width in fit_columns(plain, 30)] == [23, 6]
+
+
+async def test_j_k_g_and_shift_g_move_like_the_arrows_and_home_end() -> None:
+    app = TableApp(make_rows(200))
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(VirtualTable)
+        await pilot.press("j", "j", "j")
+        assert table.cursor_index == 3
+        await pilot.press("k")
+        assert table.cursor_index == 2
+        await pilot.press("G")
+        assert table.cursor_index == 199
+        assert_cursor_visible(table)
+        await pilot.press("g")
+        assert table.cursor_index == 0
+        assert_cursor_visible(table)
+
+
+async def test_a_table_without_marks_leaves_space_to_the_screen() -> None:
+    class Unmarked(TableApp):
+        BINDINGS = [("space", "pressed_space", "Space")]
+        spaces = 0
+
+        def compose(self) -> ComposeResult:
+            yield VirtualTable(self.columns, self.cell, row_id=self._row_id, markable=False)
+
+        def action_pressed_space(self) -> None:
+            self.spaces += 1
+
+    app = Unmarked(make_rows(5))
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(VirtualTable)
+        await pilot.press("space")
+        assert app.spaces == 1 and not table.marked_ids and table.cursor_index == 0

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.segment import Segments
 from textual.app import App, SystemCommand
@@ -59,15 +60,21 @@ class ApiKeysApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The command palette offers every screen's actions by name, each once."""
-        yield from super().get_system_commands(screen)
-        offered: set[str] = {"quit", "command_palette"}
+        titles: set[str] = set()
+        for command in super().get_system_commands(screen):
+            titles.add(command.title)
+            yield command
+        offered: set[str] = set()
         for key, active in screen.active_bindings.items():
             described = active.binding
-            if not described.description or described.action in offered or not active.enabled:
+            action = described.action.removeprefix("app.")
+            if (not described.description or not active.enabled or described.description in titles
+                    or action in offered or action == "command_palette"):
                 continue
-            offered.add(described.action)
+            offered.add(action)
+            titles.add(described.description)
             yield SystemCommand(
                 described.description,
                 f"{described.key_display or key} — on this screen",
