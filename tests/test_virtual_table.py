@@ -615,14 +615,14 @@ async def test_row_style_and_cursor_style() -> None:
 
 def test_fit_columns_shares_room_with_a_column_whose_content_is_cut() -> None:
     """Project is not cut while Name has cells to spare: both grow in turn toward their
-    content, and what is left after that goes to the flexible column."""
+    content; what is left after that stays blank (Name's content is known and fits)."""
     columns = [
         Column("name", "Name", 10, priority=100, flex=True, most=14),
         Column("scope", "Scope", 6, priority=90),
         Column("project", "Project", 8, priority=80, most=20),
     ]
     widths = {column.key: width for column, width in fit_columns(columns, 50)}
-    assert widths == {"name": 22, "scope": 6, "project": 20}  # both whole; Name takes the rest
+    assert widths == {"name": 14, "scope": 6, "project": 20}  # both whole
     tight = {column.key: width for column, width in fit_columns(columns, 30)}
     assert tight == {"name": 12, "scope": 6, "project": 10}  # the 4 spare cells, in turn
     # Without a `most`, the flexible column takes every spare cell (as before).

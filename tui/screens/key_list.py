@@ -69,6 +69,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     MARKABLE = True
     LOADING = "Loading the store…"
     WIDE_KEYS = ("enter", "space", "m", "l", "q")
+    WIDE_AT = 130  # every key of the footer fits from here on
     BINDINGS = [
         Binding("n", "new_key", "New"),
         Binding("enter", "open_key", "Details", show=False),

@@ -36,15 +36,12 @@ from ..workers import store_call
 
 Loaded = TypeVar("Loaded")
 
-WIDE_FOOTER = 110
-"""From this many columns on, the footer also offers the keys listed in ``WIDE_KEYS``."""
-
 
 class LiveScreen(Screen[None], Generic[Loaded]):
     """Base of the screens that show store data: subclasses say what to ``fetch`` and how to
     ``show`` it."""
 
-    BINDINGS = [Binding("r", "reload", "Reload", show=False)]
+    BINDINGS = [Binding("r", "reload", "Reload")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -135,13 +132,20 @@ class ListScreen(LiveScreen[Loaded]):
     """Base of every list screen: a live screen over one table; subclasses give the table's
     ``COLUMNS``, ``cell`` and ``row_id``, and set the status line's ``set_summary``."""
 
-    BINDINGS = [Binding("q", "app.quit", "Quit", show=False)]
+    # The same keys on every list screen: r and q work everywhere, the footer keeps its room
+    # for the screen's own keys (and shows q when wide).
+    BINDINGS = [
+        Binding("r", "reload", "Reload", show=False),
+        Binding("q", "app.quit", "Quit", show=False),
+    ]
     AUTO_FOCUS = "#rows"
     COLUMNS: ClassVar[Sequence[Column]] = ()
     MARKABLE: ClassVar[bool] = False
     LOADING: ClassVar[str] = "Loading…"
     WIDE_KEYS: ClassVar[Collection[str]] = ("q",)
     """Keys bound with ``show=False`` that the footer shows on a wide terminal."""
+    WIDE_AT: ClassVar[int] = 100
+    """How many columns make a terminal wide enough for ``WIDE_KEYS`` and ``ctrl+p``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -229,7 +233,7 @@ class ListScreen(LiveScreen[Loaded]):
 
     def on_resize(self) -> None:
         """On a wide terminal the footer offers more keys (and ``ctrl+p``)."""
-        wide = self.size.width >= WIDE_FOOTER
+        wide = self.size.width >= self.WIDE_AT
         if wide == self._wide:
             return
         self._wide = wide

@@ -79,7 +79,8 @@ def fit_columns(
     `priority >= 100` and flex columns are never dropped. Leftover width is
     shared a cell at a time between the columns whose content (`most`) is
     wider than their width and the flex column(s); what remains when every
-    content fits goes to the flex column(s). If even the undroppable columns
+    content fits goes to the flex column(s) of unknown content (else it stays
+    blank at the end of the line). If even the undroppable columns
     don't fit, the flex column shrinks (down to 1 cell) and the line is
     finally cropped.
     """
@@ -106,6 +107,9 @@ def fit_columns(
     flex_indices = [index for index, column in enumerate(kept) if column.flex]
     if leftover > 0:
         leftover = _share_by_content(kept, widths, leftover)
+        # A flex column whose content is known and fits leaves the rest of the line blank.
+        flex_indices = [index for index in flex_indices if not kept[index].most] or (
+            flex_indices if leftover <= 0 else [])
     if flex_indices and leftover != 0:
         if leftover > 0:
             share, extra = divmod(leftover, len(flex_indices))
