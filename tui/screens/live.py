@@ -30,7 +30,7 @@ from textual.widgets import Footer, Header, Static
 from store.errors import StoreError
 from store.repository import Repository
 
-from ..text import literal
+from ..text import literal, safe_text
 from ..widgets.virtual_table import Column, VirtualTable
 from ..workers import store_call
 
@@ -147,10 +147,19 @@ class ListScreen(LiveScreen[Loaded]):
     WIDE_AT: ClassVar[int] = 100
     """How many columns make a terminal wide enough for ``WIDE_KEYS`` and ``ctrl+p``."""
 
+    CHANGES: ClassVar[Collection[str]] = ()
+    """Actions that change the organisation, offered only when the repository's rule book
+    allows them (``refusal`` is None); each has a hidden ``refuse`` twin on the same key that
+    says why when it does not."""
+    ROW_CHANGES: ClassVar[Collection[str]] = ()
+    """Those of ``CHANGES`` that act on the row under the cursor (greyed without one)."""
+
     def __init__(self) -> None:
         super().__init__()
         self._summary: Text = Text(self.LOADING)
         self._wide: bool | None = None
+        self.refusal: str | None = "the list is still loading"
+        """Why this member may not make the screen's ``CHANGES`` (set by ``show``)."""
 
     # -- what a subclass gives ------------------------------------------------------------
 
@@ -228,6 +237,27 @@ class ListScreen(LiveScreen[Loaded]):
         """Say why the store could not be read (on the status line and in a notification)."""
         self.notify(str(error), title="Store error", severity="error", markup=False, timeout=10)
         self.set_summary(literal(str(error)))
+
+    # -- who may change what ----------------------------------------------------------
+
+    @property
+    def may_change(self) -> bool:
+        """Whether the rule book lets this member make the screen's ``CHANGES``."""
+        return self.loaded and self.refusal is None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide changes from members who may not make them; grey row changes without a row."""
+        if action in self.CHANGES:
+            if not self.may_change:
+                return False
+            return None if action in self.ROW_CHANGES and self.table.cursor_row is None else True
+        if action == "refuse":
+            return not self.may_change
+        return True
+
+    def action_refuse(self) -> None:
+        """Say why the pressed action is not available to this member (the rule book's words)."""
+        self.notify(safe_text(self.refusal or ""), severity="warning", markup=False)
 
     # -- wide terminals -------------------------------------------------------------------
 

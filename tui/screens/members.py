@@ -55,6 +55,8 @@ class MembersScreen(ListScreen[MembersLoaded]):
     LOADING = "Loading members…"
     # The table binds enter itself ("activate"), so these are priority bindings. Each action
     # has a hidden twin that runs when check_action hides it, so a non-owner is told why.
+    CHANGES = ("add_member", "change_role")
+    ROW_CHANGES = ("change_role",)
     BINDINGS = [
         Binding("n", "add_member", "Add member"),
         Binding("n", "refuse", show=False),
@@ -66,7 +68,6 @@ class MembersScreen(ListScreen[MembersLoaded]):
     def __init__(self) -> None:
         super().__init__()
         self.me: Member | None = None
-        self.refusal: str | None = "the members are still loading"
         self.members: dict[str, Member] = {}
         self._select_after_load: str | None = None
 
@@ -95,7 +96,7 @@ class MembersScreen(ListScreen[MembersLoaded]):
         self._select_after_load = None
         count = len(self.members)
         summary = f"{count} member{'s' if count != 1 else ''} · you are {data.me.role.value}"
-        if not self.is_owner:
+        if not self.may_change:
             summary += " · read only: owners manage members"
         self.set_summary(summary)
 
@@ -122,29 +123,6 @@ class MembersScreen(ListScreen[MembersLoaded]):
         if column == "role":
             return member.role.value
         return short_date(member.added_at)
-
-    # -- who may do what ----------------------------------------------------------------
-
-    @property
-    def is_owner(self) -> bool:
-        """Whether the acting member may manage members (the rule book says: owners)."""
-        return self.loaded and self.refusal is None
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide member changes from non-owners; grey role changes without a row."""
-        if action == "add_member":
-            return self.is_owner
-        if action == "change_role":
-            if not self.is_owner:
-                return False
-            return True if self.members else None
-        if action == "refuse":
-            return not self.is_owner
-        return True
-
-    def action_refuse(self) -> None:
-        """Say why the pressed action is not available to this member."""
-        self.notify(safe_text(self.refusal or ""), severity="warning", markup=False)
 
     # -- actions --------------------------------------------------------------------------
 

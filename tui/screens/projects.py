@@ -51,6 +51,8 @@ class ProjectsScreen(ListScreen[ProjectsLoaded]):
     LOADING = "Loading projects…"
     # Each action has a hidden twin that runs when check_action hides the action, so a
     # member who presses the key anyway is told why.
+    CHANGES = ("add_project", "toggle_deployed")
+    ROW_CHANGES = ("toggle_deployed",)
     BINDINGS = [
         Binding("n", "add_project", "Add project"),
         Binding("n", "refuse", show=False),
@@ -61,7 +63,6 @@ class ProjectsScreen(ListScreen[ProjectsLoaded]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.refusal: str | None = "the projects are still loading"
         self.projects: dict[str, Row] = {}
         self._select_after_load: str | None = None
 
@@ -95,13 +96,13 @@ class ProjectsScreen(ListScreen[ProjectsLoaded]):
             self._select_after_load = None
         count = len(data.projects)
         summary = f"{count} project{'s' if count != 1 else ''}"
-        if not self.may_manage:
+        if not self.may_change:
             summary += " · read only: owners and support manage projects"
         self.set_summary(summary)
         empty = self.query_one("#no-projects", Static)
         if count == 0:
             empty.update(literal(
-                "No projects yet. Press n to add one." if self.may_manage
+                "No projects yet. Press n to add one." if self.may_change
                 else "No projects yet. An owner or a support member can add one."
             ))
         empty.display = count == 0
@@ -128,29 +129,6 @@ class ProjectsScreen(ListScreen[ProjectsLoaded]):
         if column == "keys":
             return str(count)
         return "Yes" if project.deployed else "No"
-
-    # -- who may do what ----------------------------------------------------------------
-
-    @property
-    def may_manage(self) -> bool:
-        """Whether the acting member may add and change projects (the rule book says)."""
-        return self.loaded and self.refusal is None
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide changes from members who may not make them; grey toggle without a row."""
-        if action == "add_project":
-            return self.may_manage
-        if action == "toggle_deployed":
-            if not self.may_manage:
-                return False
-            return True if self.projects else None
-        if action == "refuse":
-            return not self.may_manage
-        return True
-
-    def action_refuse(self) -> None:
-        """Say why the pressed action is not available to this member."""
-        self.notify(safe_text(self.refusal or ""), severity="warning", markup=False)
 
     # -- actions --------------------------------------------------------------------------
 
