@@ -435,11 +435,11 @@ async def test_a_loading_line_shows_while_the_store_loads(seeded, store_path, mo
         return list_keys(self, **options)
 
     monkeypatch.setattr(Repository, "list_keys", slow_list_keys)
-    monkeypatch.setattr(key_list, "PROGRESS_FROM", 0)
+    monkeypatch.setattr(key_list, "PROGRESS_BYTES", 1)
     app = make_app(store_path, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert "Loading the store…" in screen_text(app)
+        assert "Reading the store (0 MB)…" in screen_text(app)
         release.set()
         await settle(app, pilot)
         assert "9 keys · sorted by created ↓ · row 1 of 9" in screen_text(app)

@@ -16,6 +16,7 @@ from store.access import KeyAction
 from store.errors import Forbidden, StoreError
 from store.key_index import SORT_ORDERS, KeyIndex
 from store.models import ApiKey, CreatedKey, KeyView, Member, Role, Status
+from store.repository import Repository
 from store.tokens import VISIBLE_RANDOM_CHARS
 
 from ..clipboard import copy_text
@@ -26,6 +27,7 @@ from ..workers import store_call
 from .live import ListScreen
 
 PROGRESS_FROM = 10_000  # keys: a first load this big says what it is doing
+PROGRESS_BYTES = 2_000_000  # a store file this big is announced with its size
 SORT_LABELS = {"created_desc": "created ↓", "created_asc": "created ↑", "scope": "scope"}
 
 COLUMNS = (
@@ -124,6 +126,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         """Read the keys and sort them in the first order shown (worker thread)."""
         repo, first = self.repo, self._first_load
         if first:
+            self._say_reading(repo)
             repo.open_or_create()  # the first login to open a new store becomes its owner
         # Later, a store moved away is an error (organisation() says so), not a new store.
         organisation = repo.organisation()
@@ -145,6 +148,16 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             widest_name=max((len(view.record["name"]) for view in views), default=0),
             widest_project=max((len(view.project_name) for view in views), default=0),
         )
+
+    def _say_reading(self, repo: Repository) -> None:
+        """On a big store, the loading line says how much there is to read (worker thread)."""
+        try:
+            size = repo.path.stat().st_size
+        except OSError:
+            return  # no store yet, or unreadable: the load says so
+        if size >= PROGRESS_BYTES:
+            self.app.call_from_thread(
+                self.show_progress, f"Reading the store ({size / 1e6:,.0f} MB)…")
 
     def show(self, data: KeysLoaded | NotMember) -> None:
         """Show the keys (or, to a login that is not a member, who to ask)."""
