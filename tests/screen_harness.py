@@ -25,7 +25,7 @@ class Harness(ApiKeysApp):
     whatever that screen dismissed with."""
 
     # A relative CSS_PATH is resolved beside the subclass's file: point at the app's own.
-    CSS_PATH = str(Path(app_module.__file__).with_name("app.tcss"))
+    CSS_PATH = [str(Path(app_module.__file__).with_name(name)) for name in ("app.tcss", "dialogs.tcss")]
 
     def __init__(self, repo: Repository, make_screen: Callable[[], Screen[Any]]) -> None:
         super().__init__(repo, live_interval=0.2)

@@ -19,7 +19,7 @@ from store.repository import Repository
 class ApiKeysApp(App[None]):
     """The API Keys console for one store and one acting login."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = ["app.tcss", "dialogs.tcss"]
     TITLE = "API Keys"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [

@@ -46,47 +46,7 @@ class ConfirmRevoke(ModalScreen[bool]):
         Binding("right", "app.focus_next", "Next button", show=False),
     ]
     AUTO_FOCUS = "#cancel"
-
-    DEFAULT_CSS = """
-    ConfirmRevoke {
-        align: center middle;
-    }
-    ConfirmRevoke #confirm-dialog {
-        width: 64;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $error;
-        background: $surface;
-        padding: 0 1;
-    }
-    ConfirmRevoke #confirm-title {
-        dock: top;
-        text-style: bold;
-        color: $text-error;
-        width: 1fr;
-        margin-bottom: 1;
-    }
-    ConfirmRevoke #confirm-keys {
-        height: auto;
-        max-height: 100%;
-    }
-    ConfirmRevoke #confirm-bottom {
-        dock: bottom;
-        height: auto;
-    }
-    ConfirmRevoke #confirm-warning {
-        margin-top: 1;
-    }
-    ConfirmRevoke #confirm-buttons {
-        height: auto;
-        margin-top: 1;
-        align-horizontal: right;
-    }
-    ConfirmRevoke #confirm-buttons Button {
-        margin-left: 2;
-    }
-    """
+    DEFAULT_CLASSES = "dialog-screen"
 
     def __init__(self, keys: list[tuple[str, str, str]]) -> None:
         super().__init__()
@@ -95,18 +55,18 @@ class ConfirmRevoke(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         """Title, the keys, what revoking means, and Cancel / Yes, Delete."""
         count = len(self.keys)
-        with Vertical(id="confirm-dialog"):
-            yield Label(revoke_title(count), id="confirm-title")
+        with Vertical(id="confirm-dialog", classes="dialog -danger"):
+            yield Label(revoke_title(count), id="confirm-title", classes="dialog-title dialog-header")
             with VerticalScroll(id="confirm-keys", can_focus=False):
                 yield Static(key_lines(self.keys), id="confirm-list")
-            with Vertical(id="confirm-bottom"):
+            with Vertical(id="confirm-bottom", classes="dialog-bottom"):
                 it = "it" if count == 1 else "them"
                 yield Static(
                     f"Every integration using {it} stops working at once. "
                     f"A revoked key cannot be reissued: you would create a new one.",
                     id="confirm-warning",
                 )
-                with Horizontal(id="confirm-buttons"):
+                with Horizontal(id="confirm-buttons", classes="dialog-buttons"):
                     yield Button("Cancel", id="cancel")
                     yield Button("Yes, Delete", variant="error", id="yes")
         yield Footer()
