@@ -23,7 +23,7 @@ REVOKED_SECRET = "wiped when the key was revoked"
 STORED_SECRET = "stored: reveal it to see it"
 
 # Fact kinds, for a front that styles them (the CLI prints them all alike).
-PLAIN, NAME, STATUS, SECRET, LIST = "plain", "name", "status", "secret", "list"
+PLAIN, NAME, STATUS, MASK, SECRET, LIST = "plain", "name", "status", "mask", "secret", "list"
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def key_facts(key: ApiKey, project_name: str, now: datetime) -> list[Fact]:
         Fact("Scope", (scope_label(key.scope.value),)),
         Fact("Project", (project,)),
         Fact("Status", (status_phrase(record, now),), STATUS),
-        Fact("Key", (mask(key.key_prefix),)),
+        Fact("Key", (mask(key.key_prefix),), MASK),
         Fact("Created", (when_by(key.created_at, key.created_by),)),
         Fact("Updated", (when_by(key.updated_at, key.updated_by),)),
     ]

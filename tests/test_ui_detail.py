@@ -62,7 +62,7 @@ async def test_web_key_shows_every_field(owner_repo, store_path, web_key):
             ("Name", "Checkout widget"), ("ID", key.id), ("Scope", "Web"),
             ("Project", "Storefront"), ("Status", "active"),
             ("Created", "2026-12-01 09:30 UTC by alice"), ("Updated", "2026-12-01 09:30 UTC by alice"),
-            ("Last used", "never"), ("Key", presenter.mask(key.key_prefix)),
+            ("Last used", "never"),
             ("Secret", presenter.mask(key.key_prefix)),
             ("Custom UI domains", "https://shop.example.com"),
             ("Developing locally", "on"), ("IP networks", "127.0.0.1/32"),

@@ -40,12 +40,15 @@ CLOSE_UNCOPIED = (
 
 
 class KeyCreatedScreen(ModalScreen[None]):
-    """Show a new key's secret in full; ``c`` copies it, ``escape`` (or Done) closes."""
+    """Show a new key's secret in full; ``c`` copies it, ``escape`` (or Done) closes.
+
+    ``enter`` presses the focused button: Copy at first, so it never closes by accident.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "copy", "Copy"),
-        Binding("enter", "done", "Done"),
-        Binding("escape", "done", "Done", show=False),
+        Binding("escape", "done", "Done"),
+        Binding("enter", "done", "Done", show=False),  # on Copy (focused), enter copies
     ]
     AUTO_FOCUS = "#copy"
     DEFAULT_CLASSES = "dialog-screen"

@@ -90,7 +90,10 @@ def fact_text(fact: presenter.Fact) -> Text:
 def field_rows(loaded: KeyLoaded, revealed: SecretStr | None) -> list[tuple[str, Text]]:
     """Every fact of the key's scope as (label, value) rows, as the presenter words them."""
     rows: list[tuple[str, Text]] = []
+    secret_shown = loaded.refusals.get(KeyAction.COPY) is None and loaded.key.secret is not None
     for fact in presenter.key_facts(loaded.key, loaded.project_name, loaded.now):
+        if fact.kind == presenter.MASK and secret_shown:
+            continue  # the Secret line shows the masked key, with reveal and copy
         if fact.kind == presenter.STATUS:
             rows.append((fact.label, status_text(loaded)))
         elif fact.kind == presenter.SECRET:
