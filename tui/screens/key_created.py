@@ -101,11 +101,5 @@ class KeyCreatedScreen(ModalScreen[None]):
         if not self.analytics or self.copied:
             self.dismiss(None)
             return
-
-        def answered(close: bool | None) -> None:
-            if close:
-                self.dismiss(None)
-
-        self.app.push_screen(
-            ConfirmDialog(CLOSE_UNCOPIED_TITLE, CLOSE_UNCOPIED, confirm="Close", danger=True), answered
-        )
+        dialog = ConfirmDialog(CLOSE_UNCOPIED_TITLE, CLOSE_UNCOPIED, confirm="Close", danger=True)
+        dialog.then(self, lambda: self.dismiss(None))

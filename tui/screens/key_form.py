@@ -119,14 +119,8 @@ class KeyFormModal(ModalScreen[ResultT | None], Generic[ResultT]):
         if not self.touched:
             self.dismiss(None)
             return
-
-        def answered(discard: bool | None) -> None:
-            if discard:
-                self.dismiss(None)
-
-        self.app.push_screen(
-            ConfirmDialog(DISCARD_TITLE, DISCARD_MESSAGE, confirm="Discard", danger=True), answered
-        )
+        dialog = ConfirmDialog(DISCARD_TITLE, DISCARD_MESSAGE, confirm="Discard", danger=True)
+        dialog.then(self, lambda: self.dismiss(None))
 
     # -- saving ---------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -202,6 +202,10 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button("Cancel", id="cancel")
                 yield Button(self.confirm_label, variant="error" if self.danger else "primary", id="confirm")
         yield Footer()
+
+    def then(self, over: Screen[Any], confirmed: Callable[[], object]) -> None:
+        """Ask over the screen ``over``; run ``confirmed`` only if the answer is yes."""
+        over.app.push_screen(self, lambda yes: confirmed() if yes else None)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
