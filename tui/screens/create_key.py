@@ -68,7 +68,7 @@ class CreateKeyModal(KeyFormModal[CreatedKey]):
     def on_mount(self) -> None:
         """Load the projects and what this member may do with them."""
         super().on_mount()
-        repo = self.app.repo
+        repo = self.repo
 
         def load() -> CreateContext:
             return CreateContext(
@@ -118,7 +118,7 @@ class CreateKeyModal(KeyFormModal[CreatedKey]):
             self.fields.show_error("project", "Type the new project's name in the search box first.")
             self.query_one("#project-search", Input).focus()
             return
-        repo = self.app.repo
+        repo = self.repo
         store_call(
             self, lambda: repo.add_project(name, deployed=False),  # as everywhere else
             done=self._project_added,
@@ -160,7 +160,7 @@ class CreateKeyModal(KeyFormModal[CreatedKey]):
                 return None
             self._offer_deploy(undeployed)
             return None
-        repo = self.app.repo
+        repo = self.repo
         return lambda: repo.create_key(draft)
 
     def _project_problems(self, draft: dict[str, Any]) -> dict[str, str]:
@@ -190,7 +190,7 @@ class CreateKeyModal(KeyFormModal[CreatedKey]):
                 self.fields.show_error("project", not_deployed(project))
                 self.query_one("#project-search", Input).focus()
                 return
-            repo = self.app.repo
+            repo = self.repo
             store_call(
                 self, lambda: repo.set_project_deployed(project.id, True),
                 done=self._deployed,

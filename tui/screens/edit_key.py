@@ -63,7 +63,7 @@ class EditKeyModal(KeyFormModal[ApiKey]):
     def on_mount(self) -> None:
         """Ask the rule book whether this key may be edited, and name its project."""
         super().on_mount()
-        repo, key = self.app.repo, self.key
+        repo, key = self.repo, self.key
 
         def load() -> EditContext:
             return EditContext(repo.refusal(KeyAction.EDIT, key), repo.project_name(key.project_id))
@@ -98,5 +98,5 @@ class EditKeyModal(KeyFormModal[ApiKey]):
             self.notify(NOTHING_CHANGED)
             self.dismiss(None)
             return None
-        repo, key_id, revision, base = self.app.repo, self.key.id, self.revision, self.base
+        repo, key_id, revision, base = self.repo, self.key.id, self.revision, self.base
         return lambda: repo.edit_key(key_id, changes, expected_revision=revision, base=base)

@@ -70,9 +70,8 @@ class KeyCreatedScreen(ModalScreen[None]):
             literal(key.name, style="bold"), f"  {scope_label(key.scope.value)} key · {key.id}"
         )
         if key.expires_at:
-            summary.append(
-                f"\nExpires {when(key.expires_at)} ({expiry_phrase(key.expires_at, self.app.repo.clock())})"
-            )
+            now = self.app.repo.clock()  # type: ignore[attr-defined]
+            summary.append(f"\nExpires {when(key.expires_at)} ({expiry_phrase(key.expires_at, now)})")
         with Vertical(id="created-dialog", classes="dialog -success"):
             yield Label("API key created", id="created-title", classes="dialog-title")
             yield Static(summary, id="created-key")

@@ -19,6 +19,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from store.errors import InvalidInput, StoreError
 from store.models import ApiKey
+from store.repository import Repository
 from tui.text import literal
 from tui.widgets.key_fields import KeyFields, error_label
 from tui.workers import store_call
@@ -88,6 +89,11 @@ class KeyFormModal(ModalScreen[ResultT | None], Generic[ResultT]):
 
     def _remember_opened_state(self) -> None:
         self._opened_state = self.fields.state()
+
+    @property
+    def repo(self) -> Repository:
+        """The app's store, acting as the app's login."""
+        return self.app.repo  # type: ignore[attr-defined]
 
     @property
     def fields(self) -> KeyFields:

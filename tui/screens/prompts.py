@@ -20,7 +20,6 @@ from ..text import literal
 from ..workers import store_call
 
 
-
 class TextPrompt(ModalScreen[str | None]):
     """Ask for one line of text; dismiss with it (trimmed), or ``None`` on escape.
 
@@ -205,7 +204,11 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def then(self, over: Screen[Any], confirmed: Callable[[], object]) -> None:
         """Ask over the screen ``over``; run ``confirmed`` only if the answer is yes."""
-        over.app.push_screen(self, lambda yes: confirmed() if yes else None)
+        def answered(yes: bool | None) -> None:
+            if yes:
+                confirmed()
+
+        over.app.push_screen(self, answered)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
