@@ -19,8 +19,12 @@ from screen_harness import (
 from store import presenter
 from store.repository import Repository
 from tui.screens.confirm_revoke import ConfirmRevoke
-from tui.screens.key_detail import ANALYTICS_SECRET_NOTE, REVOKED_SECRET_NOTE, KeyDetailScreen
 from tui.screens.edit_key import EditKeyModal
+from tui.screens.key_detail import (
+    ANALYTICS_SECRET_NOTE,
+    REVOKED_SECRET_NOTE,
+    KeyDetailScreen,
+)
 
 
 async def open_details(app, pilot) -> KeyDetailScreen:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+import os
+import subprocess
+import sys
+
 import pyperclip
 import pytest
 from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
@@ -17,14 +22,14 @@ from screen_harness import (
 from textual.widgets import Button, Input, Label
 
 from store.models import ApiKey, CreatedKey
-from store.repository import Repository
+from store.repository import Repository, current_login
 from tui.clipboard import COPIED
 from tui.screens.confirm_revoke import ConfirmRevoke
-from tui.screens.key_created import ANALYTICS_WARNING, SENT_FROM_HERE, KeyCreatedScreen
-from tui.screens.prompts import ConfirmDialog
 from tui.screens.create_key import CreateKeyModal
 from tui.screens.edit_key import EditKeyModal
+from tui.screens.key_created import ANALYTICS_WARNING, SENT_FROM_HERE, KeyCreatedScreen
 from tui.screens.key_form import KeyFormModal
+from tui.screens.prompts import ConfirmDialog
 from tui.widgets.project_picker import ADD_OPTION, ALL_OPTION, ProjectPicker
 
 # -- helpers -----------------------------------------------------------------------------
@@ -895,8 +900,6 @@ async def test_a_web_secret_closes_at_once(owner_repo, store_path):
 
 def edit_merges_colleagues_changes() -> bool:
     """Whether this branch's store merges an edit against the values the form opened with."""
-    import inspect
-
     return "base" in inspect.signature(Repository.edit_key).parameters
 
 
@@ -906,13 +909,8 @@ needs_merge = pytest.mark.skipif(
 
 
 def colleague_edits(store_path, *argv: str) -> None:
-    """A colleague's change from another process: the real command line, on the same store."""
-    import os
-    import subprocess
-    import sys
-
-    from store.repository import current_login
-
+    """A colleague's change from another process: the real command line, on the same store
+    (acting as this OS account, made an owner of the store)."""
     colleague = current_login()
     repo = Repository(store_path, OWNER, clock=fixed_clock)
     if colleague not in {member.login for member in repo.list_members()}:
@@ -945,6 +943,23 @@ async def test_a_colleagues_change_survives_my_rename(owner_repo, store_path):
 
 
 @needs_merge
+async def test_different_settings_of_one_key_merge(owner_repo, store_path):
+    key = owner_repo.create_key(web_draft()).key
+    app = harness(store_path, OWNER, lambda: EditKeyModal(key))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(app, pilot)
+        colleague_edits(store_path, key.id, "--add-domain", "https://colleague.example.com")
+        form.query_one("#cross-page").focus()
+        await pilot.press("space")  # cross page persistence on
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.results[0], ApiKey)
+    web = owner_repo.get_key(key.id).web
+    assert web.cross_page_persistence
+    assert web.domains == ["https://shop.example.com", "https://colleague.example.com"]
+
+
+@needs_merge
 async def test_overlapping_changes_are_refused_with_who_changed_what(owner_repo, store_path):
     key = owner_repo.create_key(web_draft()).key
     app = harness(store_path, OWNER, lambda: EditKeyModal(key))
@@ -957,7 +972,7 @@ async def test_overlapping_changes_are_refused_with_who_changed_what(owner_repo,
         await settle(app, pilot)
         assert app.screen is form and app.results == []  # the form stays open
         message = error_text(app, "form")
-        assert "name" in message and "changed by" in message
+        assert "name" in message and current_login() in message  # who changed what
         assert form.query_one("#name", Input).value == "Renamed by alice"  # nothing typed is lost
     assert owner_repo.get_key(key.id).name == "Renamed by a colleague"
 
