@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from . import access, tokens
 from .audit import AuditLog
-from .errors import Forbidden, InvalidInput, NotFound, StoreUnusable
+from .errors import Conflict, Forbidden, InvalidInput, NotFound, StoreUnusable
 from .models import (
     ApiKey,
     AuditEvent,
@@ -291,12 +291,17 @@ class Repository:
             ))
         return CreatedKey(key=key, secret=SecretStr(secret))
 
-    def edit_key(self, key_id: str, changes: KeyChanges | dict[str, Any]) -> ApiKey:
+    def edit_key(
+        self, key_id: str, changes: KeyChanges | dict[str, Any], *,
+        expected_revision: int | None = None, base: KeyChanges | None = None,
+    ) -> ApiKey:
         """Change the name and settings of a Web or Mobile key; the secret stays the same."""
         if not isinstance(changes, KeyChanges):
             changes = validate_or_raise(KeyChanges, changes)
         with self._change() as (transaction, role, events):
             record = self._visible_record(transaction.data, key_id)
+            if expected_revision is not None and int(record.get("revision") or 0) != expected_revision:
+                changes = _merged_with_colleague(record, changes, base)
             access.require_change(self.login, role, record, "edit")
             if record["status"] == "revoked":
                 raise InvalidInput({"key": f"{key_id} is revoked: a revoked key cannot be edited"})
@@ -662,6 +667,47 @@ def compact(record: dict[str, Any]) -> dict[str, Any]:
     """A record without its empty (None) fields: readers use ``.get``, and at 100,000 keys
     the nulls alone cost ~7 MB of file and ~17 MB of memory."""
     return {field: value for field, value in record.items() if value is not None}
+
+
+def _merged_with_colleague(
+    record: dict[str, Any], changes: KeyChanges, base: KeyChanges | None
+) -> KeyChanges:
+    """UI-forms branch shim of the agreed merge (store-safety builds the real one): keep what a
+    colleague changed since ``base`` unless this admin changed the same (sub)field."""
+    who = f"{record.get('updated_by')} at {str(record.get('updated_at', ''))[:16].replace('T', ' ')} UTC"
+    if base is None:
+        raise Conflict(
+            f"{record['id']} was changed by {who} (revision {record.get('revision', 0)}): nothing was saved"
+        )
+    overlaps: list[str] = []
+
+    def pick(label: str, mine: Any, before: Any, theirs: Any) -> Any:
+        if mine == before:
+            return theirs
+        if theirs != before and theirs != mine:
+            overlaps.append(label)
+        return mine
+
+    merged: dict[str, Any] = {}
+    if changes.name is not None:
+        merged["name"] = pick("name", changes.name, base.name, record["name"])
+    for field in ("web", "mobile"):
+        mine = getattr(changes, field)
+        if mine is None:
+            continue
+        before = getattr(base, field)
+        before_dump = before.model_dump() if before is not None else {}
+        theirs = record.get(field) or {}
+        merged[field] = {
+            sub: pick(f"{field} {sub.replace('_', ' ')}", value, before_dump.get(sub), theirs.get(sub, value))
+            for sub, value in mine.model_dump().items()
+        }
+    if overlaps:
+        raise Conflict(
+            f"{record['id']} was changed by {who} meanwhile, and so did you: "
+            f"{', '.join(overlaps)}; nothing was saved: close the form and edit it again"
+        )
+    return validate_or_raise(KeyChanges, merged)
 
 
 def _describe_settings_change(before: dict[str, Any], after: dict[str, Any]) -> str:

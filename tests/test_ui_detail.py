@@ -16,11 +16,15 @@ from screen_harness import (
     type_text,
 )
 
-from store import tokens
+from store import presenter
 from store.repository import Repository
 from tui.screens.confirm_revoke import ConfirmRevoke
-from tui.screens.key_detail import ANALYTICS_SECRET_NOTE, REVOKED_SECRET_NOTE, KeyDetailScreen
-from tui.screens.key_form import KeyFormScreen
+from tui.screens.edit_key import EditKeyModal
+from tui.screens.key_detail import (
+    ANALYTICS_SECRET_NOTE,
+    REVOKED_SECRET_NOTE,
+    KeyDetailScreen,
+)
 
 
 async def open_details(app, pilot) -> KeyDetailScreen:
@@ -61,14 +65,15 @@ async def test_web_key_shows_every_field(owner_repo, store_path, web_key):
         for label, value in [
             ("Name", "Checkout widget"), ("ID", key.id), ("Scope", "Web"),
             ("Project", "Storefront"), ("Status", "active"),
-            ("Created", "2026-12-01 09:30 by alice"), ("Updated", "2026-12-01 09:30 by alice"),
-            ("Revoked", "—"), ("Last used", "never"), ("Key prefix", key.key_prefix),
-            ("Secret", tokens.masked(key.key_prefix)),
+            ("Created", "2026-12-01 09:30 UTC by alice"), ("Updated", "2026-12-01 09:30 UTC by alice"),
+            ("Last used", "never"),
+            ("Secret", presenter.mask(key.key_prefix)),
             ("Custom UI domains", "https://shop.example.com"),
             ("Developing locally", "on"), ("IP networks", "127.0.0.1/32"),
         ]:
             line = next((line for line in text.splitlines() if line.strip().startswith(label)), "")
             assert value in line, f"{label}: {value!r} not in {line!r}"
+        assert "Revoked" not in text  # only a revoked key has that line
         assert "https://www.example.com" in text and "10.0.0.0/8" in text
         assert web_key.secret.get_secret_value() not in text
         await pilot.press("end")  # scroll down to the rest
@@ -87,7 +92,7 @@ async def test_mobile_key_shows_its_apps(owner_repo, store_path):
         assert "Mobile" in text
         assert "iOS bundle ids" in text and "com.example.shop" in text
         assert "Android packages" in text
-        assert tokens.masked(created.key.key_prefix) in text
+        assert presenter.mask(created.key.key_prefix) in text
         assert "Custom UI domains" not in text
 
 
@@ -99,7 +104,7 @@ async def test_analytics_key_says_secret_was_shown_once(owner_repo, store_path):
         text = flat_text(app)
         assert ANALYTICS_SECRET_NOTE in text
         assert "All organization projects" in text
-        assert "active · expires in 60 days" in text
+        assert "active, expires in 60 days" in text
         assert "Expires 2027-01-30 09:30 UTC" in text
         assert created.key.key_prefix in text
         keys = shown_keys(screen)
@@ -119,7 +124,7 @@ async def test_reveal_toggles(owner_repo, store_path, web_key):
         await pilot.press("v")
         await settle(app, pilot)
         assert secret not in screen_text(app)
-        assert tokens.masked(web_key.key.key_prefix) in screen_text(app)
+        assert presenter.mask(web_key.key.key_prefix) in screen_text(app)
 
 
 async def test_copy_from_details(owner_repo, store_path, web_key, clipboard):
@@ -178,7 +183,7 @@ async def test_revoke_from_details(owner_repo, store_path, web_key):
         assert "Status revoked" in text
         assert REVOKED_SECRET_NOTE in text
         assert web_key.secret.get_secret_value() not in text
-        assert "Revoked 2026-12-01 09:30 by alice" in text
+        assert "Revoked 2026-12-01 09:30 UTC by alice" in text
         assert "Revoked Checkout widget" in notifications(app)
         keys = shown_keys(screen)
         assert not {"e", "d", "v", "c"} & set(keys)
@@ -212,7 +217,7 @@ async def test_edit_from_details_reloads(owner_repo, store_path, web_key):
         screen = await open_details(app, pilot)
         await pilot.press("e")
         await settle(app, pilot)
-        assert isinstance(app.screen, KeyFormScreen)
+        assert isinstance(app.screen, EditKeyModal)
         await type_text(pilot, "Renamed widget")
         await pilot.press("ctrl+s")
         await settle(app, pilot)

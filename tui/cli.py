@@ -18,7 +18,8 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from store import access, tokens
+from store import presenter
+from store.access import KeyAction
 from store.audit import audit_path
 from store.errors import InvalidInput, StoreError
 from store.key_index import KeyIndex
@@ -36,7 +37,7 @@ from store.models import (
     validation_errors,
 )
 from store.repository import Repository, current_login, default_store_path
-from tui.format import expiry_phrase, scope_label, short_time
+from tui.format import scope_label, short_time
 from tui.cli_output import (
     PROG,
     complain,
@@ -511,8 +512,8 @@ def run_list(command: Command) -> int:
         [
             (
                 view.id, view.name, scope_label(view.scope), view.project_name,
-                tokens.masked(view.key_prefix), short_time(view.created_at), view.created_by,
-                _status_text(view.status(now).value, view.expires_at, moment),
+                presenter.mask(view.key_prefix), short_time(view.created_at), view.created_by,
+                presenter.status_phrase(view.record, moment),
             )
             for view in views
         ],
@@ -520,22 +521,15 @@ def run_list(command: Command) -> int:
     return 0
 
 
-def _status_text(status: str, expires_at: str | None, moment: Any) -> str:
-    if status == "active" and expires_at:
-        return f"active, expires {expiry_phrase(expires_at, moment)}"
-    if status == "expired":
-        return f"expired {short_time(expires_at)}"
-    return status
-
-
 def run_show(command: Command) -> int:
     """Show one key, or print its secret alone."""
     args = command.args
     repo = command.existing_repo()
+    key = repo.get_key(args.key_id)
     if args.secret:
+        _refuse_by_rule_book(repo, KeyAction.COPY, key)
         print_line(repo.reveal_secret(args.key_id).get_secret_value())
         return 0
-    key = repo.get_key(args.key_id)
     if args.json:
         return print_json(key_json(repo, key))
     print_fields(key_fields(repo, key))
@@ -560,6 +554,7 @@ def run_edit(command: Command) -> int:
     if args.name is None and not any(value for _, value in web_flags + mobile_flags):
         raise CommandError(f"nothing to change: give --name or a setting; see {PROG} edit --help")
     _refuse_foreign_flags(key.scope, {Scope.WEB: web_flags, Scope.MOBILE: mobile_flags})
+    _refuse_by_rule_book(repo, KeyAction.EDIT, key)
     changes: dict[str, Any] = {}
     if args.name is not None:
         changes["name"] = args.name
@@ -582,6 +577,8 @@ def _edited_web(key_id: str, current: WebSettings, args: argparse.Namespace) -> 
     local = current.developing_locally or bool(args.add_network)  # as on create, a network implies it
     if args.local is not None:
         local = args.local
+    if not local:
+        networks = []  # as in the UI: not developing locally means no local networks
     cross_page = current.cross_page_persistence if args.cross_page is None else args.cross_page
     return validate_or_raise(WebSettings, {
         "domains": domains, "developing_locally": local, "networks": networks,
@@ -630,9 +627,9 @@ def run_revoke(command: Command) -> int:
     args = command.args
     repo = command.existing_repo()
     keys = [repo.get_key(key_id) for key_id in dict.fromkeys(args.key_ids)]
-    role = repo.me().role
-    for key in keys:  # refuse before asking, with the reason
-        access.require_change(repo.login, role, {"created_by": key.created_by}, "revoke")
+    for key in keys:  # refuse before asking, with the reason; revoked ones are said below
+        if key.status != "revoked":
+            _refuse_by_rule_book(repo, KeyAction.REVOKE, key)
     if not args.yes:
         _confirm_revoke(keys)
     revoked = {key.id for key in repo.revoke_keys([key.id for key in keys])}
@@ -642,6 +639,13 @@ def run_revoke(command: Command) -> int:
         else:
             print_line(f"{key.id} {safe_text(key.name)} was already revoked")
     return 0
+
+
+def _refuse_by_rule_book(repo: Repository, action: KeyAction, key: ApiKey) -> None:
+    """Refuse with the rule book's reason when the acting member may not do ``action``."""
+    reason = repo.refusal(action, key)
+    if reason is not None:
+        raise CommandError(reason)
 
 
 def _confirm_revoke(keys: list[ApiKey]) -> None:

@@ -12,11 +12,10 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from store import tokens
+from store import presenter
 from store.errors import InvalidInput
-from store.models import ApiKey, Scope
-from store.repository import ALL_PROJECTS, Repository
-from tui.format import expiry_phrase, scope_label, short_time
+from store.models import ApiKey
+from store.repository import Repository
 from tui.text import safe_text
 
 PROG = "apikeys"
@@ -31,49 +30,27 @@ def key_json(repo: Repository, key: ApiKey) -> dict[str, Any]:
 
 
 def key_fields(repo: Repository, key: ApiKey) -> list[tuple[str, list[str]]]:
-    """Label and value lines of every field of the key's scope (never the secret)."""
-    moment = repo.clock()
-    status = key.effective_status(repo.now()).value
-    project = ALL_PROJECTS if key.project_id is None else f"{repo.project_name(key.project_id)} ({key.project_id})"
-    fields: list[tuple[str, list[str]]] = [
-        ("id", [key.id]),
-        ("name", [key.name]),
-        ("scope", [scope_label(key.scope)]),
-        ("project", [project]),
-        ("status", [status]),
-        ("key", [tokens.masked(key.key_prefix)]),
-        ("created", [f"{when(key.created_at)} by {key.created_by}"]),
-        ("updated", [f"{when(key.updated_at)} by {key.updated_by}"]),
-    ]
-    if key.expires_at:
-        fields.append(("expires", [f"{when(key.expires_at)} ({expiry_phrase(key.expires_at, moment)})"]))
-    if key.revoked_at:
-        fields.append(("revoked", [f"{when(key.revoked_at)} by {key.revoked_by}"]))
-    fields.append(("last used", [when(key.last_used_at) if key.last_used_at else "never"]))
-    if key.web is not None:
-        fields += [
-            ("domains", list(key.web.domains)),
-            ("developing locally", ["yes" if key.web.developing_locally else "no"]),
-            ("networks", list(key.web.networks) or ["—"]),
-            ("cross page persistence", ["yes" if key.web.cross_page_persistence else "no"]),
-        ]
-    if key.mobile is not None:
-        fields += [
-            ("iOS bundle ids", list(key.mobile.ios_bundle_ids) or ["—"]),
-            ("Android packages", list(key.mobile.android_packages) or ["—"]),
-        ]
-    if key.scope is Scope.ANALYTICS:
-        fields.append(("secret", ["shown once at creation; not stored"]))
-    elif status == "revoked":
-        fields.append(("secret", ["wiped when revoked"]))
-    else:
-        fields.append(("secret", [f"hidden: `{PROG} show {key.id} --secret` prints it"]))
+    """Label and value lines of every field of the key's scope, as the presenter words them
+    (never the secret: a stored one is pointed at instead)."""
+    fields = []
+    for fact in presenter.key_facts(key, repo.project_name(key.project_id), repo.clock()):
+        values = list(fact.values) or [presenter.NONE]
+        if fact.kind == presenter.SECRET and values == [presenter.STORED_SECRET]:
+            values = [f"hidden: `{PROG} show {key.id} --secret` prints it"]
+        fields.append((cli_label(fact.label), values))
     return fields
+
+
+def cli_label(label: str) -> str:
+    """The command line's labels are lower case (``Last used`` → ``last used``; ``ID`` → ``id``)."""
+    if label == "ID":
+        return "id"
+    return label if label[:2].isupper() or label.startswith("iOS") else label[0].lower() + label[1:]
 
 
 def when(iso: str) -> str:
     """A stored time as printed: ``2026-12-01 09:30 UTC``."""
-    return f"{short_time(iso)} UTC"
+    return presenter.when(iso)
 
 
 # -- output --------------------------------------------------------------------------------

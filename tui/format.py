@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from store import presenter
 from store.models import from_iso
 
 SCOPE_LABELS = {"web": "Web", "mobile": "Mobile", "analytics": "Analytics"}
@@ -33,14 +34,6 @@ def days_until(iso: str, now: datetime) -> float:
 
 
 def expiry_phrase(iso: str | None, now: datetime) -> str:
-    """``never``, ``in 5 days``, ``tomorrow``, ``today`` or ``expired 2026-11-30``."""
-    if not iso:
-        return "never"
-    days = days_until(iso, now)
-    if days <= 0:
-        return f"expired {short_date(iso)}"
-    if days < 1:
-        return "today"
-    if days < 2:
-        return "tomorrow"
-    return f"in {int(days)} days"
+    """``never``, ``in 5 days``, ``tomorrow``, ``today`` or ``expired on 2026-11-30``: the
+    presenter's wording (:mod:`store.presenter`), kept here for the screens that import it."""
+    return presenter.expiry_phrase(iso, now)

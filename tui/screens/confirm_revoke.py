@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
 from tui.format import scope_label
 from tui.text import literal
+
+from .prompts import ConfirmDialog
 
 MAX_LISTED = 8  # names listed in a bulk revoke; the rest are counted
 
@@ -42,86 +40,34 @@ def key_lines(keys: list[tuple[str, str, str]], limit: int = MAX_LISTED, hidden:
     return lines
 
 
-class ConfirmRevoke(ModalScreen[bool]):
+class ConfirmRevoke(ConfirmDialog):
     """Ask before revoking ``keys`` (each ``(id, name, scope)``): True means revoke."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("left", "app.focus_previous", "Previous button", show=False),
-        Binding("right", "app.focus_next", "Next button", show=False),
-    ]
-    AUTO_FOCUS = "#cancel"
-
-    DEFAULT_CSS = """
-    ConfirmRevoke {
-        align: center middle;
-    }
-    ConfirmRevoke #confirm-dialog {
-        width: 64;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $error;
-        background: $surface;
-        padding: 0 1;
-    }
-    ConfirmRevoke #confirm-title {
-        dock: top;
-        text-style: bold;
-        color: $text-error;
-        width: 1fr;
-        margin-bottom: 1;
-    }
-    ConfirmRevoke #confirm-keys {
-        height: auto;
-        max-height: 100%;
-    }
-    ConfirmRevoke #confirm-bottom {
-        dock: bottom;
-        height: auto;
-    }
-    ConfirmRevoke #confirm-warning {
-        margin-top: 1;
-    }
-    ConfirmRevoke #confirm-buttons {
-        height: auto;
-        margin-top: 1;
-        align-horizontal: right;
-    }
-    ConfirmRevoke #confirm-buttons Button {
-        margin-left: 2;
-    }
-    """
-
     def __init__(self, keys: list[tuple[str, str, str]], *, hidden: int = 0) -> None:
-        super().__init__()
+        count = len(keys)
+        it = "it" if count == 1 else "them"
+        super().__init__(
+            revoke_title(count),
+            f"Every integration using {it} stops working at once. "
+            "A revoked key cannot be reissued: you would create a new one.",
+            confirm="Yes, Delete", danger=True,
+        )
         self.keys = list(keys)
         self.hidden = hidden  # how many of the keys the main table's filter hides
 
     def compose(self) -> ComposeResult:
         """Title, the keys, what revoking means, and Cancel / Yes, Delete."""
-        count = len(self.keys)
-        with Vertical(id="confirm-dialog"):
-            yield Label(revoke_title(count), id="confirm-title")
+        with Vertical(id="confirm-dialog", classes="dialog -danger"):
+            yield Label(self.question, id="confirm-title", classes="dialog-title dialog-header")
             with VerticalScroll(id="confirm-keys", can_focus=False):
                 yield Static(key_lines(self.keys, hidden=self.hidden), id="confirm-list")
-            with Vertical(id="confirm-bottom"):
-                it = "it" if count == 1 else "them"
-                yield Static(
-                    f"Every integration using {it} stops working at once. "
-                    f"A revoked key cannot be reissued: you would create a new one.",
-                    id="confirm-warning",
-                )
-                with Horizontal(id="confirm-buttons"):
+            with Vertical(id="confirm-bottom", classes="dialog-bottom"):
+                yield Static(self.message, id="confirm-warning")
+                with Horizontal(id="confirm-buttons", classes="dialog-buttons"):
                     yield Button("Cancel", id="cancel")
-                    yield Button("Yes, Delete", variant="error", id="yes")
+                    yield Button(self.confirm_label, variant="error", id="yes")
         yield Footer()
 
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        """Keep the keys."""
-        self.dismiss(False)
-
     @on(Button.Pressed, "#yes")
-    def _confirmed(self) -> None:
+    def _yes(self) -> None:
         self.dismiss(True)

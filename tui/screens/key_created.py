@@ -1,4 +1,8 @@
-"""Key created: the new key's full secret, once, with a way to copy it."""
+"""Key created: the new key's full secret, once, with a way to copy it.
+
+An Analytics secret is never one keystroke from gone (SPEC §5): **Copy** has the focus, and
+closing before a copy asks first, with **Cancel** focused.
+"""
 
 from __future__ import annotations
 
@@ -13,110 +17,88 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
 from store.models import CreatedKey, Scope
-from tui.clipboard import copy_text
-from tui.format import expiry_phrase, scope_label, short_time
+from store.presenter import expiry_phrase, when
+from tui.clipboard import SENT_TO_TERMINAL, copy_text
+from tui.format import scope_label
 from tui.text import literal
+
+from .prompts import ConfirmDialog
 
 ANALYTICS_WARNING = "This secret will never be shown again. Copy it now and store it safely."
 REVEAL_AGAIN = "You can reveal and copy it again from the key's details (v, c)."
+# The clipboard's own OSC 52 message points at the details' reveal, which an Analytics key
+# does not have: here the secret is on screen, so that is where to take it from.
+SENT_FROM_HERE = (
+    "Copy sent to your terminal (OSC 52); if nothing arrived, select the secret on screen "
+    "before closing"
+)
+CLOSE_UNCOPIED_TITLE = "Close without copying?"
+CLOSE_UNCOPIED = (
+    "This Analytics secret is not stored: it can never be shown again. "
+    "Without it, the key is useless and you would create a new one."
+)
 
 
 class KeyCreatedScreen(ModalScreen[None]):
-    """Show a new key's secret in full; ``c`` copies it, ``enter`` or ``escape`` closes."""
+    """Show a new key's secret in full; ``c`` copies it, ``escape`` (or Done) closes.
+
+    ``enter`` presses the focused button: Copy at first, so it never closes by accident.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "copy", "Copy"),
-        Binding("enter", "done", "Done"),
-        Binding("escape", "done", "Done", show=False),
+        Binding("escape", "done", "Done"),
+        Binding("enter", "done", "Done", show=False),  # on Copy (focused), enter copies
     ]
-    AUTO_FOCUS = "#done"
-
-    DEFAULT_CSS = """
-    KeyCreatedScreen {
-        align: center middle;
-    }
-    KeyCreatedScreen #created-dialog {
-        width: 70;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $success;
-        background: $surface;
-        padding: 0 1;
-    }
-    KeyCreatedScreen #created-title {
-        text-style: bold;
-        color: $text-success;
-        width: 1fr;
-    }
-    KeyCreatedScreen #created-key {
-        margin-top: 1;
-    }
-    KeyCreatedScreen #secret {
-        border: round $accent;
-        border-title-color: $text-muted;
-        padding: 0 1;
-        margin-top: 1;
-        text-style: bold;
-        width: 1fr;
-    }
-    KeyCreatedScreen #secret-note {
-        padding: 0 1;
-        color: $text-muted;
-    }
-    KeyCreatedScreen #secret-note.-warning {
-        color: $text-warning;
-        background: $warning-muted;
-        text-style: bold;
-    }
-    KeyCreatedScreen #created-buttons {
-        height: auto;
-        margin-top: 1;
-        align-horizontal: right;
-    }
-    KeyCreatedScreen #created-buttons Button {
-        margin-left: 2;
-    }
-    """
+    AUTO_FOCUS = "#copy"
+    DEFAULT_CLASSES = "dialog-screen"
 
     def __init__(self, created: CreatedKey) -> None:
         super().__init__()
         self.created = created
+        self.copied = False
+
+    @property
+    def analytics(self) -> bool:
+        """Whether this secret is shown now and never again."""
+        return self.created.key.scope is Scope.ANALYTICS
 
     def compose(self) -> ComposeResult:
         """Title, which key, the secret in a box, the note for its scope, and buttons."""
         key = self.created.key
-        analytics = key.scope is Scope.ANALYTICS
         summary = Text.assemble(
             literal(key.name, style="bold"), f"  {scope_label(key.scope.value)} key · {key.id}"
         )
         if key.expires_at:
-            summary.append(
-                f"\nExpires {short_time(key.expires_at)} UTC "
-                f"({expiry_phrase(key.expires_at, self.app.repo.clock())})"
-            )
-        with Vertical(id="created-dialog"):
-            yield Label("API key created", id="created-title")
+            now = self.app.repo.clock()  # type: ignore[attr-defined]
+            summary.append(f"\nExpires {when(key.expires_at)} ({expiry_phrase(key.expires_at, now)})")
+        with Vertical(id="created-dialog", classes="dialog -success"):
+            yield Label("API key created", id="created-title", classes="dialog-title")
             yield Static(summary, id="created-key")
             secret = Static(Text(self.created.secret.get_secret_value()), id="secret")
             secret.border_title = "Secret"
             yield secret
             yield Static(
-                ANALYTICS_WARNING if analytics else REVEAL_AGAIN,
-                id="secret-note", classes="-warning" if analytics else "",
+                ANALYTICS_WARNING if self.analytics else REVEAL_AGAIN,
+                id="secret-note", classes="dialog-warning" if self.analytics else "",
             )
-            with Horizontal(id="created-buttons"):
-                yield Button("Copy", id="copy")
-                yield Button("Done", variant="primary", id="done")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Copy", variant="primary", id="copy")
+                yield Button("Done", id="done")
         yield Footer()
 
     @on(Button.Pressed, "#copy")
     def action_copy(self) -> None:
         """Copy the secret to the clipboard (or to the terminal over SSH)."""
         message = copy_text(self.app, self.created.secret.get_secret_value())
-        self.notify(message)
+        self.copied = True
+        self.notify(SENT_FROM_HERE if message == SENT_TO_TERMINAL else message)
 
     @on(Button.Pressed, "#done")
     def action_done(self) -> None:
-        """Close: the secret of an Analytics key is gone for good after this."""
-        self.dismiss(None)
+        """Close; an Analytics secret that was not copied is asked about first."""
+        if not self.analytics or self.copied:
+            self.dismiss(None)
+            return
+        dialog = ConfirmDialog(CLOSE_UNCOPIED_TITLE, CLOSE_UNCOPIED, confirm="Close", danger=True)
+        dialog.then(self, lambda: self.dismiss(None))

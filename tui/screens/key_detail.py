@@ -19,132 +19,87 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
-from store import access, tokens
-from store.errors import Forbidden, NotFound, StoreError
-from store.models import ApiKey, AuditEvent, Role, Scope, Status, to_iso
-from store.repository import ALL_PROJECTS
+from store import presenter
+from store.access import KeyAction
+from store.errors import NotFound, StoreError
+from store.models import ApiKey, AuditEvent
 from tui.clipboard import copy_text
-from tui.format import expiry_phrase, scope_label, short_time
+from tui.format import short_time
 from tui.text import literal, safe_text
 from tui.workers import store_call
 
 from .live import LiveScreen
 
 HISTORY_SHOWN = 50  # the rest is on the Activity screen (l)
-ANALYTICS_SECRET_NOTE = (
-    "The secret was shown only once, at creation. Create a new key if it was lost."
-)
-REVOKED_SECRET_NOTE = "Revoked: the secret was wiped"
+ANALYTICS_SECRET_NOTE = presenter.ANALYTICS_SECRET.capitalize()
+REVOKED_SECRET_NOTE = presenter.REVOKED_SECRET.capitalize()
 
 
 @dataclass(frozen=True)
 class KeyLoaded:
-    """One key as the details show it, read in a worker."""
+    """One key as the details show it, read in a worker, with the rule book's answers."""
 
     key: ApiKey
     project_name: str
     history: list[AuditEvent]
-    role: Role
-    login: str
     now: datetime
+    refusals: dict[KeyAction, str | None]
 
     @property
-    def may_change(self) -> bool:
-        """Whether the acting member may edit or revoke this key."""
-        return access.can_change(self.login, self.role, {"created_by": self.key.created_by})
-
-    @property
-    def status(self) -> Status:
-        """active, revoked or expired, now."""
-        return self.key.effective_status(to_iso(self.now))
+    def status(self) -> str:
+        """active, disabled, expired or revoked, now."""
+        return presenter.status_word(self.key.model_dump(), self.now)
 
 
-def _on_off(value: bool) -> str:
-    return "on" if value else "off"
-
-
-def _listed(values: list[str]) -> Text:
-    """Values one per line, literally; ``—`` when there are none."""
-    if not values:
-        return Text("—", style="dim")
-    return Text("\n").join(literal(value) for value in values)
+STATUS_STYLES = {"active": "bold green", "revoked": "bold red", "expired": "bold yellow", "disabled": "bold yellow"}
+# The footer's actions and the rule book's question each asks.
+ACTION_RULES = {
+    "reveal": KeyAction.COPY, "copy": KeyAction.COPY, "edit": KeyAction.EDIT, "revoke": KeyAction.REVOKE,
+}
 
 
 def status_text(loaded: KeyLoaded) -> Text:
-    """``active``, ``active · expires in 29 days``, ``expired 2026-…`` or ``revoked``."""
-    key, status = loaded.key, loaded.status
-    styles = {Status.ACTIVE: "bold green", Status.REVOKED: "bold red", Status.EXPIRED: "bold yellow"}
-    text = Text(status.value, style=styles[status])
-    if status is Status.ACTIVE and key.expires_at:
-        text.append(f" · expires {expiry_phrase(key.expires_at, loaded.now)}")
-    elif status is Status.EXPIRED and key.expires_at:
-        text.append(f" · {expiry_phrase(key.expires_at, loaded.now)}")
-    elif status is Status.REVOKED and key.expires_at:
-        text.append(f" · would have expired {short_time(key.expires_at)}", style="dim")
-    return text
-
-
-def when_by(at: str | None, by: str | None) -> Text:
-    """``2026-12-01 09:30 by alice`` (the login shown literally), or ``—``."""
-    if not at:
-        return Text("—", style="dim")
-    text = Text(short_time(at))
-    if by:
-        text.append(" by ")
-        text.append_text(literal(by))
+    """The presenter's status phrase, its first word coloured by the state."""
+    phrase = presenter.status_phrase(loaded.key.model_dump(), loaded.now)
+    word = loaded.status
+    text = Text(phrase)
+    text.stylize(STATUS_STYLES.get(word, "bold"), 0, len(word) if phrase.startswith(word) else len(phrase))
     return text
 
 
 def secret_text(loaded: KeyLoaded, revealed: SecretStr | None) -> Text:
     """The secret line: masked, revealed, or why there is none to show."""
     key = loaded.key
-    if key.status == "revoked":
-        return Text(REVOKED_SECRET_NOTE, style="italic")
-    if key.scope is Scope.ANALYTICS:
-        return Text(ANALYTICS_SECRET_NOTE, style="italic")
+    if loaded.refusals.get(KeyAction.COPY) is not None or key.secret is None:
+        return Text(presenter.secret_note(key.model_dump()).capitalize(), style="italic")
     if revealed is not None:
         return Text.assemble((revealed.get_secret_value(), "bold"), ("  v hides", "dim"))
-    return Text.assemble(tokens.masked(key.key_prefix), ("  v reveals, c copies", "dim"))
+    return Text.assemble(presenter.mask(key.key_prefix), ("  v reveals, c copies", "dim"))
+
+
+def fact_text(fact: presenter.Fact) -> Text:
+    """One fact's value: user text literal, lists one per line, ``—`` when empty."""
+    if not fact.values:
+        return Text(presenter.NONE, style="dim")
+    text = Text("\n").join(literal(value) for value in fact.values)
+    if fact.kind == presenter.NAME:
+        text.stylize("bold")
+    return text
 
 
 def field_rows(loaded: KeyLoaded, revealed: SecretStr | None) -> list[tuple[str, Text]]:
-    """Every field of the key's scope as (label, value) rows."""
-    key = loaded.key
-    project = (
-        Text(ALL_PROJECTS, style="italic") if key.project_id is None
-        else Text.assemble(literal(loaded.project_name), (f"  {key.project_id}", "dim"))
-    )
-    rows: list[tuple[str, Text]] = [
-        ("Name", literal(key.name, style="bold")),
-        ("ID", Text(key.id)),
-        ("Scope", Text(scope_label(key.scope.value))),
-        ("Project", project),
-        ("Status", status_text(loaded)),
-        ("Created", when_by(key.created_at, key.created_by)),
-        ("Updated", when_by(key.updated_at, key.updated_by)),
-        ("Revoked", when_by(key.revoked_at, key.revoked_by)),
-        ("Last used", Text(short_time(key.last_used_at) if key.last_used_at else "never")),
-        ("Key prefix", Text(key.key_prefix)),
-        ("Secret", secret_text(loaded, revealed)),
-    ]
-    if key.scope is Scope.WEB and key.web is not None:
-        web = key.web
-        rows += [
-            ("Custom UI domains", _listed(web.domains)),
-            ("Developing locally", Text(_on_off(web.developing_locally))),
-            ("IP networks", _listed(web.networks)),
-            ("Cross page persistence", Text(_on_off(web.cross_page_persistence))),
-        ]
-    elif key.scope is Scope.MOBILE and key.mobile is not None:
-        rows += [
-            ("iOS bundle ids", _listed(key.mobile.ios_bundle_ids)),
-            ("Android packages", _listed(key.mobile.android_packages)),
-        ]
-    elif key.scope is Scope.ANALYTICS:
-        expires = Text(f"{short_time(key.expires_at)} UTC") if key.expires_at else Text("never")
-        if key.expires_at:
-            expires.append(f" ({expiry_phrase(key.expires_at, loaded.now)})", style="dim")
-        rows.append(("Expires", expires))
+    """Every fact of the key's scope as (label, value) rows, as the presenter words them."""
+    rows: list[tuple[str, Text]] = []
+    secret_shown = loaded.refusals.get(KeyAction.COPY) is None and loaded.key.secret is not None
+    for fact in presenter.key_facts(loaded.key, loaded.project_name, loaded.now):
+        if fact.kind == presenter.MASK and secret_shown:
+            continue  # the Secret line shows the masked key, with reveal and copy
+        if fact.kind == presenter.STATUS:
+            rows.append((fact.label, status_text(loaded)))
+        elif fact.kind == presenter.SECRET:
+            rows.append((fact.label, secret_text(loaded, revealed)))
+        else:
+            rows.append((fact.label, fact_text(fact)))
     return rows
 
 
@@ -177,6 +132,7 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
     """Everything about one key; reveal, copy, edit and revoke it from here."""
 
     TITLE = "Key details"
+    CSS_PATH = "key_detail.tcss"
     AUTO_FOCUS = "#detail-body"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
@@ -191,20 +147,6 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
         Binding("d,delete", "explain('revoke')", show=False),
         Binding("l", "activity", "Activity"),
     ]
-
-    DEFAULT_CSS = """
-    KeyDetailScreen #detail-body {
-        padding: 0 1;
-    }
-    KeyDetailScreen #detail-fields {
-        margin-top: 1;
-    }
-    KeyDetailScreen .detail-heading {
-        margin-top: 1;
-        text-style: bold;
-        color: $text-primary;
-    }
-    """
 
     def __init__(self, key_id: str) -> None:
         super().__init__()
@@ -232,16 +174,15 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
             key=key,
             project_name=repo.project_name(key.project_id),
             history=repo.history(self.key_id),
-            role=repo.me().role,
-            login=repo.login,
             now=repo.clock(),
+            refusals={action: repo.refusal(action, key) for action in set(ACTION_RULES.values())},
         )
 
     def show(self, data: KeyLoaded) -> None:
         """Show the freshly read key (a revoked key forgets a revealed secret)."""
         self.data = data
         self.missing = None
-        if data.key.status == "revoked" or data.key.scope is Scope.ANALYTICS:
+        if data.refusals[KeyAction.COPY] is not None:
             self.revealed = None
         self._render_fields()
         self.query_one("#detail-history", Static).update(history_table(data.history))
@@ -271,36 +212,11 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
         return True
 
     def refusal(self, action: str) -> str | None:
-        """Why ``action`` cannot apply to this key now, or None when it can."""
+        """Why ``action`` cannot apply to this key now (the rule book's words), or None."""
         data = self.data
         if data is None:
             return self.missing or "The key is still loading."
-        key = data.key
-        if action in ("reveal", "copy"):
-            if key.status == "revoked":
-                return f"{key.id} is revoked: its secret was wiped."
-            if key.scope is Scope.ANALYTICS:
-                return (
-                    f"{key.id} is an Analytics key: its secret was shown once, at creation, "
-                    "and is not stored; create a new key if it was lost."
-                )
-            return None
-        if action == "edit":
-            if key.scope is Scope.ANALYTICS:
-                return (
-                    f"{key.id} is an Analytics key, which cannot be edited: "
-                    "revoke it and create a new one."
-                )
-            if key.status == "revoked":
-                return f"{key.id} is revoked: a revoked key cannot be edited."
-        if action == "revoke" and key.status == "revoked":
-            return f"{key.id} is already revoked."
-        if action in ("edit", "revoke") and not data.may_change:
-            try:
-                access.require_change(data.login, data.role, {"created_by": key.created_by}, action)
-            except Forbidden as error:
-                return str(error)
-        return None
+        return data.refusals.get(ACTION_RULES[action])
 
     async def action_explain(self, action: str) -> None:
         """A key whose action does not apply was pressed: say why.
@@ -345,7 +261,7 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
 
     def action_edit(self) -> None:
         """Edit the key's name and settings (Web and Mobile keys)."""
-        from .key_form import KeyFormScreen
+        from .edit_key import EditKeyModal
 
         if self.data is None:
             return
@@ -355,7 +271,7 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
                 self.notify(f"Saved {safe_text(result.name)}", markup=False)
                 self.reload()
 
-        self.app.push_screen(KeyFormScreen(self.data.key), edited)
+        self.app.push_screen(EditKeyModal(self.data.key), edited)
 
     def action_revoke(self) -> None:
         """Ask, then revoke this key."""

@@ -328,9 +328,9 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
     def action_new_key(self) -> None:
         """Open the create form; then show the new secret once."""
-        from .key_form import KeyFormScreen
+        from .create_key import CreateKeyModal
 
-        self.app.push_screen(KeyFormScreen(), self._key_created)
+        self.app.push_screen(CreateKeyModal(), self._key_created)
 
     def _key_created(self, created: Any) -> None:
         from .key_created import KeyCreatedScreen
@@ -344,7 +344,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
     def action_edit_key(self) -> None:
         """Edit the key under the cursor, when the rule book allows it."""
-        from .key_form import KeyFormScreen
+        from .edit_key import EditKeyModal
 
         view = self.table.cursor_row
         if view is None:
@@ -365,7 +365,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             if refusal is not None:
                 self._refused(refusal)
             else:
-                self.app.push_screen(KeyFormScreen(key), edited)
+                self.app.push_screen(EditKeyModal(key), edited)
 
         store_call(self, read, ready)
 

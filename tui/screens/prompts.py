@@ -1,4 +1,4 @@
-"""Small modal questions: a line of text, or one choice from a short list."""
+"""Small modal questions: a line of text, one choice from a short list, or yes / no."""
 
 from __future__ import annotations
 
@@ -6,53 +6,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from store.errors import StoreError
 
 from ..text import literal
 from ..workers import store_call
-
-PROMPT_CSS = """
-TextPrompt, ChoicePrompt {
-    align: center middle;
-}
-TextPrompt > #dialog, ChoicePrompt > #dialog {
-    width: 64;
-    max-width: 100%;
-    height: auto;
-    max-height: 100%;
-    border: round $accent;
-    background: $surface;
-    padding: 0 1;
-}
-#dialog > .prompt-title {
-    text-style: bold;
-    margin-bottom: 1;
-}
-#dialog > .prompt-error {
-    color: $text-error;
-    height: auto;
-}
-#dialog > .prompt-hint {
-    color: $text-muted;
-}
-#dialog > .prompt-keys {
-    color: $text-muted;
-    margin-top: 1;
-}
-#dialog > OptionList {
-    height: auto;
-    max-height: 12;
-    border: none;
-    padding: 0;
-}
-"""
 
 
 class TextPrompt(ModalScreen[str | None]):
@@ -64,7 +29,7 @@ class TextPrompt(ModalScreen[str | None]):
     dismisses and ``applied`` holds what ``apply`` returned.
     """
 
-    DEFAULT_CSS = PROMPT_CSS
+    DEFAULT_CLASSES = "dialog-screen"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
@@ -89,15 +54,15 @@ class TextPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         """A title, the input, a line for errors, and what the keys do."""
-        with Vertical(id="dialog"):
-            yield Static(literal(self.prompt_title), classes="prompt-title")
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(literal(self.prompt_title), classes="dialog-title")
             yield Input(value=self.initial_value, placeholder=self.placeholder, id="answer")
-            error = Static("", classes="prompt-error", id="error")
+            error = Static("", classes="dialog-error", id="error")
             error.display = False
             yield error
             if self.hint:
-                yield Static(literal(self.hint), classes="prompt-hint")
-            yield Static(Text("enter OK · escape Cancel"), classes="prompt-keys")
+                yield Static(literal(self.hint), classes="dialog-hint")
+            yield Static(Text("enter OK · escape Cancel"), classes="dialog-keys")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """An edited answer clears the last error."""
@@ -156,7 +121,7 @@ class ChoicePrompt(ModalScreen[str | None]):
     ``choices`` are ``(value, label)`` pairs; the ``current`` value starts highlighted.
     """
 
-    DEFAULT_CSS = PROMPT_CSS
+    DEFAULT_CLASSES = "dialog-screen"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
@@ -175,8 +140,8 @@ class ChoicePrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         """A title, the choices and what the keys do."""
-        with Vertical(id="dialog"):
-            yield Static(literal(self.prompt_title), classes="prompt-title")
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(literal(self.prompt_title), classes="dialog-title")
             options = []
             for value, label in self.choices:
                 text = literal(label)
@@ -185,8 +150,8 @@ class ChoicePrompt(ModalScreen[str | None]):
                 options.append(Option(text, id=value))
             yield OptionList(*options)
             if self.hint:
-                yield Static(literal(self.hint), classes="prompt-hint")
-            yield Static(Text("↑↓ choose · enter OK · escape Cancel"), classes="prompt-keys")
+                yield Static(literal(self.hint), classes="dialog-hint")
+            yield Static(Text("↑↓ choose · enter OK · escape Cancel"), classes="dialog-keys")
 
     def on_mount(self) -> None:
         """Start on the current choice."""
@@ -203,3 +168,53 @@ class ChoicePrompt(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         """Close without an answer."""
         self.dismiss(None)
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Ask before something that cannot be undone: True means go ahead.
+
+    **Cancel** has the focus, so ``enter`` on its own never does the irreversible thing;
+    ``tab`` (or ``→``) moves to the other button, ``escape`` cancels.
+    """
+
+    DEFAULT_CLASSES = "dialog-screen"
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("left", "app.focus_previous", "Previous button", show=False),
+        Binding("right", "app.focus_next", "Next button", show=False),
+    ]
+    AUTO_FOCUS = "#cancel"
+
+    def __init__(self, title: str, message: str, *, confirm: str, danger: bool = False) -> None:
+        super().__init__()
+        self.question = title
+        self.message = message
+        self.confirm_label = confirm
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        """The question, what it means, and Cancel / the confirming button."""
+        with Vertical(classes="dialog -danger" if self.danger else "dialog"):
+            yield Static(literal(self.question), classes="dialog-title")
+            yield Static(literal(self.message), id="confirm-message")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button(self.confirm_label, variant="error" if self.danger else "primary", id="confirm")
+        yield Footer()
+
+    def then(self, over: Screen[Any], confirmed: Callable[[], object]) -> None:
+        """Ask over the screen ``over``; run ``confirmed`` only if the answer is yes."""
+        def answered(yes: bool | None) -> None:
+            if yes:
+                confirmed()
+
+        over.app.push_screen(self, answered)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Do nothing."""
+        self.dismiss(False)
+
+    @on(Button.Pressed, "#confirm")
+    def _confirmed(self) -> None:
+        self.dismiss(True)
