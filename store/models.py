@@ -267,6 +267,9 @@ def public_record(record: dict[str, Any], now: str) -> dict[str, Any]:
     return public
 
 
+_UNCHECKED = object()
+
+
 class KeyView:
     """A cheap read-only view of one stored key, for lists of up to 100,000 keys.
 
@@ -278,16 +281,30 @@ class KeyView:
     screen); such a key never verifies and can always be revoked.
     """
 
-    __slots__ = ("record", "project_name", "problem")
+    __slots__ = ("record", "project_name", "_problem")
 
-    def __init__(self, record: dict[str, Any], project_name: str, problem: str | None = None) -> None:
+    def __init__(
+        self, record: dict[str, Any], project_name: str, problem: str | None | object = _UNCHECKED
+    ) -> None:
         self.record = record
         self.project_name = project_name
-        self.problem = problem
+        self._problem = problem
 
     def __repr__(self) -> str:
         flag = f", problem={self.problem!r}" if self.problem else ""
         return f"KeyView(id={self.id!r}, scope={self.scope!r}{flag})"
+
+    @property
+    def problem(self) -> str | None:
+        """Why the stored record is not valid (edited by hand), or None; checked on first
+        read, so a list of 100,000 keys costs nothing until its rows are shown."""
+        if self._problem is _UNCHECKED:
+            from .validation import readable_record, record_problem
+
+            self._problem = record_problem(self.record, self.record["id"])
+            if self._problem is not None:  # show a stand-in, never the fields that failed
+                self.record = readable_record(self.record, self.record["id"])
+        return self._problem  # type: ignore[return-value]
 
     @property
     def id(self) -> str:
@@ -327,7 +344,7 @@ class KeyView:
     @property
     def key_prefix(self) -> str:
         """The displayable start of the secret."""
-        return self.record["key_prefix"]
+        return self.record.get("key_prefix", "")
 
     @property
     def last_used_at(self) -> str | None:
@@ -336,7 +353,8 @@ class KeyView:
 
     def status(self, now: str) -> Status:
         """The key's status at ISO time ``now``."""
-        return status_of(self.record["status"], self.record.get("expires_at"), now)
+        expires_at = self.record.get("expires_at")
+        return status_of(self.record["status"], expires_at if type(expires_at) is str else None, now)
 
 
 class CreatedKey(BaseModel):

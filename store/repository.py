@@ -46,7 +46,7 @@ from .models import (
     validate_or_raise,
 )
 from .storage import LOCK_TIMEOUT, StoreFile, Transaction, collector_paused, empty_tables
-from .validation import readable_record, record_problem
+from .validation import listable, readable_record, record_problem
 from .verify import hash_index, verdict_for
 
 ALL_PROJECTS = "All organization projects"
@@ -760,11 +760,13 @@ def _facts(key_id: str, record: Any) -> dict[str, Any]:
 
 def _key_view(key_id: str, record: Any, projects: dict[str, str]) -> KeyView:
     """A list view of a stored record; a record that fails the checks is flagged."""
+    if listable(record, key_id):
+        project_id = record.get("project_id")
+        project_name = projects.get(project_id, ALL_PROJECTS) if project_id else ALL_PROJECTS
+        return KeyView(record, project_name)  # the rest is checked when ``problem`` is read
     problem = record_problem(record, key_id)
-    if problem is not None:
-        record = readable_record(record, key_id)
-    project_id = record.get("project_id")
-    project_name = projects.get(project_id, ALL_PROJECTS) if project_id else ALL_PROJECTS
+    record = readable_record(record, key_id)
+    project_name = projects.get(record.get("project_id"), ALL_PROJECTS)
     return KeyView(record, project_name, problem)
 
 

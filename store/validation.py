@@ -217,7 +217,7 @@ def validate_or_raise(model: type[BaseModel], data: Any) -> Any:
 
 KNOWN_SCOPES = frozenset(("web", "mobile", "analytics"))
 KNOWN_STATUSES = frozenset(("active", "disabled", "revoked"))
-_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_ISO_TIME = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _TEXT_FIELDS = ("name", "created_by", "updated_by", "key_prefix")
 _TIME_FIELDS = ("created_at", "updated_at")
@@ -228,13 +228,62 @@ _WEB_FLAGS = ("developing_locally", "cross_page_persistence")
 _MOBILE_LISTS = ("ios_bundle_ids", "android_packages")
 
 
+def listable(record: Any, table_key: str) -> bool:
+    """The part of :func:`record_problem` that lists need before they can sort and filter:
+    the record is an object whose id, creator, creation time, status and scope have the
+    right types (~0.5 µs; the rest is checked when a view's ``problem`` is first read)."""
+    return (
+        type(record) is dict
+        and record.get("id") == table_key
+        and type(record.get("created_by")) is str
+        and type(record.get("created_at")) is str
+        and type(record.get("name")) is str
+        and record.get("status") in _STATUS_TEXT
+        and record.get("scope") in _SCOPE_TEXT
+    )
+
+
 def record_problem(record: Any, table_key: str) -> str | None:
-    """Why a stored key record cannot be trusted, or None when it can (cheap: ~2 µs).
+    """Why a stored key record cannot be trusted, or None when it can (~5 µs).
 
     Checks the fields the program reads, with their types: a hand-edited record with an
     unknown status, a bad date, a number where text belongs or an ``id`` that differs from
     its table key is named here, never treated as valid and never a crash.
     """
+    return _record_problem(record, table_key)
+
+
+_STATUS_TEXT = {status: True for status in ("active", "disabled", "revoked")}
+_SCOPE_TEXT = {scope: True for scope in ("web", "mobile", "analytics")}
+
+
+def _is_time(value: Any) -> bool:
+    return type(value) is str and len(value) == 20 and _ISO_TIME.fullmatch(value) is not None and (
+        value[8:10] < "29" or _is_calendar_date(value)
+    )
+
+
+def _is_calendar_date(value: str) -> bool:
+    from datetime import datetime
+
+    try:
+        datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False
+    return True
+
+
+def _settings_fine(record: dict[str, Any]) -> bool:
+    scope = record["scope"]
+    if scope == "web":
+        return _settings_problem(record.get("web"), "web", _WEB_LISTS, _WEB_FLAGS) is None
+    if scope == "mobile":
+        return _settings_problem(record.get("mobile"), "mobile", _MOBILE_LISTS, ()) is None
+    return True
+
+
+def _record_problem(record: Any, table_key: str) -> str | None:
+    """:func:`record_problem` field by field, to name what is wrong."""
     if type(record) is not dict:
         return "not a record"
     key_id = record.get("id")
@@ -245,11 +294,11 @@ def record_problem(record: Any, table_key: str) -> str | None:
             return _wrong(field, record.get(field), "text")
     for field in _TIME_FIELDS:
         value = record.get(field)
-        if type(value) is not str or not _ISO_TIME.fullmatch(value):
+        if not _is_time(value):
             return _wrong(field, value, "a time such as 2026-12-01T09:30:00Z")
     for field in _OPTIONAL_TIME_FIELDS:
         value = record.get(field)
-        if value is not None and (type(value) is not str or not _ISO_TIME.fullmatch(value)):
+        if value is not None and not _is_time(value):
             return _wrong(field, value, "a time such as 2026-12-01T09:30:00Z")
     for field in _OPTIONAL_TEXT_FIELDS:
         value = record.get(field)
@@ -322,10 +371,10 @@ def readable_record(record: Any, table_key: str) -> dict[str, Any]:
         readable[field] = value if type(value) is str else ("" if value is None else _shown(value))
     for field in _TIME_FIELDS:
         value = source.get(field)
-        readable[field] = value if type(value) is str and _ISO_TIME.fullmatch(value) else _EPOCH
+        readable[field] = value if _is_time(value) else _EPOCH
     for field in _OPTIONAL_TIME_FIELDS:
         value = source.get(field)
-        if type(value) is str and _ISO_TIME.fullmatch(value):
+        if _is_time(value):
             readable[field] = value
     for field in _OPTIONAL_TEXT_FIELDS:
         value = source.get(field)
