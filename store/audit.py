@@ -43,6 +43,14 @@ class AuditLog:
         self._offset = 0
         self.unreadable_lines = 0  # lines skipped since they do not parse as an event
 
+    def check(self) -> None:
+        """Refuse, before a change is made, an audit file that is not a plain file (a planted
+        symlink, FIFO or directory), so the change is not saved without its audit line."""
+        try:
+            os.close(open_sibling(self.path, self.storage, os.O_RDONLY, create=False))
+        except FileNotFoundError:
+            pass
+
     def append(self, events: list[AuditEvent], transaction_id: str | None = None) -> None:
         """Append events; called inside the store's lock, after the store was written.
 

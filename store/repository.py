@@ -136,6 +136,7 @@ class Repository:
             login=self.login, display_name=display_name_of(self.login), role=Role.OWNER,
             added_at=now, added_by=self.login,
         ).model_dump(mode="json")
+        self.audit.check()
         created = self.storage.create(data, group=group)
         if created:
             self.audit.append([self._event("store.init", None, f"created organisation {name!r}")])
@@ -664,6 +665,7 @@ class Repository:
         the lock once the store has been written, so the trail follows the store's order."""
         events: list[AuditEvent] = []
         with self._lock, self.storage.transaction() as transaction:
+            self.audit.check()
             self.audit.recover(transaction.meta.get("audit_pending"))
             role = self._role(transaction.data)
             self._apply_usage(transaction)

@@ -30,8 +30,10 @@ from __future__ import annotations
 import errno
 import fcntl
 import gc
+import grp
 import json
 import os
+import pwd
 import random
 import secrets
 import stat as stat_module
@@ -123,6 +125,7 @@ class StoreFile(Storage):
         self._identity: Identity | None = None
         self._anchor_fd: int | None = None
         self._in_transaction = False
+        self._held_lock_fd: int | None = None
         self.generation = 0  # bumped whenever the cached data is replaced or changed
         # Called with the name of each step of a write; tests use it to simulate crashes.
         self.on_write_step: Callable[[str], None] = lambda step: None
@@ -346,6 +349,7 @@ class StoreFile(Storage):
             os.fdatasync(fd)
             self.on_write_step("temp_fsynced")
             self.on_write_step("before_replace")
+            self._refuse_if_lock_replaced()
             os.replace(temp, self.path)
             self.on_write_step("after_replace")
             _fsync_folder(self.path.parent)
@@ -435,10 +439,25 @@ class StoreFile(Storage):
                 delay = min(delay * 2, 0.004)
             if not self._cleaned:
                 self._remove_stale_temp_files()
-            yield
+            outer = self._held_lock_fd
+            self._held_lock_fd = fd
+            try:
+                yield
+            finally:
+                self._held_lock_fd = outer
         finally:
             if fd >= 0:
                 os.close(fd)  # closing the descriptor releases the flock
+
+    def _refuse_if_lock_replaced(self) -> None:
+        """Refuse to write if the lock file was replaced or deleted while this change held it:
+        another process may have taken the new one and be changing the store right now."""
+        fd = self._held_lock_fd
+        if fd is not None and not self._lock_file_still_ours(fd):
+            raise StoreUnusable(
+                f"the lock file {self.lock_path} was replaced or deleted during this change: "
+                "nothing was saved; try again (and find out who touches the store's folder)"
+            )
 
     def _lock_file_still_ours(self, fd: int) -> bool:
         """Whether the locked descriptor is still the file the lock path names."""
@@ -551,8 +570,6 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def _group_id(group: str) -> int:
-    import grp
-
     try:
         return grp.getgrnam(group).gr_gid
     except KeyError:
@@ -684,8 +701,6 @@ def _on_read_only_mount(folder: Path) -> bool:
 
 
 def _login_of_euid() -> str:
-    import pwd
-
     try:
         return pwd.getpwuid(os.geteuid()).pw_name
     except KeyError:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -264,8 +265,6 @@ def _is_time(value: Any) -> bool:
 
 
 def _is_calendar_date(value: str) -> bool:
-    from datetime import datetime
-
     try:
         datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
