@@ -26,6 +26,9 @@ from .models import AuditEvent
 from .storage import DISK_FULL, StoreFile, collector_paused, open_sibling
 
 
+TAIL_BYTES = 64 * 1024
+
+
 def audit_path(store_path: Path) -> Path:
     """``store.json`` → ``store.audit.jsonl`` in the same folder."""
     return store_path.with_name(store_path.stem + ".audit.jsonl")
@@ -94,22 +97,22 @@ class AuditLog:
         if not pending or not pending.get("events"):
             return
         marker = f'"txn":"{pending["txn"]}"'.encode()
-        if marker in self._last_line():
+        if marker in self._tail():
             return
         events = [AuditEvent.model_validate(event) for event in pending["events"]]
         self.append(events, pending["txn"])
 
-    def _last_line(self) -> bytes:
+    def _tail(self) -> bytes:
+        """The end of the trail: the last transaction's lines are there if they were written,
+        perhaps followed by a torn or hand-added line (so not only the very last line)."""
         try:
             fd = open_sibling(self.path, self.storage, os.O_RDONLY, create=False)
         except FileNotFoundError:
             return b""
         with os.fdopen(fd, "rb") as handle:
             size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, size - 4096))
-            tail = handle.read()
-        lines = tail.rstrip(b"\n").rsplit(b"\n", 1)
-        return lines[-1]
+            handle.seek(max(0, size - TAIL_BYTES))
+            return handle.read()
 
     def records(self) -> list[dict[str, Any]]:
         """Every event as stored (plain dicts), oldest first.

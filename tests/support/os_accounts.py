@@ -128,6 +128,36 @@ def as_login(login: str, action: Callable[[], object]) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+def apikeys_as_uid(uid: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the command line in a forked process with a bare ``uid`` (no account entry)."""
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 70
+        try:
+            os.dup2(out_write, 1)
+            os.dup2(err_write, 2)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+            sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
+            from tui.cli import main
+
+            code = main(list(args))
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+    os.close(out_write)
+    os.close(err_write)
+    with os.fdopen(out_read, encoding="utf-8") as out, os.fdopen(err_read, encoding="utf-8") as err:
+        stdout, stderr = out.read(), err.read()
+    _, status = os.waitpid(pid, 0)
+    return subprocess.CompletedProcess(args, os.waitstatus_to_exitcode(status), stdout, stderr)
+
+
 def apikeys(*args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run the command line as this test's own login, in a process of its own."""
     return subprocess.run(
