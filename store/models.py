@@ -338,8 +338,9 @@ class KeyView:
 
     @property
     def expires_at(self) -> str | None:
-        """ISO expiry time (Analytics keys only)."""
-        return self.record.get("expires_at")
+        """ISO expiry time (Analytics keys only); None for a hand-edited non-text value."""
+        value = self.record.get("expires_at")
+        return value if type(value) is str else None
 
     @property
     def key_prefix(self) -> str:
@@ -349,7 +350,8 @@ class KeyView:
     @property
     def last_used_at(self) -> str | None:
         """When the key last verified successfully (to within a minute)."""
-        return self.record.get("last_used_at")
+        value = self.record.get("last_used_at")
+        return value if type(value) is str else None
 
     def status(self, now: str) -> Status:
         """The key's status at ISO time ``now``."""
