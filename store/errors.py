@@ -41,3 +41,8 @@ class NotFound(StoreError):
 class Conflict(StoreError):
     """Someone else changed the key since this member read it, and the changes overlap (or a
     script's ``--if-revision`` no longer matches); the message says who changed what."""
+
+
+class InvalidRecord(StoreError):
+    """A stored record fails the checks on read (edited by hand): the message names the file
+    and the record; it can still be revoked."""

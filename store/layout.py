@@ -9,7 +9,9 @@ document in TinyDB's layout, readable by anything.
 
 Whenever the file does not have that shape (edited by hand, written by another tool) or the
 count does not match, :func:`read_in_pieces` returns None and the caller parses it whole,
-which also gives the precise error for a file that is not valid JSON.
+which also gives the precise error for a file that is not valid JSON. So does a piece that
+does not re-serialise to the very bytes read: only then can an object name a field twice
+(orjson would silently keep the last), and the whole-file reader checks for that.
 """
 
 from __future__ import annotations
@@ -48,9 +50,9 @@ def read_in_pieces(handle: IO[bytes]) -> dict[str, Any] | None:
             return None  # no keys table in the first blocks: not our layout
         buffer += block
     try:
-        data = orjson.loads(buffer[:start] + b"}")
+        data = _exact(buffer[:start] + b"}")
         expected = data["_meta"]["1"]["key_count"]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
+    except (orjson.JSONDecodeError, _NotAsWritten, KeyError, TypeError):
         return None
     if not isinstance(data, dict) or "keys" in data or type(expected) is not int:
         return None
@@ -64,18 +66,30 @@ def read_in_pieces(handle: IO[bytes]) -> dict[str, Any] | None:
             rest += block
             cut = _last_record_boundary(rest)
             if cut is not None:
-                keys.update(orjson.loads(b"{" + rest[:cut] + b"}"))
+                keys.update(_exact(b"{" + rest[:cut] + b"}"))
                 rest = rest[cut + 1:]  # past the comma
         tail = rest.rstrip()
         if not tail.endswith(b"}}"):
             return None
-        keys.update(orjson.loads(b"{" + tail[:-2] + b"}"))
-    except orjson.JSONDecodeError:
+        keys.update(_exact(b"{" + tail[:-2] + b"}"))
+    except (orjson.JSONDecodeError, _NotAsWritten):
         return None
     if len(keys) != expected:
         return None
     data["keys"] = keys
     return data
+
+
+class _NotAsWritten(Exception):
+    """A piece that is valid JSON but not as :func:`serialise` writes it."""
+
+
+def _exact(piece: bytes) -> Any:
+    """Parse a piece, and make sure it is exactly as this program writes it (see above)."""
+    parsed = orjson.loads(piece)
+    if orjson.dumps(parsed) != piece:
+        raise _NotAsWritten
+    return parsed
 
 
 def _last_record_boundary(buffer: bytes) -> int | None:

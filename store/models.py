@@ -1,18 +1,16 @@
 """Pydantic models of the store: members, projects, keys and their per-scope settings.
 
-Validation happens here, on write and on edit. Reading a large store does not validate every
-record (that costs ~0.8 s at 100,000 keys): lists use :class:`KeyView`, a thin read-only view
-of the stored record, and a single key is validated when it is opened.
+Validation happens here, on write and on edit, with the checks of :mod:`store.validation`.
+Reading a large store does not validate every record with pydantic (that costs ~0.8 s at
+100,000 keys): lists use :class:`KeyView`, a thin read-only view of the stored record checked
+cheaply by :func:`store.validation.record_problem`, and a single key is validated when opened.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import unicodedata
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -20,11 +18,21 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     model_validator,
 )
 
-from .errors import InvalidInput
+from .validation import (
+    _check_bundle_id,
+    _check_package_name,
+    check_display_text,
+    describe_char,
+    is_local_network,
+    is_loopback_host,
+    normalise_network,
+    normalise_origin,
+    validate_or_raise,
+    validation_errors,
+)
 
 
 class Role(StrEnum):
@@ -55,50 +63,19 @@ class Status(StrEnum):
 EXPIRY_CHOICES = (30, 60, 90)
 NAME_MAX = 64
 
-# C0, DEL, C1, and the bidi embedding/override/isolate/mark characters: any of these would
-# reach an admin's terminal and could disguise what a name says.
-# Lone surrogates (e.g. from a command line argument that was not UTF-8) are refused too: they
-# cannot be written to the store's JSON at all.
-_FORBIDDEN_CHARS = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-
-
 def utc_now() -> datetime:
     """The current time in UTC, to the second."""
-    return datetime.now(UTC).replace(microsecond=0)
+    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def to_iso(moment: datetime) -> str:
     """A UTC timestamp as stored: ``2026-12-01T09:30:00Z`` (sorts as text)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def from_iso(text: str) -> datetime:
     """Parse a stored timestamp."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def describe_char(char: str) -> str:
-    """A readable name for a refused character, e.g. ``U+202E (RIGHT-TO-LEFT OVERRIDE)``."""
-    fallback = "surrogate" if "\ud800" <= char <= "\udfff" else "control character"
-    name = unicodedata.name(char, fallback)
-    return f"U+{ord(char):04X} ({name})"
-
-
-def check_display_text(value: str, *, what: str, max_length: int) -> str:
-    """Trim ``value`` and refuse empty, over-long, control or bidi-override text."""
-    # Checked before trimming: str.strip() counts \t, \n, \x1c-\x1f and \x85 as white space,
-    # so a control character at either end would otherwise be dropped silently, not refused.
-    bad = _FORBIDDEN_CHARS.search(value)
-    if bad:
-        raise ValueError(f"{what} contains {describe_char(bad.group())}, which is not allowed")
-    value = value.strip()
-    if not value:
-        raise ValueError(f"{what} must not be empty")
-    if len(value) > max_length:
-        raise ValueError(f"{what} is {len(value)} characters long; the limit is {max_length}")
-    return value
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 def _check_key_name(value: str) -> str:
@@ -111,107 +88,6 @@ def _check_display_name(value: str) -> str:
 
 KeyName = Annotated[str, AfterValidator(_check_key_name)]
 DisplayText = Annotated[str, AfterValidator(_check_display_name)]
-
-_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_ORIGIN = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>[^/?#]*)/?$")
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def normalise_origin(value: str) -> str:
-    """Check an origin ``scheme://host[:port]`` and return it in canonical lower case.
-
-    ``https`` is required except for localhost and loopback addresses, where ``http`` is
-    allowed for local development. A trailing ``/`` is accepted and dropped; any other path,
-    query, user name or fragment is refused.
-    """
-    text = value.strip()
-    match = _ORIGIN.match(text)
-    if not match:
-        raise ValueError(f"{value!r} is not an origin of the form https://host[:port]")
-    scheme = match.group("scheme").lower()
-    rest = match.group("rest")
-    if "@" in rest:
-        raise ValueError(f"{value!r} must not contain a user name")
-    if rest.startswith("["):
-        end = rest.find("]")
-        if end < 0:
-            raise ValueError(f"{value!r} has an unclosed IPv6 address")
-        host, port_text = rest[: end + 1], rest[end + 1 :]
-        try:
-            ipaddress.IPv6Address(host[1:-1])
-        except ValueError:
-            raise ValueError(f"{value!r} has an invalid IPv6 address") from None
-        host = host.lower()
-    else:
-        host, _, port = rest.partition(":")
-        port_text = f":{port}" if ":" in rest else ""
-        host = host.lower().rstrip(".")
-        if not host:
-            raise ValueError(f"{value!r} has no host")
-        if not _is_ipv4(host) and (
-            len(host) > 253 or not all(_HOST_LABEL.match(label) for label in host.split("."))
-        ):
-            raise ValueError(f"{value!r} has an invalid host name")
-    if port_text:
-        port = port_text[1:]
-        # isascii: str.isdigit() is also true for "²" and other non-ASCII digits.
-        if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
-            raise ValueError(f"{value!r} has an invalid port (1–65535)")
-        port_text = f":{int(port)}"
-    if scheme not in ("https", "http"):
-        raise ValueError(f"{value!r} must use https")
-    if scheme == "http" and not is_loopback_host(host):
-        raise ValueError(f"{value!r} must use https (http is only for localhost)")
-    default_port = {"https": ":443", "http": ":80"}[scheme]
-    if port_text == default_port:
-        port_text = ""
-    return f"{scheme}://{host}{port_text}"
-
-
-def _is_ipv4(host: str) -> bool:
-    try:
-        ipaddress.IPv4Address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def normalise_network(value: str) -> str:
-    """Check an IPv4 or IPv6 network in CIDR form; a bare address means that one host."""
-    text = value.strip()
-    try:
-        network = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IP network such as 192.0.2.0/24") from None
-    return str(network)
-
-
-_BUNDLE_ID = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-_PACKAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
-
-
-def _check_bundle_id(value: str) -> str:
-    value = value.strip()
-    if len(value) > 155 or not _BUNDLE_ID.match(value):
-        raise ValueError(f"{value!r} is not an iOS bundle id such as com.example.app")
-    return value
-
-
-def _check_package_name(value: str) -> str:
-    value = value.strip()
-    if len(value) > 150 or not _PACKAGE_NAME.match(value):
-        raise ValueError(f"{value!r} is not an Android package name such as com.example.app")
-    return value
-
 
 Origin = Annotated[str, AfterValidator(normalise_origin)]
 Network = Annotated[str, AfterValidator(normalise_network)]
@@ -391,21 +267,44 @@ def public_record(record: dict[str, Any], now: str) -> dict[str, Any]:
     return public
 
 
+_UNCHECKED = object()
+
+
 class KeyView:
     """A cheap read-only view of one stored key, for lists of up to 100,000 keys.
 
     It wraps the stored record without validating or copying it. The store never mutates a
     record in place (a change stores a new dict), so a view stays a consistent snapshot.
+
+    A record that fails the checks on read (:func:`store.validation.record_problem`) is
+    wrapped in a readable stand-in and ``problem`` says why ("invalid: " + problem on
+    screen); such a key never verifies and can always be revoked.
     """
 
-    __slots__ = ("record", "project_name")
+    __slots__ = ("record", "project_name", "_problem")
 
-    def __init__(self, record: dict[str, Any], project_name: str) -> None:
+    def __init__(
+        self, record: dict[str, Any], project_name: str, problem: str | None | object = _UNCHECKED
+    ) -> None:
         self.record = record
         self.project_name = project_name
+        self._problem = problem
 
     def __repr__(self) -> str:
-        return f"KeyView(id={self.id!r}, scope={self.scope!r})"
+        flag = f", problem={self.problem!r}" if self.problem else ""
+        return f"KeyView(id={self.id!r}, scope={self.scope!r}{flag})"
+
+    @property
+    def problem(self) -> str | None:
+        """Why the stored record is not valid (edited by hand), or None; checked on first
+        read, so a list of 100,000 keys costs nothing until its rows are shown."""
+        if self._problem is _UNCHECKED:
+            from .validation import readable_record, record_problem
+
+            self._problem = record_problem(self.record, self.record["id"])
+            if self._problem is not None:  # show a stand-in, never the fields that failed
+                self.record = readable_record(self.record, self.record["id"])
+        return self._problem  # type: ignore[return-value]
 
     @property
     def id(self) -> str:
@@ -439,22 +338,25 @@ class KeyView:
 
     @property
     def expires_at(self) -> str | None:
-        """ISO expiry time (Analytics keys only)."""
-        return self.record.get("expires_at")
+        """ISO expiry time (Analytics keys only); None for a hand-edited non-text value."""
+        value = self.record.get("expires_at")
+        return value if type(value) is str else None
 
     @property
     def key_prefix(self) -> str:
         """The displayable start of the secret."""
-        return self.record["key_prefix"]
+        return self.record.get("key_prefix", "")
 
     @property
     def last_used_at(self) -> str | None:
         """When the key last verified successfully (to within a minute)."""
-        return self.record.get("last_used_at")
+        value = self.record.get("last_used_at")
+        return value if type(value) is str else None
 
     def status(self, now: str) -> Status:
         """The key's status at ISO time ``now``."""
-        return status_of(self.record["status"], self.record.get("expires_at"), now)
+        expires_at = self.record.get("expires_at")
+        return status_of(self.record["status"], expires_at if type(expires_at) is str else None, now)
 
 
 class CreatedKey(BaseModel):
@@ -483,39 +385,6 @@ class AuditEvent(BaseModel):
     action: str
     key_id: str | None = None
     detail: str = ""
-
-
-def validation_errors(error: ValidationError) -> dict[str, str]:
-    """Map pydantic errors to ``{field: message}`` for forms and one-line CLI errors.
-
-    Model-level validators prefix their message with ``field: `` to name the field.
-    """
-    errors: dict[str, str] = {}
-    for item in error.errors(include_url=False, include_input=False):
-        message = str(item["msg"]).removeprefix("Value error, ")
-        location = [str(part) for part in item["loc"] if not isinstance(part, int)]
-        field = location[-1] if location else "input"
-        # Only a bare identifier names a field: a refused value quoted at the start of a
-        # message may itself contain ": " (e.g. "'a: b' is not an origin …").
-        if ": " in message and message.split(": ", 1)[0].isidentifier():
-            field, message = message.split(": ", 1)
-        if item["type"] == "missing":
-            message = "is required"
-        elif item["type"] == "too_short" and field in ("domains",):
-            message = "add at least one custom UI domain"
-        errors.setdefault(field, message)
-    return errors
-
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def validate_or_raise(model: type[ModelT], data: Any) -> ModelT:
-    """Validate ``data`` as ``model``; on failure raise :class:`InvalidInput` by field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise InvalidInput(validation_errors(error)) from None
 
 
 def expiry_from(created: datetime, days: int) -> str:

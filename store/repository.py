@@ -7,9 +7,6 @@ the store file and appends its audit events before the lock is released.
 
 from __future__ import annotations
 
-import functools
-import hmac
-import ipaddress
 import os
 import pwd
 import secrets
@@ -24,9 +21,9 @@ from typing import Any
 import platformdirs
 from pydantic import SecretStr
 
-from . import access, tokens
+from . import access, edits, tokens
 from .audit import AuditLog
-from .errors import Conflict, Forbidden, InvalidInput, NotFound, StoreUnusable
+from .errors import Conflict, Forbidden, InvalidInput, InvalidRecord, NotFound, StoreUnusable
 from .models import (
     ApiKey,
     AuditEvent,
@@ -39,19 +36,18 @@ from .models import (
     Project,
     Role,
     Scope,
-    Status,
     Verdict,
     WebSettings,
     check_display_text,
     expiry_from,
     from_iso,
-    normalise_origin,
-    status_of,
     to_iso,
     utc_now,
     validate_or_raise,
 )
 from .storage import LOCK_TIMEOUT, StoreFile, Transaction, collector_paused, empty_tables
+from .validation import listable, readable_record, record_problem
+from .verify import hash_index, verdict_for
 
 ALL_PROJECTS = "All organization projects"
 USAGE_INTERVAL = 60.0  # seconds: last_used_at is recorded at most this often per key
@@ -59,8 +55,19 @@ USAGE_LOCK_WAIT = 0.1  # seconds a verify waits for the lock to record use; else
 
 
 def current_login() -> str:
-    """The OS account of the effective user id: never ``$USER``, which anyone can set."""
-    return pwd.getpwuid(os.geteuid()).pw_name
+    """The OS account of the effective user id: never ``$USER``, which anyone can set.
+
+    A uid with no account entry (a container's arbitrary uid, a deleted account) is refused
+    with one line: apikeys has no name to record it under.
+    """
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        raise Forbidden(
+            f"uid {uid} has no account entry (no line in /etc/passwd or the host's directory): "
+            "apikeys records who did what by login name; run it as a named account"
+        ) from None
 
 
 def display_name_of(login: str) -> str:
@@ -129,6 +136,7 @@ class Repository:
             login=self.login, display_name=display_name_of(self.login), role=Role.OWNER,
             added_at=now, added_by=self.login,
         ).model_dump(mode="json")
+        self.audit.check()
         created = self.storage.create(data, group=group)
         if created:
             self.audit.append([self._event("store.init", None, f"created organisation {name!r}")])
@@ -178,7 +186,15 @@ class Repository:
         return record
 
     def _role(self, data: dict[str, Any]) -> Role:
-        return Role(self._member_record(data)["role"])
+        record = self._member_record(data)
+        role = record.get("role") if isinstance(record, dict) else None
+        try:
+            return Role(role)
+        except ValueError:
+            raise Forbidden(
+                f"{self.path}: member {self.login!r} has an unknown role {str(role)[:32]!r} "
+                "(edited by hand?): ask an owner to set it with `apikeys members set-role`"
+            ) from None
 
     # -- keys: reading --------------------------------------------------------------------
 
@@ -192,9 +208,7 @@ class Repository:
                 projects = {pid: p.get("name", pid) for pid, p in data["projects"].items()}
                 with collector_paused():
                     self._views = (generation, [
-                        KeyView(record, projects.get(record.get("project_id"), ALL_PROJECTS)
-                                if record.get("project_id") else ALL_PROJECTS)
-                        for record in data["keys"].values()
+                        _key_view(key_id, record, projects) for key_id, record in data["keys"].items()
                     ])
             views = self._views[1]
         if not access.sees_every_key(role):
@@ -206,14 +220,33 @@ class Repository:
         return views
 
     def get_key(self, key_id: str) -> ApiKey:
-        """One key with every field; :class:`NotFound` if this member may not see it."""
+        """One key with every field; :class:`NotFound` if this member may not see it, and
+        :class:`InvalidRecord` (naming the file, the record and why) if it fails the checks."""
         data = self.storage.current()
-        return ApiKey.model_validate(self._visible_record(data, key_id))
+        record = self._visible_record(data, key_id)
+        problem = record_problem(record, key_id)
+        if problem is None:
+            try:
+                return ApiKey.model_validate(record)
+            except ValueError as error:  # pydantic's ValidationError is a ValueError
+                problem = str(error).splitlines()[0]
+        raise InvalidRecord(
+            f"{self.path}: key {key_id} is not valid ({problem}): it never verifies; "
+            f"revoke it with `apikeys revoke {key_id}` or fix the record by hand"
+        )
+
+    def key_view(self, key_id: str) -> KeyView:
+        """One key as a list shows it, flagged (``problem``) when its record is not valid;
+        works for any record, so revoke can always be offered."""
+        data = self.storage.current()
+        record = self._visible_record(data, key_id)
+        projects = {pid: p.get("name", pid) for pid, p in data["projects"].items() if isinstance(p, dict)}
+        return _key_view(key_id, record, projects)
 
     def _visible_record(self, data: dict[str, Any], key_id: str) -> dict[str, Any]:
         role = self._role(data)
         record = data["keys"].get(key_id)
-        if record is None or not access.can_see(self.login, role, record):
+        if record is None or not access.can_see(self.login, role, _facts(key_id, record)):
             raise NotFound(f"no key {key_id!r}")
         return record
 
@@ -292,17 +325,34 @@ class Repository:
         return CreatedKey(key=key, secret=SecretStr(secret))
 
     def edit_key(
-        self, key_id: str, changes: KeyChanges | dict[str, Any], *,
-        expected_revision: int | None = None, base: KeyChanges | None = None,
+        self,
+        key_id: str,
+        changes: KeyChanges | dict[str, Any],
+        *,
+        expected_revision: int | None = None,
+        base: KeyChanges | None = None,
     ) -> ApiKey:
-        """Change the name and settings of a Web or Mobile key; the secret stays the same."""
+        """Change the name and settings of a Web or Mobile key; the secret stays the same.
+
+        ``expected_revision`` is the revision the admin (or script) saw. If the key was
+        changed since: with ``base`` (the values the admin saw), only the (sub)fields this
+        admin changed are applied, and :class:`Conflict` is raised, naming who changed what,
+        when a colleague changed one of the same; without ``base``, :class:`Conflict`.
+        """
         if not isinstance(changes, KeyChanges):
             changes = validate_or_raise(KeyChanges, changes)
         with self._change() as (transaction, role, events):
             record = self._visible_record(transaction.data, key_id)
-            if expected_revision is not None and int(record.get("revision") or 0) != expected_revision:
-                changes = _merged_with_colleague(record, changes, base)
+            problem = record_problem(record, key_id)
+            if problem is not None:
+                raise InvalidRecord(
+                    f"{self.path}: key {key_id} is not valid ({problem}): it cannot be edited; "
+                    "revoke it or fix the record by hand"
+                )
             access.require_change(self.login, role, record, "edit")
+            revision = record.get("revision", 0)
+            if expected_revision is not None and revision != expected_revision:
+                changes = self._merged_changes(record, changes, base, expected_revision)
             if record["status"] == "revoked":
                 raise InvalidInput({"key": f"{key_id} is revoked: a revoked key cannot be edited"})
             if record["scope"] == Scope.ANALYTICS:
@@ -339,26 +389,59 @@ class Repository:
         """
         key_ids = list(dict.fromkeys(key_ids))
         with self._change() as (transaction, role, events):
-            records = [self._visible_record(transaction.data, key_id) for key_id in key_ids]
-            for record in records:
-                access.require_change(self.login, role, record, "revoke")
+            # Any record, even one that fails the checks: revoking must never be blocked.
+            records = [(key_id, self._visible_record(transaction.data, key_id)) for key_id in key_ids]
+            for key_id, record in records:
+                access.require_change(self.login, role, _facts(key_id, record), "revoke")
             now = self.now()
             revoked = []
-            for record in records:
-                if record["status"] == "revoked":
+            for key_id, record in records:
+                facts = _facts(key_id, record)
+                if facts["status"] == "revoked":
                     continue
                 updated = stamped(
-                    record, now, self.login,
+                    record if isinstance(record, dict) else {"id": key_id}, now, self.login,
                     status="revoked", revoked_at=now, revoked_by=self.login, secret=None,  # wiped
                 )
-                transaction.keys[record["id"]] = updated
-                revoked.append(ApiKey.model_validate(updated))
+                transaction.keys[key_id] = updated  # by its table key, whatever its id says
+                revoked.append(_key_of(key_id, updated))
                 events.append(self._event(
-                    "key.revoke", record["id"], f"revoked {record['scope']} key {record['name']!r}"
+                    "key.revoke", key_id, f"revoked {facts['scope']} key {facts['name']!r}"
                 ))
             if revoked:
                 transaction.changed()
         return revoked
+
+    def _merged_changes(
+        self, record: dict[str, Any], changes: KeyChanges, base: KeyChanges | None, expected: int
+    ) -> KeyChanges:
+        """The part of ``changes`` to apply to a key changed since revision ``expected``."""
+        if base is None:
+            raise Conflict(self._conflict_message(record, expected, []))
+        to_apply, overlapping = edits.merge_edit(record, changes, base)
+        if overlapping:
+            raise Conflict(self._conflict_message(record, expected, overlapping))
+        return validate_or_raise(KeyChanges, edits.applied(record, to_apply))
+
+    def _conflict_message(self, record: dict[str, Any], expected: int, overlapping: list[str]) -> str:
+        """Who changed the key since revision ``expected``, and what (from the audit trail)."""
+        key_id = record["id"]
+        revision = record.get("revision", 0)
+        since = max(1, revision - expected) if revision > expected else 1
+        recent = [
+            event for event in reversed(self.audit.records())
+            if event.get("key_id") == key_id and event.get("action") != "key.create"
+        ][:min(since, 3)]
+        what = "; ".join(
+            f"{event['actor']} at {event['at'][:16].replace('T', ' ')} UTC: {event.get('detail', '')[:120]}"
+            for event in recent
+        ) or f"{record.get('updated_by')} at {str(record.get('updated_at'))[:16].replace('T', ' ')} UTC"
+        fields = ", ".join(edits.label(field) for field in overlapping)
+        clash = f" Both of you changed {fields}." if fields else ""
+        return (
+            f"{key_id} was changed since you read it (revision {expected}, now {revision}) by "
+            f"{what}.{clash} Nothing was saved: reload the key and make your change again"
+        )
 
     # -- projects -------------------------------------------------------------------------
 
@@ -492,24 +575,16 @@ class Repository:
             data = self.storage.current()
             key_id = self._hash_lookup(data).get(digest)
             record = data["keys"].get(key_id) if key_id else None
-        if record is None or not hmac.compare_digest(record["secret_hash"], digest):
-            return Verdict(valid=False, reason="unknown")
-        found = {"key_id": record["id"], "scope": record["scope"]}
         now = self.now()
-        status = status_of(record["status"], record.get("expires_at"), now)
-        if status is not Status.ACTIVE:
-            return Verdict(valid=False, reason=status.value, **found)
-        reason = _usage_refusal(record, origin, ip, app_id)
-        if reason:
-            return Verdict(valid=False, reason=reason, **found)
-        self._note_usage(record, now)
-        return Verdict(valid=True, **found)
+        verdict = verdict_for(record, key_id or "", digest, now, origin, ip, app_id)
+        if verdict.valid:
+            self._note_usage(record, now)
+        return verdict
 
     def _hash_lookup(self, data: dict[str, Any]) -> dict[str, str]:
         generation = self.storage.generation
         if self._hash_index is None or self._hash_index[0] != generation:
-            index = {record["secret_hash"]: key_id for key_id, record in data["keys"].items()}
-            self._hash_index = (generation, index)
+            self._hash_index = (generation, hash_index(data["keys"]))
         return self._hash_index[1]
 
     def _note_usage(self, record: dict[str, Any], now: str) -> None:
@@ -589,7 +664,7 @@ class Repository:
                 continue
             if event_key is not None and not sees_all:
                 record = keys.get(event_key)
-                if record is None or record["created_by"] != self.login:
+                if not isinstance(record, dict) or record.get("created_by") != self.login:
                     continue
             visible.append(AuditEvent.model_validate(event))
         return visible
@@ -602,6 +677,7 @@ class Repository:
         the lock once the store has been written, so the trail follows the store's order."""
         events: list[AuditEvent] = []
         with self._lock, self.storage.transaction() as transaction:
+            self.audit.check()
             self.audit.recover(transaction.meta.get("audit_pending"))
             role = self._role(transaction.data)
             self._apply_usage(transaction)
@@ -657,9 +733,11 @@ def new_key_record(
 def stamped(record: dict[str, Any], now: str, login: str, **fields: Any) -> dict[str, Any]:
     """A new record for a change of ``record`` by ``login``: ``fields`` applied, updated
     at/by set and the revision bumped. Every change of a key goes through here (SPEC §4)."""
+    revision = record.get("revision")
     return compact({
         **record, **fields, "updated_at": now, "updated_by": login,
-        "revision": int(record.get("revision") or 0) + 1,
+        # A hand-edited revision that is not a whole number restarts the count.
+        "revision": (revision if type(revision) is int and revision >= 0 else 0) + 1,
     })
 
 
@@ -667,47 +745,6 @@ def compact(record: dict[str, Any]) -> dict[str, Any]:
     """A record without its empty (None) fields: readers use ``.get``, and at 100,000 keys
     the nulls alone cost ~7 MB of file and ~17 MB of memory."""
     return {field: value for field, value in record.items() if value is not None}
-
-
-def _merged_with_colleague(
-    record: dict[str, Any], changes: KeyChanges, base: KeyChanges | None
-) -> KeyChanges:
-    """UI-forms branch shim of the agreed merge (store-safety builds the real one): keep what a
-    colleague changed since ``base`` unless this admin changed the same (sub)field."""
-    who = f"{record.get('updated_by')} at {str(record.get('updated_at', ''))[:16].replace('T', ' ')} UTC"
-    if base is None:
-        raise Conflict(
-            f"{record['id']} was changed by {who} (revision {record.get('revision', 0)}): nothing was saved"
-        )
-    overlaps: list[str] = []
-
-    def pick(label: str, mine: Any, before: Any, theirs: Any) -> Any:
-        if mine == before:
-            return theirs
-        if theirs != before and theirs != mine:
-            overlaps.append(label)
-        return mine
-
-    merged: dict[str, Any] = {}
-    if changes.name is not None:
-        merged["name"] = pick("name", changes.name, base.name, record["name"])
-    for field in ("web", "mobile"):
-        mine = getattr(changes, field)
-        if mine is None:
-            continue
-        before = getattr(base, field)
-        before_dump = before.model_dump() if before is not None else {}
-        theirs = record.get(field) or {}
-        merged[field] = {
-            sub: pick(f"{field} {sub.replace('_', ' ')}", value, before_dump.get(sub), theirs.get(sub, value))
-            for sub, value in mine.model_dump().items()
-        }
-    if overlaps:
-        raise Conflict(
-            f"{record['id']} was changed by {who} meanwhile, and so did you: "
-            f"{', '.join(overlaps)}; nothing was saved: close the form and edit it again"
-        )
-    return validate_or_raise(KeyChanges, merged)
 
 
 def _describe_settings_change(before: dict[str, Any], after: dict[str, Any]) -> str:
@@ -727,32 +764,35 @@ def _describe_settings_change(before: dict[str, Any], after: dict[str, Any]) -> 
     return "changed " + ", ".join(parts)
 
 
-def _usage_refusal(
-    record: dict[str, Any], origin: str | None, ip: str | None, app_id: str | None
-) -> str | None:
-    """Why a found, active key may not be used from here; None when it may."""
-    if record["scope"] == Scope.WEB:
-        web = record.get("web") or {}
-        if origin is not None:
-            try:
-                if _canonical_origin(origin) in web.get("domains", []):
-                    return None
-            except ValueError:
-                pass
-        if web.get("developing_locally") and ip is not None:
-            try:
-                address = ipaddress.ip_address(ip.strip())
-            except ValueError:
-                return "ip_not_allowed"
-            if any(address in ipaddress.ip_network(n) for n in web.get("networks", [])):
-                return None
-            return "ip_not_allowed"
-        return "origin_not_allowed"
-    if record["scope"] == Scope.MOBILE and app_id is not None:
-        mobile = record.get("mobile") or {}
-        if app_id not in [*mobile.get("ios_bundle_ids", []), *mobile.get("android_packages", [])]:
-            return "app_not_allowed"
-    return None
+def _facts(key_id: str, record: Any) -> dict[str, Any]:
+    """A stored record as the rules and messages read it: itself when it passes the checks,
+    else :func:`readable_record` (so a hand-edited record can still be refused or revoked)."""
+    if record_problem(record, key_id) is None:
+        return record
+    return readable_record(record, key_id)
+
+
+def _key_view(key_id: str, record: Any, projects: dict[str, str]) -> KeyView:
+    """A list view of a stored record; a record that fails the checks is flagged."""
+    if listable(record, key_id):
+        project_id = record.get("project_id")
+        project_name = projects.get(project_id, ALL_PROJECTS) if project_id else ALL_PROJECTS
+        return KeyView(record, project_name)  # the rest is checked when ``problem`` is read
+    problem = record_problem(record, key_id)
+    record = readable_record(record, key_id)
+    project_name = projects.get(record.get("project_id"), ALL_PROJECTS)
+    return KeyView(record, project_name, problem)
+
+
+def _key_of(key_id: str, record: dict[str, Any]) -> ApiKey:
+    """A stored record as a key; one that fails validation (hand-edited) is built unchecked
+    from its readable fields, for a caller that needs only its id and name (revoke)."""
+    if record_problem(record, key_id) is None:
+        try:
+            return ApiKey.model_validate(record)
+        except ValueError:
+            pass
+    return ApiKey.model_construct(**readable_record(record, key_id))
 
 
 def _rule_facts(key: ApiKey | KeyView) -> dict[str, Any]:
@@ -774,12 +814,6 @@ def _stored_project(record: dict[str, Any]) -> Project:
 def _stored_member(record: dict[str, Any]) -> Member:
     """A member as stored (not re-validated: see :func:`_stored_project`)."""
     return Member.model_construct(**{**record, "role": Role(record["role"])})
-
-
-@functools.lru_cache(maxsize=4096)
-def _canonical_origin(origin: str) -> str:
-    """The canonical form of an origin a client sent (cached: clients repeat them)."""
-    return normalise_origin(origin)
 
 
 __all__ = [

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from conftest import analytics_draft, mobile_draft, web_draft
 from store.audit import audit_path
 from store.errors import InvalidInput
+from store.validation import LOCAL_NETWORKS
 from store.models import NAME_MAX, KeyChanges, KeyDraft, WebSettings, validation_errors
 from store.repository import Repository
 
@@ -236,10 +237,14 @@ def test_the_repository_refuses_a_bad_origin_by_field_and_writes_nothing(
 
 # -- networks ----------------------------------------------------------------------------
 
-NETWORK = st.one_of(
-    st.tuples(st.ip_addresses(v=4), st.integers(0, 32)),
-    st.tuples(st.ip_addresses(v=6), st.integers(0, 128)),
-).map(lambda pair: ipaddress.ip_network(f"{pair[0]}/{pair[1]}", strict=False))
+def _inside(allowed: ipaddress.IPv4Network | ipaddress.IPv6Network) -> st.SearchStrategy:
+    """Any network inside one of the local ranges *developing locally* accepts."""
+    return st.tuples(
+        st.integers(0, allowed.num_addresses - 1), st.integers(allowed.prefixlen, allowed.max_prefixlen)
+    ).map(lambda pair: ipaddress.ip_network(f"{allowed.network_address + pair[0]}/{pair[1]}", strict=False))
+
+
+NETWORK = st.sampled_from(LOCAL_NETWORKS).flatmap(_inside)
 
 
 @NO_DEADLINE

@@ -100,12 +100,12 @@ def test_a_web_key_is_valid_from_its_domains_only(owner_repo: Repository) -> Non
 
 def test_developing_locally_allows_ips_inside_the_networks_only(owner_repo: Repository) -> None:
     created = owner_repo.create_key(
-        web_draft(developing_locally=True, networks=["192.0.2.0/24", "2001:db8::/32"])
+        web_draft(developing_locally=True, networks=["192.168.2.0/24", "fd00:db8::/32"])
     )
     secret = secret_of(created)
-    for ip in ("192.0.2.1", "192.0.2.255", "2001:db8::1", " 192.0.2.7 "):
+    for ip in ("192.168.2.1", "192.168.2.255", "fd00:db8::1", " 192.168.2.7 "):
         assert owner_repo.verify(secret, origin="http://localhost:3000", ip=ip).valid, ip
-    for ip in ("192.0.3.1", "10.0.0.1", "2001:db9::1", "not an ip", "192.0.2.1/24"):
+    for ip in ("192.168.3.1", "10.0.0.1", "fd00:db9::1", "not an ip", "192.168.2.1/24"):
         verdict = owner_repo.verify(secret, origin="http://localhost:3000", ip=ip)
         assert_refused(verdict, "ip_not_allowed", secret)
     assert owner_repo.verify(secret, origin=SHOP, ip="10.0.0.1").valid  # its domain still counts

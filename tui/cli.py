@@ -21,11 +21,12 @@ from pydantic import ValidationError
 from store import presenter
 from store.access import KeyAction
 from store.audit import audit_path
-from store.errors import InvalidInput, StoreError
+from store.errors import Conflict, InvalidInput, InvalidRecord, StoreError
 from store.key_index import KeyIndex
 from store.models import (
     EXPIRY_CHOICES,
     ApiKey,
+    KeyChanges,
     MobileSettings,
     Role,
     Scope,
@@ -46,6 +47,7 @@ from tui.cli_output import (
     key_json,
     print_fields,
     print_json,
+    when,
     print_line,
     print_table,
     silence_stdout,
@@ -110,8 +112,8 @@ def _run(argv: list[str], login: str | None) -> int:
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else 0
     handler: Callable[[Command], int] = getattr(args, "handler", run_ui)
-    command = Command(args, login or current_login(), parser)
     try:
+        command = Command(args, login or current_login(), parser)
         return handler(command)
     except CommandError as error:
         complain(str(error))
@@ -259,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
         edit.add_argument(f"--remove-{flag}", action="append", default=[], metavar=metavar, help=f"{help_text} to remove (repeat)")
     edit.add_argument("--cross-page", action=argparse.BooleanOptionalAction, default=None, help="Web: cross page persistence")
     edit.add_argument("--local", action=argparse.BooleanOptionalAction, default=None, help="Web: developing locally")
+    edit.add_argument(
+        "--if-revision", type=int, metavar="N",
+        help="change the key only if it is still at revision N (see `show --json`); else exit 2",
+    )
     edit.add_argument("--json", action="store_true", help="print the edited key as JSON")
 
     revoke = command("revoke", "revoke keys: integrations using them stop at once", run_revoke)
@@ -266,7 +272,15 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
 
     verify = command("verify", "is this secret valid here? (exit 0 valid, 1 refused)", run_verify)
-    verify.add_argument("secret", metavar="SECRET", help="the secret, or - to read it from stdin")
+    verify.epilog = (
+        "Give the secret on standard input, where other users' `ps` cannot see it: "
+        "`printenv API_SECRET | apikeys verify - --origin https://shop.example.com`. "
+        "Without SECRET, one line is read from standard input (asked for, hidden, on a terminal)."
+    )
+    verify.add_argument(
+        "secret", metavar="SECRET", nargs="?", default="-",
+        help="- (the default) reads it from standard input; a secret given here shows in `ps`",
+    )
     verify.add_argument("--origin", metavar="O")
     verify.add_argument("--ip", metavar="IP")
     verify.add_argument("--app-id", metavar="ID")
@@ -502,23 +516,35 @@ def run_list(command: Command) -> int:
     views = KeyIndex(views).rows("scope" if args.sort == "scope" else "created_desc")
     now = repo.now()
     if args.json:
-        return print_json([{**public_record(view.record, now), "project_name": view.project_name} for view in views])
+        return print_json([_view_json(view, now) for view in views])
     if not views:
         print_line(f"No keys to show. Create one with `{PROG} create --name NAME --scope web --project ID --domain https://…`")
         return 0
     moment = repo.clock()
+    invalid = sum(1 for view in views if view.problem)  # first: flagged views show stand-ins
     print_table(
         ("ID", "NAME", "SCOPE", "PROJECT", "KEY", "CREATED", "CREATED BY", "STATUS"),
         [
             (
                 view.id, view.name, scope_label(view.scope), view.project_name,
                 presenter.mask(view.key_prefix), short_time(view.created_at), view.created_by,
-                presenter.status_phrase(view.record, moment),
+                f"invalid: {view.problem}" if view.problem
+                else presenter.status_phrase(view.record, moment),
             )
             for view in views
         ],
     )
+    if invalid:
+        complain(
+            f"note: {invalid} key record{'s are' if invalid != 1 else ' is'} not valid in "
+            f"{safe_text(repo.path)} (edited by hand?): they never verify; revoke them or fix them"
+        )
     return 0
+
+
+def _view_json(view: Any, now: str) -> dict[str, Any]:
+    problem = view.problem  # first: a flagged view swaps in a readable record
+    return {**public_record(view.record, now), "project_name": view.project_name, "problem": problem}
 
 
 def run_show(command: Command) -> int:
@@ -555,6 +581,12 @@ def run_edit(command: Command) -> int:
         raise CommandError(f"nothing to change: give --name or a setting; see {PROG} edit --help")
     _refuse_foreign_flags(key.scope, {Scope.WEB: web_flags, Scope.MOBILE: mobile_flags})
     _refuse_by_rule_book(repo, KeyAction.EDIT, key)
+    if args.if_revision is not None and key.revision != args.if_revision:
+        raise Conflict(
+            f"{key.id} is at revision {key.revision}, not {args.if_revision}: last changed by "
+            f"{safe_text(key.updated_by)} at {when(key.updated_at)}; nothing was changed "
+            f"(see `{PROG} log --key {key.id}`)"
+        )
     changes: dict[str, Any] = {}
     if args.name is not None:
         changes["name"] = args.name
@@ -562,7 +594,13 @@ def run_edit(command: Command) -> int:
         changes["web"] = _edited_web(key.id, key.web, args)
     if any(value for _, value in mobile_flags) and key.mobile is not None:
         changes["mobile"] = _edited_mobile(key.id, key.mobile, args)
-    edited = repo.edit_key(key.id, changes)
+    if args.if_revision is not None:
+        edited = repo.edit_key(key.id, changes, expected_revision=args.if_revision)
+    else:
+        # The flags were applied to the key as read above: if someone changes it before the
+        # save, only the fields changed here are written, and an overlap is refused.
+        base = KeyChanges(name=key.name, web=key.web, mobile=key.mobile)
+        edited = repo.edit_key(key.id, changes, expected_revision=key.revision, base=base)
     if args.json:
         return print_json(key_json(repo, edited))
     changed = edited.updated_at != key.updated_at or edited.updated_by != key.updated_by
@@ -626,9 +664,10 @@ def run_revoke(command: Command) -> int:
     """Revoke keys, all or none, after a confirmation (or --yes)."""
     args = command.args
     repo = command.existing_repo()
-    keys = [repo.get_key(key_id) for key_id in dict.fromkeys(args.key_ids)]
+    keys = [_key_to_revoke(repo, key_id) for key_id in dict.fromkeys(args.key_ids)]
     for key in keys:  # refuse before asking, with the reason; revoked ones are said below
-        if key.status != "revoked":
+        stored_status = key.status if isinstance(key, ApiKey) else key.record.get("status")
+        if stored_status != "revoked":
             _refuse_by_rule_book(repo, KeyAction.REVOKE, key)
     if not args.yes:
         _confirm_revoke(keys)
@@ -641,14 +680,22 @@ def run_revoke(command: Command) -> int:
     return 0
 
 
-def _refuse_by_rule_book(repo: Repository, action: KeyAction, key: ApiKey) -> None:
+def _refuse_by_rule_book(repo: Repository, action: KeyAction, key: Any) -> None:
     """Refuse with the rule book's reason when the acting member may not do ``action``."""
     reason = repo.refusal(action, key)
     if reason is not None:
         raise CommandError(reason)
 
 
-def _confirm_revoke(keys: list[ApiKey]) -> None:
+def _key_to_revoke(repo: Repository, key_id: str) -> Any:
+    """The key, or for a record that fails validation its list view: revoke is never blocked."""
+    try:
+        return repo.get_key(key_id)
+    except InvalidRecord:
+        return repo.key_view(key_id)
+
+
+def _confirm_revoke(keys: list[Any]) -> None:
     try:
         interactive = sys.stdin.isatty()
     except (AttributeError, ValueError, OSError):
@@ -669,7 +716,7 @@ def _confirm_revoke(keys: list[ApiKey]) -> None:
 def run_verify(command: Command) -> int:
     """Is this secret valid from here? Exit 0 if so, 1 if refused."""
     args = command.args
-    secret = sys.stdin.readline().strip() if args.secret == "-" else args.secret
+    secret = _secret_from_stdin() if args.secret == "-" else args.secret
     repo = command.existing_repo()
     verdict = repo.verify(secret, origin=args.origin, ip=args.ip, app_id=args.app_id)
     try:
@@ -686,9 +733,32 @@ def run_verify(command: Command) -> int:
     return 0 if verdict.valid else 1
 
 
+def _secret_from_stdin() -> str:
+    """One line of standard input (hidden and asked for on a terminal), without its newline."""
+    try:
+        interactive = sys.stdin.isatty()
+    except (AttributeError, ValueError, OSError):
+        interactive = False
+    if interactive:
+        import getpass
+
+        return getpass.getpass("secret (not shown): ").strip()
+    line = sys.stdin.readline()
+    if not line.strip():
+        raise CommandError("verify read no secret from standard input: pipe it in, e.g. `printenv API_SECRET | apikeys verify -`")
+    return line.strip()
+
+
 def run_log(command: Command) -> int:
     """The audit trail, newest first."""
-    events = command.existing_repo().history(command.args.key)
+    repo = command.existing_repo()
+    events = repo.history(command.args.key)
+    skipped = repo.audit.unreadable_lines
+    if skipped:
+        complain(
+            f"note: skipped {skipped} unreadable line{'s' if skipped != 1 else ''} of "
+            f"{safe_text(repo.audit.path)} (torn by a crash or edited by hand); the other events are shown"
+        )
     if command.args.json:
         return print_json([event.model_dump() for event in events])
     if not events:
