@@ -15,7 +15,7 @@ from typing import Any
 from store import tokens
 from store.errors import InvalidInput
 from store.models import ApiKey, Scope
-from store.repository import ALL_PROJECTS, Repository
+from store.repository import ALL_PROJECTS, Repository, creator_label
 from tui.format import expiry_phrase, scope_label, short_time
 from tui.text import safe_text
 
@@ -42,9 +42,10 @@ def key_fields(repo: Repository, key: ApiKey) -> list[tuple[str, list[str]]]:
         ("project", [project]),
         ("status", [status]),
         ("key", [tokens.masked(key.key_prefix)]),
-        ("created", [f"{when(key.created_at)} by {key.created_by}"]),
+        ("created", [f"{when(key.created_at)} by {creator_label(key.created_by, repo.member_logins())}"]),
         ("updated", [f"{when(key.updated_at)} by {key.updated_by}"]),
     ]
+    fields += lifecycle_fields(key, repo.now())
     if key.expires_at:
         fields.append(("expires", [f"{when(key.expires_at)} ({expiry_phrase(key.expires_at, moment)})"]))
     if key.revoked_at:
@@ -68,6 +69,19 @@ def key_fields(repo: Repository, key: ApiKey) -> list[tuple[str, list[str]]]:
         fields.append(("secret", ["wiped when revoked"]))
     else:
         fields.append(("secret", [f"hidden: `{PROG} show {key.id} --secret` prints it"]))
+    return fields
+
+
+def lifecycle_fields(key: ApiKey, now: str) -> list[tuple[str, list[str]]]:
+    """When the key was disabled and rolled, and until when its previous secret works."""
+    fields: list[tuple[str, list[str]]] = []
+    if key.status == "disabled" and key.disabled_at:
+        fields.append(("disabled", [f"{when(key.disabled_at)} by {key.disabled_by}"]))
+    if key.rolled_at:
+        fields.append(("secret rolled", [when(key.rolled_at)]))
+    if key.previous_valid_until and key.status != "revoked":
+        verb = "works until" if key.previous_valid_until > now else "stopped working"
+        fields.append(("previous secret", [f"{verb} {when(key.previous_valid_until)}"]))
     return fields
 
 
