@@ -73,7 +73,10 @@ def _listed(values: list[str]) -> Text:
 def status_text(loaded: KeyLoaded) -> Text:
     """``active``, ``active · expires in 29 days``, ``expired 2026-…`` or ``revoked``."""
     key, status = loaded.key, loaded.status
-    styles = {Status.ACTIVE: "bold green", Status.REVOKED: "bold red", Status.EXPIRED: "bold yellow"}
+    styles = {
+        Status.ACTIVE: "bold green", Status.DISABLED: "bold yellow", Status.REVOKED: "bold red",
+        Status.EXPIRED: "bold yellow",
+    }
     text = Text(status.value, style=styles[status])
     if status is Status.ACTIVE and key.expires_at:
         text.append(f" · expires {expiry_phrase(key.expires_at, loaded.now)}")
