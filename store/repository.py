@@ -8,7 +8,6 @@ the store file and appends its audit events before the lock is released.
 from __future__ import annotations
 
 import functools
-import hmac
 import ipaddress
 import os
 import pwd

@@ -3,7 +3,7 @@ Web and Mobile keys, the lifetime policy, members who leave (SPEC §9)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
