@@ -131,13 +131,13 @@ def lifetime_refusal(
     if limit is None:
         return None
     latest = from_iso(issued_at) + timedelta(days=limit)
-    if expires_at is not None and from_iso(expires_at) <= latest:
+    if expires_at is not None and within_lifetime(issued_at, expires_at, limit):
         return None
     rule = f"{scope.value} keys may live at most {limit} days (policy)"
     if scope is Scope.ANALYTICS:
         allowed = [days for days in EXPIRY_CHOICES if days <= limit]
         return f"{rule}: choose --expires-days {allowed[-1]} or sooner"
-    remaining = int((latest - now).total_seconds() // 86400)
+    remaining = (latest.date() - now.date()).days
     if remaining < 1:
         return (
             f"{rule} and this key's secret was issued {issued_at[:10]}: roll it with a new "
@@ -151,6 +151,14 @@ def lifetime_refusal(
     )
 
 
+def within_lifetime(issued_at: str, expires_at: str, limit: int) -> bool:
+    """Whether a secret issued at ``issued_at`` and expiring at ``expires_at`` lives at most
+    ``limit`` days. Counted in UTC calendar days, as the policy is written: ``--expires 90d``
+    on a key made minutes ago keeps a 90-day rule."""
+    latest = from_iso(issued_at) + timedelta(days=limit)
+    return from_iso(expires_at).date() <= latest.date()
+
+
 def violation(policy: Policy, record: dict[str, Any]) -> str | None:
     """How a stored key breaks ``policy`` (e.g. ``no expiry: web keys may live at most 90
     days``), or None when it keeps it."""
@@ -162,10 +170,9 @@ def violation(policy: Policy, record: dict[str, Any]) -> str | None:
     if expires_at is None:
         return f"no expiry: {rule}"
     issued_at = record.get("rolled_at") or record["created_at"]
-    lifetime = from_iso(expires_at) - from_iso(issued_at)
-    if lifetime <= timedelta(days=limit):
+    if within_lifetime(issued_at, expires_at, limit):
         return None
-    days = lifetime.total_seconds() / 86400
+    days = (from_iso(expires_at) - from_iso(issued_at)).total_seconds() / 86400
     return f"lives {days:.0f} days (to {expires_at[:10]}): {rule}"
 
 

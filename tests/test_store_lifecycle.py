@@ -499,3 +499,15 @@ def test_members_add_refuses_a_login_without_an_account_here(repo: Repository) -
         repo.add_member("zz-no-such-login", "developer")
     assert repo.path.read_bytes() == before
     assert repo.add_member("daemon", "developer").login == "daemon"  # a real account
+
+
+def test_policy_counts_whole_days(repo: Repository, clock: Clock) -> None:
+    """``--expires 90d`` on a key made minutes ago keeps a 90-day rule; a day later it does not."""
+    repo.set_policy(max_lifetime_days={"web": 90})
+    key = repo.create_key({**web_draft(), "expires_at": parse_expiry("30d", clock())}).key
+    clock.advance(minutes=10)
+    assert repo.edit_key(key.id, {"expires_at": parse_expiry("90d", clock())}).expires_at
+    assert repo.policy_violations() == []
+    clock.advance(days=1)
+    with pytest.raises(InvalidInput, match="issued 2026-12-01: choose --expires 89d or sooner"):
+        repo.edit_key(key.id, {"expires_at": parse_expiry("90d", clock())})
