@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from . import access, lifecycle, tokens
 from .audit import AuditLog
-from .errors import Conflict, Forbidden, InvalidInput, NotFound, StoreUnusable
+from .errors import Forbidden, InvalidInput, NotFound, StoreUnusable
 from .models import (
     NO_EXPIRY,
     ApiKey,
@@ -387,7 +387,7 @@ class Repository:
         secret, Analytics keys never do (the returned secret is shown once). A disabled key
         may be rolled and stays disabled (disable, roll, update the clients, enable). A
         revoked key cannot be rolled. ``expected_revision`` is the revision the admin saw:
-        if the key changed since, nothing is rolled and :class:`Conflict` says who changed it
+        if the key changed since, nothing is rolled and :class:`store.errors.Conflict` says who changed it
         (two admins rolling at once: exactly one wins). ``expires_at`` (Web and Mobile: an
         expiry time or ``NO_EXPIRY``) sets a new expiry with the roll; the policy's maximum
         lifetime counts from the roll.

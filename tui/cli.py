@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         change.add_argument("project", metavar="ID|NAME")
         change.set_defaults(deployed=deployed)
 
-    members = command("members", "add and list members, change roles", _needs_action)
+    members = command("members", "add, list and remove members, change roles", _needs_action)
     member_actions = members.add_subparsers(dest="action", metavar="{add,list,set-role,remove}", required=True)
     add = command("add", "add a member (owners only)", run_members_add, member_actions)
     add.add_argument("member", metavar="LOGIN")
