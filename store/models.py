@@ -56,12 +56,14 @@ class Status(StrEnum):
     """A key's state; ``expired`` is derived from ``expires_at``, never stored."""
 
     ACTIVE = "active"
+    DISABLED = "disabled"
     REVOKED = "revoked"
     EXPIRED = "expired"
 
 
 EXPIRY_CHOICES = (30, 60, 90)
 NAME_MAX = 64
+NO_EXPIRY = "never"  # KeyChanges.expires_at: remove the expiry (None leaves it as it is)
 
 def utc_now() -> datetime:
     """The current time in UTC, to the second."""
@@ -78,6 +80,16 @@ def from_iso(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
+def check_expiry_text(value: str | None) -> str | None:
+    """A stored expiry (``2027-01-31T00:00:00Z``), :data:`NO_EXPIRY`, or None (not given)."""
+    if value is None or value == NO_EXPIRY:
+        return value
+    try:
+        return to_iso(from_iso(value))
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not an expiry time such as 2027-01-31T00:00:00Z") from None
+
+
 def _check_key_name(value: str) -> str:
     return check_display_text(value, what="name", max_length=NAME_MAX)
 
@@ -87,6 +99,7 @@ def _check_display_name(value: str) -> str:
 
 
 KeyName = Annotated[str, AfterValidator(_check_key_name)]
+ExpiryText = Annotated[str | None, AfterValidator(check_expiry_text)]
 DisplayText = Annotated[str, AfterValidator(_check_display_name)]
 
 Origin = Annotated[str, AfterValidator(normalise_origin)]
@@ -152,6 +165,9 @@ class KeyDraft(BaseModel):
     web: WebSettings | None = None
     mobile: MobileSettings | None = None
     expires_days: int | None = None
+    # Web and Mobile: an optional expiry time (see store.lifecycle.parse_expiry); Analytics
+    # keys use expires_days.
+    expires_at: ExpiryText = None
 
     @model_validator(mode="after")
     def _fits_scope(self) -> KeyDraft:
@@ -166,7 +182,11 @@ class KeyDraft(BaseModel):
         if self.scope is Scope.ANALYTICS and self.expires_days not in EXPIRY_CHOICES:
             raise ValueError("expires_days: choose an expiry of 30, 60 or 90 days")
         if self.scope is not Scope.ANALYTICS and self.expires_days is not None:
-            raise ValueError("expires_days: only Analytics keys expire")
+            raise ValueError("expires_days: Web and Mobile keys take an expiry date (expires_at)")
+        if self.scope is Scope.ANALYTICS and self.expires_at not in (None, NO_EXPIRY):
+            raise ValueError("expires_at: Analytics keys expire after 30, 60 or 90 days (expires_days)")
+        if self.expires_at == NO_EXPIRY:
+            self.expires_at = None
         if self.scope is not Scope.WEB:
             self.web = None
         if self.scope is not Scope.MOBILE:
@@ -182,6 +202,8 @@ class KeyChanges(BaseModel):
     name: KeyName | None = None
     web: WebSettings | None = None
     mobile: MobileSettings | None = None
+    # An expiry time, or NO_EXPIRY ("never") to remove the expiry (Web and Mobile keys).
+    expires_at: ExpiryText = None
 
 
 class Member(BaseModel):
@@ -221,20 +243,26 @@ class ApiKey(BaseModel):
     created_by: str
     updated_at: str
     updated_by: str
-    status: Literal["active", "revoked"] = "active"
+    status: Literal["active", "disabled", "revoked"] = "active"
     revoked_at: str | None = None
     revoked_by: str | None = None
+    disabled_at: str | None = None
+    disabled_by: str | None = None
+    rolled_at: str | None = None  # when the current secret was issued by a roll
+    previous_valid_until: str | None = None  # the secret before the last roll works until then
     last_used_at: str | None = None
     expires_at: str | None = None
     key_prefix: str
     secret_hash: str = Field(repr=False)
     secret: SecretStr | None = None
+    previous_secret_hash: str | None = Field(default=None, repr=False)
+    retired_secret_hashes: list[str] = Field(default_factory=list, repr=False)
     web: WebSettings | None = None
     mobile: MobileSettings | None = None
     revision: int = 0  # bumped by every change of the key (SPEC §4: no lost edits)
 
     def effective_status(self, now: str) -> Status:
-        """``active``, ``revoked`` or ``expired`` at the ISO time ``now``."""
+        """``active``, ``disabled``, ``revoked`` or ``expired`` at the ISO time ``now``."""
         return status_of(self.status, self.expires_at, now)
 
     def public_dict(self, now: str) -> dict[str, Any]:
@@ -243,9 +271,15 @@ class ApiKey(BaseModel):
 
 
 def status_of(stored_status: str, expires_at: str | None, now: str) -> Status:
-    """Derive the displayed status from the stored one and the expiry."""
+    """Derive the displayed status from the stored one and the expiry.
+
+    What an admin did shows first: a disabled key past its expiry reads ``disabled`` (enabling
+    it would show ``expired``).
+    """
     if stored_status == "revoked":
         return Status.REVOKED
+    if stored_status == "disabled":
+        return Status.DISABLED
     if expires_at is not None and expires_at <= now:
         return Status.EXPIRED
     return Status.ACTIVE
@@ -254,7 +288,7 @@ def status_of(stored_status: str, expires_at: str | None, now: str) -> Status:
 PUBLIC_FIELDS = (
     "id", "name", "scope", "project_id", "status", "created_at", "created_by", "updated_at",
     "updated_by", "revoked_at", "revoked_by", "last_used_at", "expires_at", "key_prefix",
-    "revision",
+    "revision", "disabled_at", "disabled_by", "rolled_at", "previous_valid_until",
 )
 
 
@@ -338,7 +372,7 @@ class KeyView:
 
     @property
     def expires_at(self) -> str | None:
-        """ISO expiry time (Analytics keys only); None for a hand-edited non-text value."""
+        """ISO expiry time; None for a key that does not expire (or a hand-edited non-text value)."""
         value = self.record.get("expires_at")
         return value if type(value) is str else None
 
@@ -366,6 +400,15 @@ class CreatedKey(BaseModel):
     secret: SecretStr
 
 
+class RolledKey(BaseModel):
+    """The answer to a roll: the key with its new secret (shown this once for Analytics) and
+    when the previous secret stops (stopped, for no grace) working."""
+
+    key: ApiKey
+    secret: SecretStr
+    previous_valid_until: str
+
+
 class Verdict(BaseModel):
     """The answer of verify: valid or not, and why not. Never holds the secret."""
 
@@ -373,6 +416,7 @@ class Verdict(BaseModel):
     reason: str | None = None
     key_id: str | None = None
     scope: Scope | None = None
+    rolled_until: str | None = None  # a rolled secret inside its grace: valid until then
 
 
 class AuditEvent(BaseModel):

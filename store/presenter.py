@@ -8,7 +8,7 @@ and replaces control characters (the values are user text from a file anyone may
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -113,10 +113,20 @@ def _on_off(value: bool) -> str:
     return "on" if value else "off"
 
 
-def key_facts(key: ApiKey, project_name: str, now: datetime) -> list[Fact]:
-    """Every fact of the key's scope, in reading order (never the secret itself)."""
+def creator_label(login: str, members: Container[str] | None) -> str:
+    """The creator's login, marked ``(removed)`` when they are no longer a member."""
+    if members is None or login in members:
+        return login
+    return f"{login} (removed)"
+
+
+def key_facts(
+    key: ApiKey, project_name: str, now: datetime, members: Container[str] | None = None
+) -> list[Fact]:
+    """Every fact of the key's scope, in reading order (never the secret itself).
+
+    ``members`` (the organisation's logins) marks a creator who has left as removed."""
     record = key.model_dump(mode="json", exclude={"secret"})
-    record.update(_lifecycle_fields(key))
     project = ALL_PROJECTS if key.project_id is None else f"{project_name} ({key.project_id})"
     facts = [
         Fact("Name", (key.name,), NAME),
@@ -125,9 +135,16 @@ def key_facts(key: ApiKey, project_name: str, now: datetime) -> list[Fact]:
         Fact("Project", (project,)),
         Fact("Status", (status_phrase(record, now),), STATUS),
         Fact("Key", (mask(key.key_prefix),), MASK),
-        Fact("Created", (when_by(key.created_at, key.created_by),)),
+        Fact("Created", (when_by(key.created_at, creator_label(key.created_by, members)),)),
         Fact("Updated", (when_by(key.updated_at, key.updated_by),)),
     ]
+    if key.status == "disabled" and key.disabled_at:
+        facts.append(Fact("Disabled", (when_by(key.disabled_at, key.disabled_by),)))
+    if key.rolled_at:
+        facts.append(Fact("Secret rolled", (when(key.rolled_at),)))
+    if key.previous_valid_until and key.status != "revoked":
+        verb = "works until" if key.previous_valid_until > to_iso(now) else "stopped working"
+        facts.append(Fact("Previous secret", (f"{verb} {when(key.previous_valid_until)}",)))
     if key.revoked_at:
         facts.append(Fact("Revoked", (when_by(key.revoked_at, key.revoked_by),)))
     if key.expires_at:
@@ -149,13 +166,6 @@ def key_facts(key: ApiKey, project_name: str, now: datetime) -> list[Fact]:
     facts.append(Fact("Revision", (str(key.revision),)))
     facts.append(Fact("Secret", (secret_note(record),), SECRET))
     return facts
-
-
-def _lifecycle_fields(key: ApiKey) -> dict[str, Any]:
-    """Fields another version's model may carry (disabled, rolled keys): read if present."""
-    extra = getattr(key, "model_extra", None) or {}
-    fields = {name: getattr(key, name, None) for name in ("previous_valid_until",)}
-    return {name: value for name, value in {**extra, **fields}.items() if value is not None}
 
 
 def scope_label(scope: str) -> str:

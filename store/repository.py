@@ -21,10 +21,11 @@ from typing import Any
 import platformdirs
 from pydantic import SecretStr
 
-from . import access, edits, tokens
+from . import access, edits, lifecycle, tokens
 from .audit import AuditLog
 from .errors import Conflict, Forbidden, InvalidInput, InvalidRecord, NotFound, StoreUnusable
 from .models import (
+    NO_EXPIRY,
     ApiKey,
     AuditEvent,
     CreatedKey,
@@ -34,16 +35,28 @@ from .models import (
     Member,
     MobileSettings,
     Project,
+    RolledKey,
     Role,
     Scope,
+    Status,
     Verdict,
     WebSettings,
     check_display_text,
+    check_expiry_text,
     expiry_from,
     from_iso,
     to_iso,
     utc_now,
     validate_or_raise,
+)
+from .policy import (
+    Policy,
+    PolicyViolation,
+    changed_policy,
+    describe_changes,
+    lifetime_refusal,
+    stored_policy,
+    violation,
 )
 from .storage import LOCK_TIMEOUT, StoreFile, Transaction, collector_paused, empty_tables
 from .validation import listable, readable_record, record_problem
@@ -68,6 +81,15 @@ def current_login() -> str:
             f"uid {uid} has no account entry (no line in /etc/passwd or the host's directory): "
             "apikeys records who did what by login name; run it as a named account"
         ) from None
+
+
+def account_exists(login: str) -> bool:
+    """Whether ``login`` has an account on this host (members are OS logins)."""
+    try:
+        pwd.getpwnam(login)
+    except (KeyError, ValueError):  # ValueError: a NUL in the name
+        return False
+    return True
 
 
 def display_name_of(login: str) -> str:
@@ -311,8 +333,10 @@ class Repository:
                         "making a Web key for it"
                     )})
                 project_id = project["id"]
+            moment = self.clock()
+            self._refuse_new_expiry(transaction.meta, draft, moment)
             record, secret = new_key_record(
-                draft, project_id, self.login, self.clock(), taken=transaction.keys
+                draft, project_id, self.login, moment, taken=transaction.keys
             )
             key_id = record["id"]
             key = ApiKey.model_validate(record)
@@ -373,6 +397,10 @@ class Repository:
                 if settings is not None and settings.model_dump() != record.get(field):
                     updated[field] = settings.model_dump()
                     notes.append(_describe_settings_change(record.get(field) or {}, updated[field]))
+            # Expiry (Web and Mobile): a step of its own, checked against the policy.
+            expiry_note = self._apply_expiry_change(transaction.meta, record, updated, changes.expires_at)
+            if expiry_note:
+                notes.append(expiry_note)
             if not notes:
                 return ApiKey.model_validate(record)
             updated = stamped(updated, self.now(), self.login)
@@ -402,6 +430,7 @@ class Repository:
                 updated = stamped(
                     record if isinstance(record, dict) else {"id": key_id}, now, self.login,
                     status="revoked", revoked_at=now, revoked_by=self.login, secret=None,  # wiped
+                    previous_secret_hash=None, previous_valid_until=None,  # no grace either
                 )
                 transaction.keys[key_id] = updated  # by its table key, whatever its id says
                 revoked.append(_key_of(key_id, updated))
@@ -442,6 +471,229 @@ class Repository:
             f"{key_id} was changed since you read it (revision {expected}, now {revision}) by "
             f"{what}.{clash} Nothing was saved: reload the key and make your change again"
         )
+
+    # -- keys: roll, disable, enable, expiry (store.lifecycle) ------------------------------
+
+    def roll_key(
+        self,
+        key_id: str,
+        grace: timedelta,
+        *,
+        expected_revision: int | None = None,
+        expires_at: str | None = None,
+    ) -> RolledKey:
+        """Give the key a new secret; the previous one stays valid for ``grace`` (one of
+        ``lifecycle.GRACE_CHOICES``: 0, 1 h, 24 h, 7 d), never past the key's expiry.
+
+        Id, name, settings, history and creation are kept; Web and Mobile keys store the new
+        secret, Analytics keys never do (the returned secret is shown once). A disabled key
+        may be rolled and stays disabled (disable, roll, update the clients, enable). A
+        revoked key cannot be rolled. ``expected_revision`` is the revision the admin saw:
+        if the key changed since, nothing is rolled and :class:`store.errors.Conflict` says who changed it
+        (two admins rolling at once: exactly one wins). ``expires_at`` (Web and Mobile: an
+        expiry time or ``NO_EXPIRY``) sets a new expiry with the roll; the policy's maximum
+        lifetime counts from the roll.
+        """
+        if grace not in lifecycle.GRACE_CHOICES.values():
+            raise InvalidInput({"grace": (
+                f"choose a grace period of {', '.join(lifecycle.GRACE_CHOICES)}"
+            )})
+        expires_at = _checked_expiry(expires_at)
+        with self._change() as (transaction, role, events):
+            record = self._visible_record(transaction.data, key_id)
+            access.require_key_action(self.login, role, access.KeyAction.ROLL, record)
+            lifecycle.require_revision(record, expected_revision, "rolled")
+            moment = self.clock()
+            now = to_iso(moment)
+            if expires_at is None:
+                target = record.get("expires_at")
+                if target is not None and target <= now:
+                    raise InvalidInput({"expires_at": (
+                        f"{key_id} expired {target[:10]}: "
+                        + ("create a new key" if record["scope"] == Scope.ANALYTICS
+                           else "give it a new expiry to roll it")
+                    )})
+            else:
+                if record["scope"] == Scope.ANALYTICS:
+                    raise InvalidInput({"expires_at": (
+                        f"{key_id} is an Analytics key: its expiry cannot change"
+                    )})
+                target = lifecycle.new_expiry(expires_at)
+                lifecycle.require_future(target, now)
+            refusal = lifetime_refusal(
+                self._policy(transaction.meta), record["scope"], issued_at=now,
+                expires_at=target, now=moment,
+            )
+            if refusal:
+                raise InvalidInput({"expires_at": refusal})
+            fields, secret, previous_until = lifecycle.rolled_fields(
+                record, grace, moment, expires_at=target
+            )
+            updated = stamped(record, now, self.login, **fields)
+            transaction.keys[key_id] = updated
+            transaction.changed()
+            if previous_until > now:
+                ending = f"the previous secret works until {previous_until[:16].replace('T', ' ')} UTC"
+            else:
+                ending = "the previous secret stopped working at once"
+            detail = f"rolled {record['scope']} key {record['name']!r} (grace {lifecycle.grace_label(grace)}): {ending}"
+            if target != record.get("expires_at"):
+                detail += "; " + lifecycle.expiry_note(record.get("expires_at"), target)
+            events.append(self._event("key.roll", key_id, detail))
+        return RolledKey(
+            key=ApiKey.model_validate(updated), secret=SecretStr(secret),
+            previous_valid_until=previous_until,
+        )
+
+    def disable_keys(self, key_ids: Iterable[str], *, note: str | None = None) -> list[ApiKey]:
+        """Disable keys, all or none: verify refuses them (``disabled``) until enabled.
+
+        Keys already disabled are left as they are and not returned. ``note`` (e.g. where a
+        scan found the secret) goes into the audit detail.
+        """
+        key_ids = list(dict.fromkeys(key_ids))
+        suffix = f" ({_audit_note(note)})" if note and note.strip() else ""
+        with self._change() as (transaction, role, events):
+            records = [self._visible_record(transaction.data, key_id) for key_id in key_ids]
+            for record in records:
+                # An already disabled key is skipped, but only for a member who could enable it.
+                action = access.KeyAction.ENABLE if record["status"] == "disabled" else access.KeyAction.DISABLE
+                access.require_key_action(self.login, role, action, record)
+            now = self.now()
+            disabled = []
+            for record in records:
+                if record["status"] == "disabled":
+                    continue
+                updated = stamped(record, now, self.login, **lifecycle.disabled_fields(now, self.login))
+                transaction.keys[record["id"]] = updated
+                disabled.append(ApiKey.model_validate(updated))
+                events.append(self._event(
+                    "key.disable", record["id"],
+                    f"disabled {record['scope']} key {record['name']!r}{suffix}",
+                ))
+            if disabled:
+                transaction.changed()
+        return disabled
+
+    def enable_keys(self, key_ids: Iterable[str]) -> list[ApiKey]:
+        """Enable disabled keys, all or none; keys that are not disabled are left as they
+        are and not returned. A revoked key cannot be enabled."""
+        key_ids = list(dict.fromkeys(key_ids))
+        with self._change() as (transaction, role, events):
+            records = [self._visible_record(transaction.data, key_id) for key_id in key_ids]
+            for record in records:
+                # An active key is skipped, but only for a member who could disable it.
+                action = access.KeyAction.DISABLE if record["status"] == "active" else access.KeyAction.ENABLE
+                access.require_key_action(self.login, role, action, record)
+            now = self.now()
+            enabled = []
+            for record in records:
+                if record["status"] != "disabled":
+                    continue
+                updated = stamped(record, now, self.login, **lifecycle.enabled_fields())
+                transaction.keys[record["id"]] = updated
+                enabled.append(ApiKey.model_validate(updated))
+                events.append(self._event(
+                    "key.enable", record["id"], f"enabled {record['scope']} key {record['name']!r}"
+                ))
+            if enabled:
+                transaction.changed()
+        return enabled
+
+    def expiring_within(self, days: float | None = None) -> list[KeyView]:
+        """The keys this member may see that are active and expire within ``days`` (default:
+        the policy's warning window), soonest first. ``len()`` of it is the main screen's count.
+        """
+        if days is None:
+            days = self.get_policy().warn_days
+        now = self.now()
+        until = lifecycle.horizon(now, days)
+        soon = [
+            view for view in self.list_keys(include_revoked=False)
+            if view.record["status"] == "active" and lifecycle.expires_within(view.record, now, until)
+        ]
+        soon.sort(key=lambda view: view.record["expires_at"])
+        return soon
+
+    def _refuse_new_expiry(self, meta: dict[str, Any], draft: KeyDraft, moment: datetime) -> None:
+        """Refuse a new key's expiry that is past or breaks the policy."""
+        now = to_iso(moment)
+        expires_at = expiry_from(moment, draft.expires_days) if draft.expires_days else draft.expires_at
+        lifecycle.require_future(expires_at, now)
+        refusal = lifetime_refusal(
+            self._policy(meta), draft.scope, issued_at=now, expires_at=expires_at, now=moment
+        )
+        if refusal:
+            raise InvalidInput({"expires_days" if draft.scope is Scope.ANALYTICS else "expires_at": refusal})
+
+    def _apply_expiry_change(
+        self,
+        meta: dict[str, Any],
+        record: dict[str, Any],
+        updated: dict[str, Any],
+        requested: str | None,
+    ) -> str | None:
+        """Set ``updated``'s expiry to ``requested`` (None: unchanged; ``NO_EXPIRY``: none)
+        within the policy; the audit note, or None when nothing changed."""
+        if requested is None:
+            return None
+        target = lifecycle.new_expiry(requested)
+        if target == record.get("expires_at"):
+            return None
+        moment = self.clock()
+        lifecycle.require_future(target, to_iso(moment))
+        refusal = lifetime_refusal(
+            self._policy(meta), record["scope"], issued_at=lifecycle.issued_at(record),
+            expires_at=target, now=moment,
+        )
+        if refusal:
+            raise InvalidInput({"expires_at": refusal})
+        updated["expires_at"] = target  # None is dropped by stamped()
+        return lifecycle.expiry_note(record.get("expires_at"), target)
+
+    # -- policy (store.policy) -------------------------------------------------------------
+
+    def get_policy(self) -> Policy:
+        """The organisation's key policy (any member may read it)."""
+        data = self.storage.current()
+        self._role(data)
+        return self._policy(data["_meta"]["1"])
+
+    def set_policy(
+        self,
+        *,
+        max_lifetime_days: dict[str, int | None] | None = None,
+        warn_days: int | None = None,
+    ) -> Policy:
+        """Change the policy (owners only): the maximum lifetime of the given scopes (days,
+        or None for no limit) and the warning window; what is not given stays. Existing keys
+        are not changed: :meth:`policy_violations` lists those that break the new policy."""
+        with self._change() as (transaction, role, events):
+            access.require_organisation_action(self.login, role, access.OrganisationAction.SET_POLICY)
+            before = self._policy(transaction.meta)
+            after = changed_policy(before, max_lifetime_days, warn_days)
+            notes = describe_changes(before, after)
+            if notes:
+                transaction.meta["policy"] = after.as_json()
+                transaction.changed()
+                events.append(self._event("policy.set", None, "; ".join(notes)))
+        return after
+
+    def policy_violations(self) -> list[PolicyViolation]:
+        """The active keys this member may see that break the policy, oldest first."""
+        policy = self.get_policy()
+        now = self.now()
+        found = []
+        for view in self.list_keys(include_revoked=False):
+            if view.status(now) is not Status.ACTIVE:
+                continue
+            problem = violation(policy, view.record)
+            if problem:
+                found.append(PolicyViolation(view, problem))
+        return found
+
+    def _policy(self, meta: dict[str, Any]) -> Policy:
+        return stored_policy(meta, self.path)
 
     # -- projects -------------------------------------------------------------------------
 
@@ -528,6 +780,11 @@ class Repository:
                 raise InvalidInput({"login": f"{login!r} is not a valid login name"})
             if login in transaction.members:
                 raise InvalidInput({"login": f"{login} is already a member"})
+            if not account_exists(login):
+                raise InvalidInput({"login": (
+                    f"{login} has no account on this host: members are logins here; create "
+                    "the account first"
+                )})
             member = validate_or_raise(Member, {
                 "login": login, "role": role,
                 "display_name": display_name or display_name_of(login),
@@ -556,6 +813,37 @@ class Repository:
                     "member.role", None, f"changed {login} from {record['role']} to {member.role.value}"
                 ))
         return member
+
+    def remove_member(self, login: str) -> Member:
+        """Remove a member (owners only; never the last owner). They lose access at their
+        next call; the keys they created stay, created_by unchanged (see
+        :meth:`member_logins` to mark such a creator as removed)."""
+        with self._change() as (transaction, actor_role, events):
+            access.require_organisation_action(
+                self.login, actor_role, access.OrganisationAction.MANAGE_MEMBERS
+            )
+            record = transaction.members.get(login)
+            if record is None:
+                raise NotFound(f"no member {login!r}")
+            owners = [m for m in transaction.members.values() if m["role"] == Role.OWNER]
+            if record["role"] == Role.OWNER and len(owners) == 1:
+                raise InvalidInput({"login": f"{login} is the last owner: make another owner first"})
+            del transaction.members[login]
+            transaction.changed()
+            kept = sum(1 for key in transaction.keys.values() if key.get("created_by") == login)
+            events.append(self._event(
+                "member.remove", None,
+                f"removed {login} ({record['role']}); "
+                + (f"the {kept} key{'' if kept == 1 else 's'} they created stay" if kept else "they created no keys"),
+            ))
+        return _stored_member(record)
+
+    def member_logins(self) -> frozenset[str]:
+        """The logins of the current members: a key's creator not among them was removed
+        (screens show e.g. ``bob (removed)``)."""
+        data = self.storage.current()
+        self._role(data)
+        return frozenset(data["members"])
 
     # -- verify ---------------------------------------------------------------------------
 
@@ -718,7 +1006,7 @@ def new_key_record(
         "project_id": project_id, "created_at": now, "created_by": login,
         "updated_at": now, "updated_by": login, "status": "active",
         "revoked_at": None, "revoked_by": None, "last_used_at": None,
-        "expires_at": expiry_from(moment, draft.expires_days) if draft.expires_days else None,
+        "expires_at": expiry_from(moment, draft.expires_days) if draft.expires_days else draft.expires_at,
         "key_prefix": tokens.key_prefix(secret), "revision": 1,
         "secret_hash": tokens.hash_secret(secret),
         # The dashboard lets admins view Web and Mobile secrets again; an Analytics secret is
@@ -795,6 +1083,19 @@ def _key_of(key_id: str, record: dict[str, Any]) -> ApiKey:
     return ApiKey.model_construct(**readable_record(record, key_id))
 
 
+def _checked_expiry(expires_at: str | None) -> str | None:
+    """A requested expiry (ISO time, NO_EXPIRY or None) checked for its form."""
+    try:
+        return check_expiry_text(expires_at)
+    except ValueError as error:
+        raise InvalidInput({"expires_at": str(error)}) from None
+
+
+def _audit_note(note: str) -> str:
+    """A caller's note for the audit detail: one line, at most 200 characters."""
+    return " ".join(note.split())[:200]
+
+
 def _rule_facts(key: ApiKey | KeyView) -> dict[str, Any]:
     """What the rule book needs to know of a key, from a list view or a full key."""
     if isinstance(key, KeyView):
@@ -818,5 +1119,6 @@ def _stored_member(record: dict[str, Any]) -> Member:
 
 __all__ = [
     "ALL_PROJECTS", "Repository", "current_login", "default_store_path", "new_key_record",
+    "account_exists", "NO_EXPIRY", "Policy", "PolicyViolation", "RolledKey",
     "WebSettings", "MobileSettings", "KeyDraft", "KeyChanges",
 ]

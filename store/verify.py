@@ -8,10 +8,10 @@ Nothing here writes, waits for the lock or sees the secret itself, only its hash
 from __future__ import annotations
 
 import functools
-import hmac
 import ipaddress
 from typing import Any
 
+from .lifecycle import match_secret
 from .models import Scope, Status, Verdict, normalise_origin, status_of
 from .validation import is_local_network, record_problem
 
@@ -25,6 +25,13 @@ def hash_index(keys: dict[str, Any]) -> dict[str, str]:
         digest = record.get("secret_hash") if type(record) is dict else None
         if type(digest) is str:
             index[digest] = key_id
+    # Every secret a rolled key ever had still names it: refused as "rolled", never "unknown".
+    for key_id, record in keys.items():
+        retired = record.get("retired_secret_hashes") if type(record) is dict else None
+        if type(retired) is list:
+            for old in retired:
+                if type(old) is str:
+                    index.setdefault(old, key_id)
     return index
 
 
@@ -44,7 +51,9 @@ def verdict_for(
     """
     if type(record) is not dict or type(record.get("secret_hash")) is not str:
         return Verdict(valid=False, reason="unknown")
-    if not hmac.compare_digest(record["secret_hash"], digest):
+    # The current secret, the previous one inside a roll's grace, or an older one.
+    which, rolled_until = match_secret(record, digest, now)
+    if which == "unknown":
         return Verdict(valid=False, reason="unknown")
     if record_problem(record, key_id) is not None:
         return Verdict(valid=False, reason=INVALID_RECORD, key_id=key_id)
@@ -55,10 +64,12 @@ def verdict_for(
     status = status_of(record["status"], record.get("expires_at"), now)
     if status is not Status.ACTIVE:
         return Verdict(valid=False, reason=status.value, **found)
+    if which == "rolled":
+        return Verdict(valid=False, reason="rolled", **found)
     reason = usage_refusal(record, origin, ip, app_id)
     if reason:
         return Verdict(valid=False, reason=reason, **found)
-    return Verdict(valid=True, **found)
+    return Verdict(valid=True, rolled_until=rolled_until, **found)
 
 
 def usage_refusal(record: dict[str, Any], origin: str | None, ip: str | None, app_id: str | None) -> str | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from store import repository
 from store.repository import Repository
 
 FIXED_NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
@@ -26,6 +27,15 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("APIKEYS_STORE", raising=False)
     monkeypatch.delenv("SSH_TTY", raising=False)
     monkeypatch.delenv("SSH_CONNECTION", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fictional_accounts(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's members (bob, carol, dev1, ...) are fictional people, not accounts of the
+    machine running it: ``members add`` accepts them. Tests marked ``real_accounts`` see the
+    host's real account database."""
+    if request.node.get_closest_marker("real_accounts") is None:
+        monkeypatch.setattr(repository, "account_exists", lambda login: True)
 
 
 @pytest.fixture

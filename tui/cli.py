@@ -18,12 +18,13 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from store import presenter
+from store import lifecycle, presenter
 from store.access import KeyAction
 from store.audit import audit_path
 from store.errors import Conflict, InvalidInput, InvalidRecord, StoreError
 from store.key_index import KeyIndex
 from store.models import (
+    NO_EXPIRY,
     EXPIRY_CHOICES,
     ApiKey,
     KeyChanges,
@@ -37,6 +38,7 @@ from store.models import (
     validate_or_raise,
     validation_errors,
 )
+from store.presenter import creator_label
 from store.repository import Repository, current_login, default_store_path
 from tui.format import scope_label, short_time
 from tui.cli_output import (
@@ -211,8 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
         change.add_argument("project", metavar="ID|NAME")
         change.set_defaults(deployed=deployed)
 
-    members = command("members", "add and list members, change roles", _needs_action)
-    member_actions = members.add_subparsers(dest="action", metavar="{add,list,set-role}", required=True)
+    members = command("members", "add, list and remove members, change roles", _needs_action)
+    member_actions = members.add_subparsers(dest="action", metavar="{add,list,set-role,remove}", required=True)
     add = command("add", "add a member (owners only)", run_members_add, member_actions)
     add.add_argument("member", metavar="LOGIN")
     add.add_argument("--role", required=True, choices=[role.value for role in Role])
@@ -223,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     role = command("set-role", "change a member's role (owners only)", run_members_set_role, member_actions)
     role.add_argument("member", metavar="LOGIN")
     role.add_argument("role", metavar="ROLE", choices=[role.value for role in Role])
+    remove = command("remove", "remove a member (owners only); the keys they created stay", run_members_remove, member_actions)
+    remove.add_argument("member", metavar="LOGIN")
 
     create = command("create", "create a key and print its secret (once)", run_create)
     create.add_argument("--name", required=True, metavar="N")
@@ -236,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--ios", action="append", default=[], metavar="BUNDLE", help="Mobile: an iOS bundle id (repeat)")
     create.add_argument("--android", action="append", default=[], metavar="PACKAGE", help="Mobile: an Android package (repeat)")
     create.add_argument("--expires-days", type=int, choices=EXPIRY_CHOICES, metavar="30|60|90", help="Analytics: expiry (default 30)")
+    create.add_argument("--expires", metavar="30d|YYYY-MM-DD", help="Web and Mobile: expire after N days or on that day (00:00 UTC); default never")
     create.add_argument("--json", action="store_true", help="print the key and its secret as JSON")
 
     listing = command("list", "list the keys you can see (newest first)", run_list)
@@ -243,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--scope", choices=[scope.value for scope in Scope])
     listing.add_argument("--sort", choices=("created", "scope"), default="created")
     listing.add_argument("--include-revoked", action="store_true")
+    listing.add_argument("--expiring", type=_days_argument, metavar="14d", help="only active keys expiring within N days, soonest first")
 
     show = command("show", "show one key, or print its secret (Web and Mobile)", run_show)
     show.add_argument("key_id", metavar="ID")
@@ -265,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--if-revision", type=int, metavar="N",
         help="change the key only if it is still at revision N (see `show --json`); else exit 2",
     )
+    edit.add_argument("--expires", metavar="30d|YYYY-MM-DD|never", help="Web and Mobile: a new expiry, or never")
     edit.add_argument("--json", action="store_true", help="print the edited key as JSON")
 
     revoke = command("revoke", "revoke keys: integrations using them stop at once", run_revoke)
@@ -289,7 +296,55 @@ def build_parser() -> argparse.ArgumentParser:
     log = command("log", "the audit trail, newest first", run_log)
     log.add_argument("--key", metavar="ID", help="only this key's events")
     log.add_argument("--json", action="store_true", help="print a JSON array")
+    _add_lifecycle_commands(command)
     return parser
+
+
+def _add_lifecycle_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """roll, disable, enable and policy (SPEC §9)."""
+    roll = command("roll", "give a key a new secret; the previous one works for the grace period", run_roll)
+    roll.add_argument("key_id", metavar="ID")
+    roll.add_argument("--grace", default="0", choices=list(lifecycle.GRACE_CHOICES), help="how long the previous secret keeps working (default 0: it stops now)")
+    roll.add_argument("--expires", metavar="30d|YYYY-MM-DD|never", help="Web and Mobile: a new expiry with the new secret")
+    roll.add_argument("--if-revision", type=int, metavar="N", help="roll only if the key is still at revision N")
+    roll.add_argument("--json", action="store_true", help="print the key with its new secret as JSON")
+
+    disable = command("disable", "disable keys: verify refuses them until enabled", run_disable)
+    disable.add_argument("key_ids", nargs="+", metavar="ID")
+    disable.add_argument("--note", metavar="TEXT", help="why, for the audit trail")
+    enable = command("enable", "enable disabled keys", run_enable)
+    enable.add_argument("key_ids", nargs="+", metavar="ID")
+
+    policy = command("policy", "the organisation's key policy: lifetimes and expiry warnings", _needs_action)
+    policy_actions = policy.add_subparsers(dest="action", metavar="{show,set,check}", required=True)
+    show = command("show", "show the policy", run_policy_show, policy_actions)
+    show.add_argument("--json", action="store_true")
+    change = command("set", "change the policy (owners only)", run_policy_set, policy_actions)
+    change.add_argument("--max-lifetime", action="append", default=[], type=_lifetime_argument, metavar="SCOPE=DAYS|none", help="the longest a key of SCOPE may live (repeat)")
+    change.add_argument("--warn-days", type=int, metavar="N", help="warn about keys expiring within N days")
+    change.add_argument("--json", action="store_true")
+    check = command("check", "list the active keys that break the policy (exit 1 if any)", run_policy_check, policy_actions)
+    check.add_argument("--json", action="store_true")
+
+
+def _days_argument(text: str) -> int:
+    try:
+        return lifecycle.parse_days(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _lifetime_argument(text: str) -> tuple[str, int | None]:
+    scope, equals, days = text.partition("=")
+    scope = scope.strip().lower()
+    if not equals or scope not in [s.value for s in Scope]:
+        raise argparse.ArgumentTypeError(f"{text!r}: give SCOPE=DAYS or SCOPE=none, SCOPE one of web, mobile, analytics")
+    if days.strip().lower() in ("none", "never"):
+        return scope, None
+    try:
+        return scope, lifecycle.parse_days(days)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of days, e.g. {scope}=90, or {scope}=none") from None
 
 
 def _key_count(text: str) -> int:
@@ -468,6 +523,8 @@ def run_create(command: Command) -> int:
         Scope.MOBILE: [("--ios", args.ios), ("--android", args.android)],
         Scope.ANALYTICS: [("--expires-days", args.expires_days is not None)],
     })
+    if scope is Scope.ANALYTICS and args.expires is not None:
+        raise CommandError("--expires applies to Web and Mobile keys; Analytics keys take --expires-days 30|60|90")
     draft: dict[str, Any] = {"name": args.name, "scope": scope.value}
     if args.all_projects:
         draft["all_projects"] = True
@@ -483,6 +540,8 @@ def run_create(command: Command) -> int:
     else:
         draft["expires_days"] = args.expires_days or EXPIRY_CHOICES[0]
     repo = command.writable_repo()
+    if args.expires is not None:
+        draft["expires_at"] = _expiry_argument(args.expires, repo)
     created = repo.create_key(draft)
     key, secret = created.key, created.secret.get_secret_value()
     if args.json:
@@ -511,23 +570,31 @@ def run_list(command: Command) -> int:
     """List the keys this member may see."""
     args = command.args
     repo = command.existing_repo()
-    views = repo.list_keys(include_revoked=args.include_revoked, scope=args.scope)
-    # The main screen's index: newest first, or by scope (Web, Mobile, Analytics; newest first).
-    views = KeyIndex(views).rows("scope" if args.sort == "scope" else "created_desc")
+    if args.expiring is not None:  # soonest first
+        views = [v for v in repo.expiring_within(args.expiring) if args.scope in (None, v.scope)]
+    else:
+        views = repo.list_keys(include_revoked=args.include_revoked, scope=args.scope)
+        # The main screen's index: newest first, or by scope (Web, Mobile, Analytics; newest first).
+        views = KeyIndex(views).rows("scope" if args.sort == "scope" else "created_desc")
     now = repo.now()
     if args.json:
         return print_json([_view_json(view, now) for view in views])
+    if not views and args.expiring is not None:
+        print_line(f"No active key expires within {args.expiring} days.")
+        return 0
     if not views:
         print_line(f"No keys to show. Create one with `{PROG} create --name NAME --scope web --project ID --domain https://…`")
         return 0
     moment = repo.clock()
     invalid = sum(1 for view in views if view.problem)  # first: flagged views show stand-ins
+    members = repo.member_logins()
     print_table(
         ("ID", "NAME", "SCOPE", "PROJECT", "KEY", "CREATED", "CREATED BY", "STATUS"),
         [
             (
                 view.id, view.name, scope_label(view.scope), view.project_name,
-                presenter.mask(view.key_prefix), short_time(view.created_at), view.created_by,
+                presenter.mask(view.key_prefix), short_time(view.created_at),
+                creator_label(view.created_by, members),
                 f"invalid: {view.problem}" if view.problem
                 else presenter.status_phrase(view.record, moment),
             )
@@ -577,8 +644,8 @@ def run_edit(command: Command) -> int:
         ("--add-ios", args.add_ios), ("--remove-ios", args.remove_ios),
         ("--add-android", args.add_android), ("--remove-android", args.remove_android),
     ]
-    if args.name is None and not any(value for _, value in web_flags + mobile_flags):
-        raise CommandError(f"nothing to change: give --name or a setting; see {PROG} edit --help")
+    if args.name is None and args.expires is None and not any(value for _, value in web_flags + mobile_flags):
+        raise CommandError(f"nothing to change: give --name, --expires or a setting; see {PROG} edit --help")
     _refuse_foreign_flags(key.scope, {Scope.WEB: web_flags, Scope.MOBILE: mobile_flags})
     _refuse_by_rule_book(repo, KeyAction.EDIT, key)
     if args.if_revision is not None and key.revision != args.if_revision:
@@ -594,12 +661,16 @@ def run_edit(command: Command) -> int:
         changes["web"] = _edited_web(key.id, key.web, args)
     if any(value for _, value in mobile_flags) and key.mobile is not None:
         changes["mobile"] = _edited_mobile(key.id, key.mobile, args)
+    if args.expires is not None:
+        changes["expires_at"] = _expiry_argument(args.expires, repo)
     if args.if_revision is not None:
         edited = repo.edit_key(key.id, changes, expected_revision=args.if_revision)
     else:
         # The flags were applied to the key as read above: if someone changes it before the
         # save, only the fields changed here are written, and an overlap is refused.
-        base = KeyChanges(name=key.name, web=key.web, mobile=key.mobile)
+        base = KeyChanges(
+            name=key.name, web=key.web, mobile=key.mobile, expires_at=key.expires_at or NO_EXPIRY
+        )
         edited = repo.edit_key(key.id, changes, expected_revision=key.revision, base=base)
     if args.json:
         return print_json(key_json(repo, edited))
@@ -724,9 +795,13 @@ def run_verify(command: Command) -> int:
     except (StoreError, OSError):
         pass  # recording last use must never change the answer
     if args.json:
-        print_json(verdict.model_dump(mode="json"))
+        shown = verdict.model_dump(mode="json")
+        if shown["rolled_until"] is None:  # only a rolled secret inside its grace has it
+            del shown["rolled_until"]
+        print_json(shown)
     elif verdict.valid:
-        print_line(f"valid: {scope_label(verdict.scope or '')} key {verdict.key_id}")
+        until = f" (a rolled secret: works until {when(verdict.rolled_until)})" if verdict.rolled_until else ""
+        print_line(f"valid: {scope_label(verdict.scope or '')} key {verdict.key_id}{until}")
     else:
         which = f" ({scope_label(verdict.scope or '')} key {verdict.key_id})" if verdict.key_id else ""
         print_line(f"refused: {verdict.reason}{which}")
@@ -767,6 +842,146 @@ def run_log(command: Command) -> int:
     print_table(
         ("AT", "ACTOR", "ACTION", "KEY", "DETAIL"),
         [(short_time(e.at), e.actor, e.action, e.key_id or "—", e.detail) for e in events],
+    )
+    return 0
+
+
+# -- the key lifecycle: roll, disable, enable, expiry, policy, members leave ---------------------
+
+
+def _expiry_argument(text: str, repo: Repository) -> str:
+    try:
+        return lifecycle.parse_expiry(text, repo.clock())
+    except ValueError as error:
+        raise InvalidInput({"expires": str(error)}) from None
+
+
+def run_roll(command: Command) -> int:
+    """A new secret for the key; the previous one works for the grace period."""
+    args = command.args
+    repo = command.existing_repo()
+    key = repo.get_key(args.key_id)
+    # The revision read here: another admin's roll in between is refused, never silently undone.
+    seen = key.revision if args.if_revision is None else args.if_revision
+    expires = None if args.expires is None else _expiry_argument(args.expires, repo)
+    rolled = repo.roll_key(
+        key.id, lifecycle.GRACE_CHOICES[args.grace], expected_revision=seen, expires_at=expires
+    )
+    secret = rolled.secret.get_secret_value()
+    if args.json:
+        return print_json({
+            **key_json(repo, rolled.key), "secret": secret,
+            "previous_valid_until": rolled.previous_valid_until,
+        })
+    new_key = rolled.key
+    print_line(f"Rolled {scope_label(new_key.scope)} key {new_key.id} {safe_text(new_key.name)}")
+    if rolled.previous_valid_until > repo.now():
+        previous = f"works until {when(rolled.previous_valid_until)}"
+    else:
+        previous = "stopped working now"
+    expiry = [("expires", [when(new_key.expires_at)])] if new_key.expires_at else []
+    print_fields([("secret", [secret]), ("previous secret", [previous]), *expiry])
+    if new_key.scope is Scope.ANALYTICS:
+        print_line("Copy this Analytics secret now: it is not stored and will never be shown again.")
+    else:
+        print_line(f"`{PROG} show {new_key.id} --secret` prints the secret again.")
+    return 0
+
+
+def run_disable(command: Command) -> int:
+    """Disable keys, all or none; verify refuses them until they are enabled."""
+    args = command.args
+    repo = command.existing_repo()
+    keys = [repo.get_key(key_id) for key_id in dict.fromkeys(args.key_ids)]
+    disabled = {key.id for key in repo.disable_keys([key.id for key in keys], note=args.note)}
+    for key in keys:
+        if key.id in disabled:
+            print_line(f"Disabled {key.id} {safe_text(key.name)}: verify refuses it until `{PROG} enable {key.id}`")
+        else:
+            print_line(f"{key.id} {safe_text(key.name)} was already disabled")
+    return 0
+
+
+def run_enable(command: Command) -> int:
+    """Enable disabled keys, all or none."""
+    repo = command.existing_repo()
+    keys = [repo.get_key(key_id) for key_id in dict.fromkeys(command.args.key_ids)]
+    enabled = {key.id for key in repo.enable_keys([key.id for key in keys])}
+    for key in keys:
+        if key.id in enabled:
+            print_line(f"Enabled {key.id} {safe_text(key.name)}")
+        else:
+            print_line(f"{key.id} {safe_text(key.name)} was not disabled")
+    return 0
+
+
+def _print_policy(policy: Any) -> None:
+    lifetimes = [
+        f"{scope_label(scope.value)}: {'no limit' if days is None else f'{days} days'}"
+        for scope, days in policy.max_lifetime_days.items()
+    ]
+    print_fields([
+        ("max lifetime", lifetimes),
+        ("warn", [f"{policy.warn_days} days before a key expires"]),
+    ])
+
+
+def run_policy_show(command: Command) -> int:
+    """Print the key policy."""
+    policy = command.existing_repo().get_policy()
+    if command.args.json:
+        return print_json(policy.as_json())
+    _print_policy(policy)
+    return 0
+
+
+def run_policy_set(command: Command) -> int:
+    """Change the key policy (owners only)."""
+    args = command.args
+    if not args.max_lifetime and args.warn_days is None:
+        raise CommandError(f"nothing to change: give --max-lifetime SCOPE=DAYS|none or --warn-days N; see {PROG} policy set --help")
+    repo = command.existing_repo()
+    policy = repo.set_policy(max_lifetime_days=dict(args.max_lifetime), warn_days=args.warn_days)
+    if args.json:
+        return print_json(policy.as_json())
+    _print_policy(policy)
+    broken = len(repo.policy_violations())
+    if broken:
+        print_line(f"{broken:,} active key{'s' if broken != 1 else ''} break{'s' if broken == 1 else ''} it: see `{PROG} policy check`")
+    return 0
+
+
+def run_policy_check(command: Command) -> int:
+    """The active keys that break the policy; exit 1 if there are any."""
+    repo = command.existing_repo()
+    violations = repo.policy_violations()
+    if command.args.json:
+        now = repo.now()
+        print_json([
+            {**public_record(v.key.record, now), "project_name": v.key.project_name, "problem": v.problem}
+            for v in violations
+        ])
+        return 1 if violations else 0
+    if not violations:
+        print_line("Every active key keeps the policy.")
+        return 0
+    members = repo.member_logins()
+    print_table(
+        ("ID", "NAME", "SCOPE", "CREATED BY", "PROBLEM"),
+        [
+            (v.key.id, v.key.name, scope_label(v.key.scope), creator_label(v.key.created_by, members), v.problem)
+            for v in violations
+        ],
+    )
+    return 1
+
+
+def run_members_remove(command: Command) -> int:
+    """Remove a member; the keys they created stay."""
+    member = command.existing_repo().remove_member(command.args.member)
+    print_line(
+        f"Removed {safe_text(member.login)} ({member.role.value}): they lose access now; keys "
+        f"they created stay, shown as created by {safe_text(member.login)} (removed)"
     )
     return 0
 

@@ -268,6 +268,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             return Text("revoked", style="dim")
         if status is Status.EXPIRED:
             return Text("expired", style="red")
+        if status is Status.DISABLED:
+            return Text("disabled", style="yellow")
         expires_at = view.record.get("expires_at")
         if expires_at:
             phrase = expiry_phrase(expires_at, self.repo.clock())
