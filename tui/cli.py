@@ -47,6 +47,8 @@ from tui.cli_output import (
     print_line,
     print_table,
     silence_stdout,
+    sparkline,
+    when,
 )
 from tui.text import safe_text
 
@@ -270,6 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--app-id", metavar="ID")
     verify.add_argument("--json", action="store_true")
 
+    listing.add_argument("--find", metavar="TEXT", help="only keys matching every word (name, id, key prefix, project, scope, creator, status), or exactly the key of a pasted secret; - reads TEXT from stdin")
+
+    usage = command("usage", "valid and refused answers of a key per UTC day, its last use", run_usage)
+    usage.add_argument("key_id", metavar="ID")
+    usage.add_argument("--days", type=_usage_days, default=30, metavar="N", help="how many days up to today (1-90, default 30)")
+    usage.add_argument("--json", action="store_true", help="print a JSON object")
+
+    scan = command("scan", "look for leaked secrets in files (exit 1 if an active key is found)", run_scan)
+    scan.add_argument("paths", nargs="+", metavar="PATH", help="files and folders (symlinks inside are not followed)")
+    scan.add_argument("--json", action="store_true", help="print a JSON array of findings")
+    scan.add_argument("--disable", action="store_true", help="disable every active key found, noting the file and line in the audit trail")
+
     log = command("log", "the audit trail, newest first", run_log)
     log.add_argument("--key", metavar="ID", help="only this key's events")
     log.add_argument("--json", action="store_true", help="print a JSON array")
@@ -284,6 +298,18 @@ def _key_count(text: str) -> int:
     if not 0 <= count <= DEMO_KEYS_MAX:
         raise argparse.ArgumentTypeError(f"choose between 0 and {DEMO_KEYS_MAX:,}")
     return count
+
+
+def _usage_days(text: str) -> int:
+    from store.usage import KEEP_DAYS
+
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= days <= KEEP_DAYS:
+        raise argparse.ArgumentTypeError(f"choose between 1 and {KEEP_DAYS} (usage is kept {KEEP_DAYS} days)")
+    return days
 
 
 def _needs_action(command: Command) -> int:  # pragma: no cover - argparse requires an action
@@ -495,7 +521,11 @@ def run_list(command: Command) -> int:
     """List the keys this member may see."""
     args = command.args
     repo = command.existing_repo()
-    views = repo.list_keys(include_revoked=args.include_revoked, scope=args.scope)
+    if args.find is not None:
+        text = sys.stdin.readline().strip() if args.find == "-" else args.find
+        views = repo.find_keys(text, include_revoked=args.include_revoked, scope=args.scope)
+    else:
+        views = repo.list_keys(include_revoked=args.include_revoked, scope=args.scope)
     # Stored oldest first; reversed first so keys made in the same second stay newest first.
     views = sorted(reversed(views), key=lambda view: view.created_at, reverse=True)
     if args.sort == "scope":
@@ -503,6 +533,9 @@ def run_list(command: Command) -> int:
     now = repo.now()
     if args.json:
         return print_json([{**public_record(view.record, now), "project_name": view.project_name} for view in views])
+    if not views and args.find is not None:
+        print_line("No key matches.")
+        return 0
     if not views:
         print_line(f"No keys to show. Create one with `{PROG} create --name NAME --scope web --project ID --domain https://…`")
         return 0
@@ -669,10 +702,6 @@ def run_verify(command: Command) -> int:
     secret = sys.stdin.readline().strip() if args.secret == "-" else args.secret
     repo = command.existing_repo()
     verdict = repo.verify(secret, origin=args.origin, ip=args.ip, app_id=args.app_id)
-    try:
-        repo.flush_usage()
-    except (StoreError, OSError):
-        pass  # recording last use must never change the answer
     if args.json:
         print_json(verdict.model_dump(mode="json"))
     elif verdict.valid:
@@ -680,7 +709,81 @@ def run_verify(command: Command) -> int:
     else:
         which = f" ({scope_label(verdict.scope or '')} key {verdict.key_id})" if verdict.key_id else ""
         print_line(f"refused: {verdict.reason}{which}")
+    sys.stdout.flush()  # the answer first; then the usage, which never waits for the lock
+    try:
+        repo.flush_usage()
+    except (StoreError, OSError):
+        pass  # recording use must never change the answer
     return 0 if verdict.valid else 1
+
+
+def run_usage(command: Command) -> int:
+    """A key's answers per UTC day and its last use."""
+    args = command.args
+    repo = command.existing_repo()
+    usage = repo.usage(args.key_id, days=args.days)
+    if args.json:
+        return print_json(usage.public_dict())
+    key = repo.get_key(args.key_id)
+    first, last = usage.days[0].date, usage.days[-1].date
+    last_use = "never"
+    if usage.last_used_at:
+        last_use = when(usage.last_used_at)
+        where = ", ".join(part for part in (usage.last_used_origin, usage.last_used_ip) if part)
+        if where:
+            last_use += f" from {where}"
+    print_fields([
+        ("key", [f"{key.id} {key.name}"]),
+        ("days", [f"{first} to {last} (UTC, {len(usage.days)} days)"]),
+        ("valid", [f"{usage.valid:,}"]),
+        ("refused", [f"{usage.refused:,}"]),
+        ("answers a day", [sparkline([day.valid + day.refused for day in usage.days])]),
+        ("last used", [last_use]),
+    ])
+    active = [day for day in usage.days if day.valid or day.refused]
+    if active:
+        print_line("")
+        print_table(("DATE", "VALID", "REFUSED"), [(d.date, f"{d.valid:,}", f"{d.refused:,}") for d in active])
+    return 0
+
+
+def run_scan(command: Command) -> int:
+    """Leaked secrets in files: exit 1 if an active key is found (and, with --disable,
+    disable each one, with the file and line in the audit trail)."""
+    args = command.args
+    repo = command.existing_repo()
+    if args.disable and not hasattr(repo, "disable_keys"):
+        raise CommandError("this apikeys cannot disable keys yet: revoke them with `apikeys revoke ID`")
+    report = repo.scan(args.paths)
+    findings = report.findings
+    active = [finding for finding in findings if finding.status == "active"]
+    disabled: dict[str, str] = {}
+    refusals: list[str] = []
+    if args.disable:
+        for finding in active:
+            if finding.key_id in disabled or finding.key_id is None:
+                continue
+            note = f"found in {safe_text(finding.path)[:300]}:{finding.line}"
+            try:
+                repo.disable_keys([finding.key_id], note=note)
+                disabled[finding.key_id] = note
+            except StoreError as error:
+                refusals.append(f"{finding.key_id}: {error}")
+    if args.json:
+        print_json([finding.public_dict() for finding in findings])
+    else:
+        if findings:
+            print_table(
+                ("PATH", "LINE", "KEY", "KEY ID", "NAME", "STATUS"),
+                [(f.path, str(f.line), tokens.masked(f.key_prefix), f.key_id or "—", f.name or "—",
+                  f.status or "not in this store") for f in findings],
+            )
+        print_line(report.summary())
+        for key_id, note in disabled.items():
+            print_line(f"Disabled {key_id} ({note})")
+    for refusal in refusals:
+        complain(f"could not disable {refusal}")
+    return 1 if active else 0
 
 
 def run_log(command: Command) -> int:
