@@ -50,7 +50,7 @@ from .models import (
     validate_or_raise,
 )
 from .storage import StoreFile, Transaction, collector_paused, empty_tables
-from .scan import Finding, ScanReport, scan_files
+from .scan import Finding, ScanReport, scan_files, scan_git_history
 from .usage import KEEP_DAYS, KeyUsage, UsageRecorder
 from .find import KeyFinder, parse_query
 
@@ -549,16 +549,24 @@ class Repository:
 
     # -- leaks ----------------------------------------------------------------------------
 
-    def scan(self, paths: Iterable[str]) -> ScanReport:
+    def scan(self, paths: Iterable[str], *, git: bool = False) -> ScanReport:
         """Look for leaked secrets in the files under ``paths`` (see :mod:`store.scan`) and
         name the key of each, as far as this member may see it: a secret of a key they may not
         see, or of no key in this store, is reported without a key (never its name).
 
         A finding's status is that of the secret found: a rolled key's previous secret is
-        ``active`` while its grace lasts, then ``rolled``.
+        ``active`` while its grace lasts, then ``rolled``. With ``git``, the history of the git
+        repository at each PATH is searched too, for secrets not found in the files themselves.
         """
         self._role(self.storage.current())  # a login that is not a member scans nothing
+        paths = list(paths)
         sightings, report = scan_files(paths, exclude=self._own_files())
+        if git:
+            in_files = {sighting.secret_hash for sighting in sightings}
+            for top in paths:
+                history, blobs = scan_git_history(top)
+                report.git_blobs += blobs
+                sightings += [s for s in history if s.secret_hash not in in_files]
         data = self.storage.current()
         role = self._role(data)
         current = self._hash_lookup(data)

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
+import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -84,6 +87,7 @@ class ScanReport:
     bytes: int = 0
     seconds: float = 0.0
     skipped: Counter[str] = field(default_factory=Counter)
+    git_blobs: int = 0  # file versions read from git history (--git)
 
     def summary(self) -> str:
         """One line for people: files read, findings, and what was skipped."""
@@ -93,7 +97,9 @@ class ScanReport:
             found += f" ({active} active key{'s' if active != 1 else ''})"
         line = (
             f"Scanned {self.files:,} file{'s' if self.files != 1 else ''} "
-            f"({self.bytes / 1e6:.1f} MB) in {self.seconds:.2f} s: {found}."
+            f"({self.bytes / 1e6:.1f} MB)"
+            + (f" and {self.git_blobs:,} file versions in git history" if self.git_blobs else "")
+            + f" in {self.seconds:.2f} s: {found}."
         )
         skips = [
             f"{count:,} {SKIP_REASONS[reason][count != 1]}"
@@ -235,3 +241,105 @@ def _read_text_file(path: str, skipped: Counter[str]) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+# -- a git repository's history (--git) ------------------------------------------------------
+
+
+class GitUnavailable(StoreError):
+    """git is not installed, or PATH is not a git repository (bad input: exit 2)."""
+
+
+def scan_git_history(top: str) -> tuple[list[Sighting], int]:
+    """Every well-formed secret in any version of any file in the history of the git
+    repository at ``top`` (every blob reachable from any ref, each read once), and how many
+    blobs were read. A sighting's path names the file and the commit that first added it:
+    ``PATH (git 1a2b3c4d)``.
+    """
+    if shutil.which("git") is None:
+        raise GitUnavailable("--git needs git, which is not installed")
+    check = _git(top, "rev-parse", "--git-dir")
+    if check.returncode != 0:
+        raise GitUnavailable(f"{top} is not a git repository (or git refuses it: {_first_line(check.stderr)})")
+    listed = _git(top, "rev-list", "--all", "--objects")
+    paths: dict[str, str] = {}
+    for line in listed.stdout.splitlines():
+        sha, _, path = line.partition(b" ")
+        if path:
+            paths.setdefault(sha.decode("ascii"), os.fsdecode(path))
+    blobs = _small_blobs(top, list(paths))
+    sightings: list[Sighting] = []
+    for sha, data in _read_blobs(top, blobs):
+        if b"\0" in data[:SNIFF_SIZE]:
+            continue
+        for sighting in sightings_in(data, paths[sha]):
+            commit = _introducing_commit(top, sha)
+            where = f"{os.path.join(top, sighting.path)} (git {commit})"
+            sightings.append(Sighting(where, sighting.line, sighting.key_prefix, sighting.secret_hash))
+    return sightings, len(blobs)
+
+
+def _git(top: str, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["git", "-C", top, *args], input=stdin, capture_output=True, check=False,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
+    )
+
+
+def _first_line(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace").strip()
+    return text.splitlines()[0] if text else "no reason given"
+
+
+def _small_blobs(top: str, shas: list[str]) -> list[str]:
+    if not shas:
+        return []
+    checked = _git(top, "cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+                   stdin="\n".join(shas).encode() + b"\n")
+    small = []
+    for line in checked.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == b"blob" and int(parts[2]) <= MAX_FILE_SIZE:
+            small.append(parts[0].decode("ascii"))
+    return small
+
+
+def _read_blobs(top: str, shas: list[str]) -> Iterator[tuple[str, bytes]]:
+    """The contents of ``shas`` through one ``git cat-file --batch``."""
+    if not shas:
+        return
+    process = subprocess.Popen(
+        ["git", "-C", top, "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C"},
+    )
+    assert process.stdin is not None and process.stdout is not None
+
+    def feed() -> None:
+        try:
+            process.stdin.write("\n".join(shas).encode() + b"\n")  # type: ignore[union-attr]
+            process.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        for _ in shas:
+            header = process.stdout.readline().split()
+            if len(header) != 3:
+                break
+            size = int(header[2])
+            data = process.stdout.read(size)
+            process.stdout.read(1)  # the newline after each object
+            yield header[0].decode("ascii"), data
+    finally:
+        process.stdout.close()
+        process.wait()
+        writer.join()
+
+
+def _introducing_commit(top: str, blob: str) -> str:
+    """The abbreviated commit that first added ``blob`` (oldest of those that touch it)."""
+    found = _git(top, "log", "--all", "--format=%h", f"--find-object={blob}")
+    commits = found.stdout.split()
+    return commits[-1].decode("ascii") if commits else blob[:10]

@@ -155,3 +155,37 @@ def test_disable_disables_each_active_key_found_with_the_file_and_line(
     assert secret not in out + err
     code, out, _ = run(store_path, capsys, "scan", str(tree), "--json")
     assert code == 0 and json.loads(out)[0]["status"] == "disabled"
+
+
+def git(folder: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@example.com",
+                        "GIT_COMMITTER_NAME": "a", "GIT_COMMITTER_EMAIL": "a@example.com"})
+
+
+@pytest.mark.skipif(__import__("shutil").which("git") is None, reason="git is not installed")
+def test_git_history_finds_a_secret_removed_from_the_files(
+    owner_repo: Repository, store_path: Path, tmp_path: Path, capsys
+) -> None:
+    key = owner_repo.create_key(web_draft())
+    secret = key.secret.get_secret_value()
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    git(folder, "init", "-q")
+    (folder / "config.py").write_text(f"KEY = '{secret}'\n")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "add config")
+    (folder / "config.py").write_text("KEY = os.environ['KEY']\n")
+    git(folder, "commit", "-qam", "read the key from the environment")
+    code, out, _ = run(store_path, capsys, "scan", str(folder), "--json")
+    assert (code, json.loads(out)) == (0, [])
+    code, out, err = run(store_path, capsys, "scan", str(folder), "--git", "--json")
+    assert code == 1
+    [finding] = json.loads(out)
+    assert finding["path"].startswith(str(folder / "config.py") + " (git ")
+    assert (finding["line"], finding["key_id"], finding["status"]) == (1, key.key.id, "active")
+    assert secret not in out + err
+    code, _, err = run(store_path, capsys, "scan", str(tmp_path / "repo" / ".."), "--git")
+    assert code == 2 and "not a git repository" in err

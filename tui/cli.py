@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -283,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("paths", nargs="+", metavar="PATH", help="files and folders (symlinks inside are not followed)")
     scan.add_argument("--json", action="store_true", help="print a JSON array of findings")
     scan.add_argument("--disable", action="store_true", help="disable every active key found, noting the file and line in the audit trail")
+    scan.add_argument("--git", action="store_true", help="also search every version of every file in the git history of each PATH")
 
     log = command("log", "the audit trail, newest first", run_log)
     log.add_argument("--key", metavar="ID", help="only this key's events")
@@ -754,7 +756,9 @@ def run_scan(command: Command) -> int:
     repo = command.existing_repo()
     if args.disable and not hasattr(repo, "disable_keys"):
         raise CommandError("this apikeys cannot disable keys yet: revoke them with `apikeys revoke ID`")
-    report = repo.scan(args.paths)
+    started = time.perf_counter()
+    report = repo.scan(args.paths, git=args.git)
+    report.seconds = time.perf_counter() - started
     findings = report.findings
     active = [finding for finding in findings if finding.status == "active"]
     disabled: dict[str, str] = {}
