@@ -235,23 +235,22 @@ def test_verify_does_not_wait_for_a_lock_held_by_a_stopped_process_and_spools_it
     owner_repo: Repository, store_path: Path, shop_key, stopped_lock_holder
 ) -> None:
     key_id, secret = shop_key
-    started = time.monotonic()
-    for _ in range(3):
-        done = run_cli(store_path, "verify", "-", "--origin", SHOP, stdin=secret + "\n")
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.startswith("valid")
-    done = run_cli(store_path, "verify", "-", "--origin", EVIL, stdin=secret + "\n")
-    assert done.returncode == 1
-    # A behavioural bound, not a speed claim: four verifies well before one 15 s lock wait.
-    assert time.monotonic() - started < 5
+    for origin, answer in ((SHOP, 0), (SHOP, 0), (EVIL, 1)):
+        started = time.monotonic()
+        done = run_cli(store_path, "verify", "-", "--origin", origin, stdin=secret + "\n")
+        # A behavioural bound, not a speed claim: each verify (a whole process, started on a
+        # busy machine) is done well before one LOCK_TIMEOUT (15 s) of waiting for the lock.
+        assert time.monotonic() - started < 5
+        assert done.returncode == answer, done.stderr
+    assert done.stdout.startswith("refused")
     spool = spool_path(store_path)
-    assert len(spool.read_bytes().splitlines()) == 4
+    assert len(spool.read_bytes().splitlines()) == 3
     assert secret not in spool.read_text()
     assert stat.S_IMODE(spool.stat().st_mode) == stat.S_IMODE(store_path.stat().st_mode)
     # Read from the store plus the spool not folded yet: exact already (the children count
     # by the real clock, so the window is the real clock's).
     usage = Repository(store_path, OWNER).usage(key_id, days=2)
-    assert (usage.valid, usage.refused) == (3, 1)
+    assert (usage.valid, usage.refused) == (2, 1)
 
 
 def test_the_next_change_folds_the_spool_in_exactly_once(
