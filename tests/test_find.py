@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
-from conftest import FIXED_NOW, OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
+from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
 from store import tokens
 from store.find import KeyFinder, parse_query
 from store.repository import Repository
