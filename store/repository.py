@@ -49,10 +49,10 @@ from .models import (
     utc_now,
     validate_or_raise,
 )
-from .storage import StoreFile, Transaction, collector_paused, empty_tables
-from .scan import Finding, ScanReport, scan_files, scan_git_history
-from .usage import KEEP_DAYS, KeyUsage, UsageRecorder
 from .find import KeyFinder, parse_query
+from .scan import Finding, ScanReport, scan_files, scan_git_history
+from .storage import StoreFile, Transaction, collector_paused, empty_tables
+from .usage import KEEP_DAYS, KeyUsage, UsageRecorder
 
 ALL_PROJECTS = "All organization projects"
 
