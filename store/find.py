@@ -61,12 +61,11 @@ def parse_query(text: str) -> Query:
 
 def haystack(view: KeyView, now: str) -> str:
     """The folded text a key is found by (never its secret or hash)."""
-    record = view.record
-    return "\n".join((
-        str(record.get("name", "")), str(record.get("id", "")), str(record.get("key_prefix", "")),
-        view.project_name, str(record.get("project_id") or ""), str(record.get("scope", "")),
-        str(record.get("created_by", "")), _status(view, now),
-    )).casefold()
+    get = view.record.get
+    return (
+        f"{get('name', '')}\n{get('id', '')}\n{get('key_prefix', '')}\n{view.project_name}\n"
+        f"{get('project_id') or ''}\n{get('scope', '')}\n{get('created_by', '')}\n{_status(view, now)}"
+    ).casefold()
 
 
 def _status(view: KeyView, now: str) -> str:
