@@ -280,6 +280,33 @@ def verify_figures(path: Path, login: str, seconds: float = 1.5) -> dict:
     return {"ours": ours, "reference": done / (time.perf_counter() - start)}
 
 
+def usage_figures(path: Path, login: str, count: int = 10_000) -> dict:
+    """Verifies of one key with usage counting on (SPEC §9), and how many store writes they
+    and the flush at the end cause; then one find over every key (``list --find``)."""
+    from store.repository import Repository
+
+    repo = Repository(path, login)
+    record = next(r for r in repo.storage.current()["keys"].values() if r.get("secret") and r["scope"] == "web")
+    secret, origin = record["secret"], record["web"]["domains"][0]
+    repo.verify(secret, origin=origin)  # warm: the index built, the first batch written
+    writes = [0]
+    write = repo.storage._write_atomically
+
+    def counted(*args, **kwargs):
+        writes[0] += 1
+        return write(*args, **kwargs)
+
+    repo.storage._write_atomically = counted  # type: ignore[method-assign]
+    start = time.perf_counter()
+    for _ in range(count):
+        repo.verify(secret, origin=origin)
+    rate = count / (time.perf_counter() - start)
+    repo.flush_usage()
+    repo.key_finder().prepare()  # the UI prepares it in the background after the first paint
+    find = median_time(lambda: repo.find_keys("checkout w"), 3)
+    return {"rate": rate, "writes": writes[0], "count": count, "find": find}
+
+
 # -- the report ------------------------------------------------------------------------------
 
 def target_for(name: str, size: int):
@@ -342,6 +369,7 @@ def main() -> int:
             changes = change_figures(path, login, max(args.runs, 11))
             tinydb = tinydb_reference(path, args.runs)
             verify = verify_figures(path, login)
+            usage = usage_figures(path, login)
 
             def ratio(value, reference):
                 return f"{value / reference:.2f}×" if reference else "-"
@@ -371,6 +399,11 @@ def main() -> int:
                 (n, "verify, warm", f"{verify['ours']:,.0f}/s", "dict lookup by SHA-256",
                  f"{verify['reference']:,.0f}/s", ratio(verify["ours"], verify["reference"]),
                  verdict(verify["ours"], target_for("verify", size), higher_is_better=True)),
+                (n, f"verify one key ×{usage['count']:,}, usage counted", f"{usage['rate']:,.0f}/s",
+                 "store writes they cause (+ the flush at exit)", f"{usage['writes']}", "-",
+                 verdict(usage["rate"], target_for("verify", size), higher_is_better=True)),
+                (n, "find keys (list --find, two words)", f"{usage['find'] * 1000:.1f} ms", "-", "-", "-",
+                 verdict(usage["find"], target_for("filter", size))),
                 (n, "peak memory, UI open", f"{peak:.0f} MB", "stock DataTable app",
                  f"{stock_peak:.0f} MB" if stock_peak else "skipped", ratio(peak, stock_peak),
                  verdict(peak, target_for("memory", size))),

@@ -11,10 +11,9 @@ import os
 import pwd
 import secrets
 import threading
-import time
 from collections.abc import Callable, Container, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from pydantic import SecretStr
 
 from . import access, edits, lifecycle, tokens
 from .audit import AuditLog
-from .errors import Conflict, Forbidden, InvalidInput, InvalidRecord, NotFound, StoreUnusable
+from .errors import Conflict, Forbidden, InvalidInput, InvalidRecord, NotFound
 from .models import (
     NO_EXPIRY,
     ApiKey,
@@ -43,8 +42,8 @@ from .models import (
     WebSettings,
     check_display_text,
     check_expiry_text,
+    status_of,
     expiry_from,
-    from_iso,
     to_iso,
     utc_now,
     validate_or_raise,
@@ -58,13 +57,14 @@ from .policy import (
     stored_policy,
     violation,
 )
-from .storage import LOCK_TIMEOUT, StoreFile, Transaction, collector_paused, empty_tables
+from .storage import StoreFile, Transaction, collector_paused, empty_tables
 from .validation import listable, readable_record, record_problem
 from .verify import hash_index, verdict_for
+from .find import KeyFinder, parse_query
+from .scan import Finding, ScanReport, scan_files, scan_git_history
+from .usage import KEEP_DAYS, KeyUsage, UsageRecorder
 
 ALL_PROJECTS = "All organization projects"
-USAGE_INTERVAL = 60.0  # seconds: last_used_at is recorded at most this often per key
-USAGE_LOCK_WAIT = 0.1  # seconds a verify waits for the lock to record use; else it is kept for later
 
 
 def current_login() -> str:
@@ -129,9 +129,8 @@ class Repository:
         self._lock = threading.RLock()
         self._hash_index: tuple[int, dict[str, str]] | None = None
         self._views: tuple[int, list[KeyView]] | None = None
-        self._pending_usage: dict[str, str] = {}
-        self._last_usage_flush = float("-inf")
-        self._threshold_for = self._threshold = ""
+        self.usage_recorder = UsageRecorder(self.storage, self._lock, self.now)
+        self._finder: tuple[int, KeyFinder] | None = None
 
     def __repr__(self) -> str:
         return f"Repository({str(self.path)!r}, login={self.login!r})"
@@ -240,6 +239,31 @@ class Repository:
         if scope is not None:
             views = [view for view in views if view.record["scope"] == scope]
         return views
+
+    def find_keys(
+        self, text: str, *, include_revoked: bool = True, scope: str | None = None
+    ) -> list[KeyView]:
+        """The keys this member may see that match ``text`` (see :mod:`store.find`): every
+        word somewhere in name, id, key prefix, project, scope, creator or status; a pasted
+        full secret finds exactly its key. Oldest first, like :meth:`list_keys`."""
+        query = parse_query(text)
+        with self._lock:
+            views = self.list_keys(include_revoked=include_revoked, scope=scope)
+            if not query:
+                return views
+            found = {id(view) for view in self.key_finder().find(query, self.now())}
+        return [view for view in views if id(view) in found]
+
+    def key_finder(self) -> KeyFinder:
+        """The matcher over every key of the store as last read (all members' keys: filter
+        by what the member may see afterwards), built once per store generation."""
+        with self._lock:
+            self.list_keys()  # the views of the current generation
+            assert self._views is not None
+            generation, views = self._views
+            if self._finder is None or self._finder[0] != generation:
+                self._finder = (generation, KeyFinder(views, self.now()))
+            return self._finder[1]
 
     def get_key(self, key_id: str) -> ApiKey:
         """One key with every field; :class:`NotFound` if this member may not see it, and
@@ -854,7 +878,19 @@ class Repository:
         ip: str | None = None,
         app_id: str | None = None,
     ) -> Verdict:
-        """Is this secret valid here, now, from this origin / IP / app? Never echoes it."""
+        """Is this secret valid here, now, from this origin / IP / app? Never echoes it.
+
+        The answer comes from the file as last written, without the lock; the answer is
+        counted for the key's usage (written in batches, never waiting for the lock).
+        """
+        now = self.now()
+        verdict = self._answer(secret, origin, ip, app_id, now)
+        self.usage_recorder.note(verdict, now, origin, ip)
+        return verdict
+
+    def _answer(
+        self, secret: str, origin: str | None, ip: str | None, app_id: str | None, now: str
+    ) -> Verdict:
         scope = tokens.secret_scope(secret)
         if scope is None:
             return Verdict(valid=False, reason="malformed")
@@ -863,11 +899,7 @@ class Repository:
             data = self.storage.current()
             key_id = self._hash_lookup(data).get(digest)
             record = data["keys"].get(key_id) if key_id else None
-        now = self.now()
-        verdict = verdict_for(record, key_id or "", digest, now, origin, ip, app_id)
-        if verdict.valid:
-            self._note_usage(record, now)
-        return verdict
+        return verdict_for(record, key_id or "", digest, now, origin, ip, app_id)
 
     def _hash_lookup(self, data: dict[str, Any]) -> dict[str, str]:
         generation = self.storage.generation
@@ -875,61 +907,79 @@ class Repository:
             self._hash_index = (generation, hash_index(data["keys"]))
         return self._hash_index[1]
 
-    def _note_usage(self, record: dict[str, Any], now: str) -> None:
-        """Remember a successful use; written at most once a minute per key, in batches."""
-        key_id = record["id"]
-        last = self._pending_usage.get(key_id) or record.get("last_used_at")
-        if last is not None and last > self._usage_threshold(now):
-            return
-        self._pending_usage[key_id] = now
-        if time.monotonic() - self._last_usage_flush >= USAGE_INTERVAL:
-            # A verify must not stall behind another process's change (up to LOCK_TIMEOUT).
-            self.flush_usage(lock_wait=USAGE_LOCK_WAIT)
+    def flush_usage(self) -> bool:
+        """Write the usage noted by verify now, if the store's lock is free at once; else
+        append it to the spool file beside the store, which the next change folds in.
+        Returns whether it went to the store. Never waits, never raises for a full disk."""
+        return self.usage_recorder.flush(spool=True)
 
-    def _usage_threshold(self, now: str) -> str:
-        """The ISO time USAGE_INTERVAL before ``now``; a use after it needs no new record.
+    def usage(self, key_id: str, days: int = 30) -> KeyUsage:
+        """A key's valid and refused answers per UTC day over the last ``days`` days (every day,
+        zeros included, oldest first), with totals and the last use's time, origin and IP.
 
-        ISO timestamps compare as text, so verify never parses a date (cached per second).
+        Whoever may view the key may see its usage; to others it is not found.
         """
-        if self._threshold_for != now:
-            self._threshold_for = now
-            self._threshold = to_iso(from_iso(now) - timedelta(seconds=USAGE_INTERVAL))
-        return self._threshold
+        if type(days) is not int or not 1 <= days <= KEEP_DAYS:
+            raise InvalidInput({"days": f"choose between 1 and {KEEP_DAYS} days"})
+        data = self.storage.current()
+        record = self._visible_record(data, key_id)
+        today = date.fromisoformat(self.now()[:10])
+        return self.usage_recorder.usage_of(data, key_id, record, days, today)
 
-    def flush_usage(self, *, lock_wait: float = LOCK_TIMEOUT) -> None:
-        """Write the last-used times noted since the last write (one transaction for all).
+    # -- leaks ----------------------------------------------------------------------------
 
-        If the store stays locked for ``lock_wait`` seconds, the times stay noted for the next
-        flush or change.
+    def scan(self, paths: Iterable[str], *, git: bool = False) -> ScanReport:
+        """Look for leaked secrets in the files under ``paths`` (see :mod:`store.scan`) and
+        name the key of each, as far as this member may see it: a secret of a key they may not
+        see, or of no key in this store, is reported without a key (never its name).
+
+        A finding's status is that of the secret found: a rolled key's previous secret is
+        ``active`` while its grace lasts, then ``rolled``. With ``git``, the history of the git
+        repository at each PATH is searched too, for secrets not found in the files themselves.
         """
-        with self._lock:
-            if not self._pending_usage:
-                return
-            self._last_usage_flush = time.monotonic()
+        self._role(self.storage.current())  # a login that is not a member scans nothing
+        paths = list(paths)
+        sightings, report = scan_files(paths, exclude=self._own_files())
+        if git:
+            in_files = {sighting.secret_hash for sighting in sightings}
+            for top in paths:
+                history, blobs = scan_git_history(top)
+                report.git_blobs += blobs
+                sightings += [s for s in history if s.secret_hash not in in_files]
+        data = self.storage.current()
+        role = self._role(data)
+        current = self._hash_lookup(data)
+        previous = {
+            record["previous_secret_hash"]: key_id for key_id, record in data["keys"].items()
+            if isinstance(record, dict) and isinstance(record.get("previous_secret_hash"), str)
+        } if sightings else {}
+        now = self.now()
+        for sighting in sightings:
+            key_id = current.get(sighting.secret_hash)
+            is_previous = key_id is None
+            if is_previous:
+                key_id = previous.get(sighting.secret_hash)
+            record = data["keys"].get(key_id) if key_id else None
+            if not isinstance(record, dict) or not access.can_see(self.login, role, record):
+                report.findings.append(Finding(sighting.path, sighting.line, sighting.key_prefix))
+                continue
+            status = _secret_status(record, now, is_previous)
+            report.findings.append(Finding(
+                sighting.path, sighting.line, sighting.key_prefix,
+                key_id=record.get("id"), name=record.get("name"), status=status,
+            ))
+        return report
+
+    def _own_files(self) -> set[tuple[int, int]]:
+        """(device, inode) of the store and the files beside it, which hold secrets by design."""
+        own = set()
+        for path in (self.path, self.storage.lock_path, self.audit.path, self.usage_recorder.spool_path):
             try:
-                with self.storage.transaction(timeout=lock_wait) as transaction:
-                    self._apply_usage(transaction)
-            except (StoreUnusable, OSError):
-                pass  # recording use must never make a verification fail (e.g. a full disk)
-
-    def _apply_usage(self, transaction: Transaction) -> None:
-        applied = dict(self._pending_usage)
-        for key_id, when in applied.items():
-            record = transaction.keys.get(key_id)
-            if record is not None and (record.get("last_used_at") or "") < when:
-                transaction.keys[key_id] = {**record, "last_used_at": when}
-                transaction.changed()
-
-        def forget_written() -> None:
-            for key_id, when in applied.items():
-                if self._pending_usage.get(key_id) == when:
-                    del self._pending_usage[key_id]
-
-        # Forgotten only once written: a change that fails keeps them for the next try.
-        if transaction.dirty:
-            transaction.after_write.append(forget_written)
-        else:
-            forget_written()
+                info = os.stat(path)
+            except OSError:
+                continue
+            own.add((info.st_dev, info.st_ino))
+        return own
 
     # -- audit ----------------------------------------------------------------------------
 
@@ -968,7 +1018,7 @@ class Repository:
             self.audit.check()
             self.audit.recover(transaction.meta.get("audit_pending"))
             role = self._role(transaction.data)
-            self._apply_usage(transaction)
+            self.usage_recorder.apply(transaction)
             yield transaction, role, events
             if transaction.dirty and events:
                 # The events travel in the store file too: if this process dies between the
@@ -1094,6 +1144,19 @@ def _checked_expiry(expires_at: str | None) -> str | None:
 def _audit_note(note: str) -> str:
     """A caller's note for the audit detail: one line, at most 200 characters."""
     return " ".join(note.split())[:200]
+
+
+def _secret_status(record: dict[str, Any], now: str, is_previous: bool) -> str:
+    """The status of a found secret: its key's, or for a rolled key's previous secret,
+    ``active`` while its grace lasts and ``rolled`` after."""
+    try:
+        status = status_of(record["status"], record.get("expires_at"), now).value
+    except (KeyError, TypeError, ValueError):
+        return "invalid_record"
+    if is_previous and status == "active":
+        until = record.get("previous_valid_until")
+        return "active" if isinstance(until, str) and now < until else "rolled"
+    return status
 
 
 def _rule_facts(key: ApiKey | KeyView) -> dict[str, Any]:

@@ -16,16 +16,16 @@ def test_usage_noted_before_a_failed_change_is_written_by_the_next_one(owner_rep
     created = owner_repo.create_key(web_draft())
     clock = [FIXED_NOW]
     verifier = Repository(store_path, OWNER, clock=lambda: clock[0])
-    verifier._last_usage_flush = float("inf")  # keep the use noted, not written yet
+    verifier.usage_recorder.next_flush_at = float("inf")  # keep the use noted, not written yet
     assert verifier.verify(created.secret.get_secret_value(), origin="https://shop.example.com").valid
-    assert verifier._pending_usage
+    assert verifier.usage_recorder.pending()
 
     with pytest.raises(Exception):
         verifier.edit_key(created.key.id, {"name": "x" * 65})
-    assert verifier._pending_usage, "a refused change must not throw the noted use away"
+    assert verifier.usage_recorder.pending(), "a refused change must not throw the noted use away"
 
     verifier.add_project("Another")
-    assert not verifier._pending_usage
+    assert not verifier.usage_recorder.pending()
     assert owner_repo.get_key(created.key.id).last_used_at == "2026-12-01T09:30:00Z"
 
 

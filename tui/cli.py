@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -53,6 +54,8 @@ from tui.cli_output import (
     print_line,
     print_table,
     silence_stdout,
+    sparkline,
+    when,
 )
 from tui.text import safe_text
 
@@ -293,6 +296,19 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--app-id", metavar="ID")
     verify.add_argument("--json", action="store_true")
 
+    listing.add_argument("--find", metavar="TEXT", help="only keys matching every word (name, id, key prefix, project, scope, creator, status), or exactly the key of a pasted secret; - reads TEXT from stdin")
+
+    usage = command("usage", "valid and refused answers of a key per UTC day, its last use", run_usage)
+    usage.add_argument("key_id", metavar="ID")
+    usage.add_argument("--days", type=_usage_days, default=30, metavar="N", help="how many days up to today (1-90, default 30)")
+    usage.add_argument("--json", action="store_true", help="print a JSON object")
+
+    scan = command("scan", "look for leaked secrets in files (exit 1 if an active key is found)", run_scan)
+    scan.add_argument("paths", nargs="+", metavar="PATH", help="files and folders (symlinks inside are not followed)")
+    scan.add_argument("--json", action="store_true", help="print a JSON array of findings")
+    scan.add_argument("--disable", action="store_true", help="disable every active key found, noting the file and line in the audit trail")
+    scan.add_argument("--git", action="store_true", help="also search every version of every file in the git history of each PATH")
+
     log = command("log", "the audit trail, newest first", run_log)
     log.add_argument("--key", metavar="ID", help="only this key's events")
     log.add_argument("--json", action="store_true", help="print a JSON array")
@@ -355,6 +371,18 @@ def _key_count(text: str) -> int:
     if not 0 <= count <= DEMO_KEYS_MAX:
         raise argparse.ArgumentTypeError(f"choose between 0 and {DEMO_KEYS_MAX:,}")
     return count
+
+
+def _usage_days(text: str) -> int:
+    from store.usage import KEEP_DAYS
+
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= days <= KEEP_DAYS:
+        raise argparse.ArgumentTypeError(f"choose between 1 and {KEEP_DAYS} (usage is kept {KEEP_DAYS} days)")
+    return days
 
 
 def _needs_action(command: Command) -> int:  # pragma: no cover - argparse requires an action
@@ -573,7 +601,11 @@ def run_list(command: Command) -> int:
     if args.expiring is not None:  # soonest first
         views = [v for v in repo.expiring_within(args.expiring) if args.scope in (None, v.scope)]
     else:
-        views = repo.list_keys(include_revoked=args.include_revoked, scope=args.scope)
+        if args.find is not None:
+            text = sys.stdin.readline().strip() if args.find == "-" else args.find
+            views = repo.find_keys(text, include_revoked=args.include_revoked, scope=args.scope)
+        else:
+            views = repo.list_keys(include_revoked=args.include_revoked, scope=args.scope)
         # The main screen's index: newest first, or by scope (Web, Mobile, Analytics; newest first).
         views = KeyIndex(views).rows("scope" if args.sort == "scope" else "created_desc")
     now = repo.now()
@@ -581,6 +613,9 @@ def run_list(command: Command) -> int:
         return print_json([_view_json(view, now) for view in views])
     if not views and args.expiring is not None:
         print_line(f"No active key expires within {args.expiring} days.")
+        return 0
+    if not views and args.find is not None:
+        print_line("No key matches.")
         return 0
     if not views:
         print_line(f"No keys to show. Create one with `{PROG} create --name NAME --scope web --project ID --domain https://…`")
@@ -790,10 +825,6 @@ def run_verify(command: Command) -> int:
     secret = _secret_from_stdin() if args.secret == "-" else args.secret
     repo = command.existing_repo()
     verdict = repo.verify(secret, origin=args.origin, ip=args.ip, app_id=args.app_id)
-    try:
-        repo.flush_usage()
-    except (StoreError, OSError):
-        pass  # recording last use must never change the answer
     if args.json:
         shown = verdict.model_dump(mode="json")
         if shown["rolled_until"] is None:  # only a rolled secret inside its grace has it
@@ -805,6 +836,11 @@ def run_verify(command: Command) -> int:
     else:
         which = f" ({scope_label(verdict.scope or '')} key {verdict.key_id})" if verdict.key_id else ""
         print_line(f"refused: {verdict.reason}{which}")
+    sys.stdout.flush()  # the answer first; then the usage, which never waits for the lock
+    try:
+        repo.flush_usage()
+    except (StoreError, OSError):
+        pass  # recording use must never change the answer
     return 0 if verdict.valid else 1
 
 
@@ -822,6 +858,75 @@ def _secret_from_stdin() -> str:
     if not line.strip():
         raise CommandError("verify read no secret from standard input: pipe it in, e.g. `printenv API_SECRET | apikeys verify -`")
     return line.strip()
+def run_usage(command: Command) -> int:
+    """A key's answers per UTC day and its last use."""
+    args = command.args
+    repo = command.existing_repo()
+    usage = repo.usage(args.key_id, days=args.days)
+    if args.json:
+        return print_json(usage.public_dict())
+    key = repo.get_key(args.key_id)
+    first, last = usage.days[0].date, usage.days[-1].date
+    last_use = "never"
+    if usage.last_used_at:
+        last_use = when(usage.last_used_at)
+        where = ", ".join(part for part in (usage.last_used_origin, usage.last_used_ip) if part)
+        if where:
+            last_use += f" from {where}"
+    print_fields([
+        ("key", [f"{key.id} {key.name}"]),
+        ("days", [f"{first} to {last} (UTC, {len(usage.days)} days)"]),
+        ("valid", [f"{usage.valid:,}"]),
+        ("refused", [f"{usage.refused:,}"]),
+        ("answers a day", [sparkline([day.valid + day.refused for day in usage.days])]),
+        ("last used", [last_use]),
+    ])
+    active = [day for day in usage.days if day.valid or day.refused]
+    if active:
+        print_line("")
+        print_table(("DATE", "VALID", "REFUSED"), [(d.date, f"{d.valid:,}", f"{d.refused:,}") for d in active])
+    return 0
+
+
+def run_scan(command: Command) -> int:
+    """Leaked secrets in files: exit 1 if an active key is found (and, with --disable,
+    disable each one, with the file and line in the audit trail)."""
+    args = command.args
+    repo = command.existing_repo()
+    if args.disable and not hasattr(repo, "disable_keys"):
+        raise CommandError("this apikeys cannot disable keys yet: revoke them with `apikeys revoke ID`")
+    started = time.perf_counter()
+    report = repo.scan(args.paths, git=args.git)
+    report.seconds = time.perf_counter() - started
+    findings = report.findings
+    active = [finding for finding in findings if finding.status == "active"]
+    disabled: dict[str, str] = {}
+    refusals: list[str] = []
+    if args.disable:
+        for finding in active:
+            if finding.key_id in disabled or finding.key_id is None:
+                continue
+            note = f"found in {safe_text(finding.path)[:300]}:{finding.line}"
+            try:
+                repo.disable_keys([finding.key_id], note=note)
+                disabled[finding.key_id] = note
+            except StoreError as error:
+                refusals.append(f"{finding.key_id}: {error}")
+    if args.json:
+        print_json([finding.public_dict() for finding in findings])
+    else:
+        if findings:
+            print_table(
+                ("PATH", "LINE", "KEY", "KEY ID", "NAME", "STATUS"),
+                [(f.path, str(f.line), presenter.mask(f.key_prefix), f.key_id or "—", f.name or "—",
+                  f.status or "not in this store") for f in findings],
+            )
+        print_line(report.summary())
+        for key_id, note in disabled.items():
+            print_line(f"Disabled {key_id} ({note})")
+    for refusal in refusals:
+        complain(f"could not disable {refusal}")
+    return 1 if active else 0
 
 
 def run_log(command: Command) -> int:

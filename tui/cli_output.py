@@ -53,6 +53,20 @@ def when(iso: str) -> str:
     return presenter.when(iso)
 
 
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[int]) -> str:
+    """Numbers as block characters: zero the lowest, any use at least one step up, the
+    highest a full block."""
+    top = max(values, default=0)
+    steps = len(SPARKS) - 1
+    return "".join(
+        SPARKS[0] if top <= 0 or value <= 0 else SPARKS[max(1, -(-value * steps // top))]
+        for value in values
+    )
+
+
 # -- output --------------------------------------------------------------------------------
 
 
