@@ -605,6 +605,17 @@ def test_bulk_seed_loads_realistic_keys_with_copy(pg_url: str, pg_server) -> Non
     assert len(backend.members()) >= 5 and len(backend.projects()) == 12
     creates = [e for e in backend.audit_records() if e["action"] == "key.create"]
     assert len(creates) == 10_000
+    # Every seeded record is a valid key, shaped as Repository.create_key / revoke make them.
+    from store.models import ApiKey
+    from store.tokens import secret_scope
+
+    for record in backend.window(KeyQuery(sort=KeySort.SCOPE), 0, 10_000)[::97]:
+        assert ApiKey.model_validate(record).id == record["id"]
+        assert record["status"] in ("active", "revoked")
+        if record.get("secret"):
+            assert secret_scope(record["secret"]) == record["scope"]
+            assert record["key_prefix"] == record["secret"][:8]
+        assert {"updated_at", "updated_by", "revision"} <= set(record)
     newest = backend.window(KeyQuery(), 0, 1)[0]
     assert backend.key_by_hash(newest["secret_hash"])["id"] == newest["id"]
     database = pg_url.split("/")[3].split("?")[0]

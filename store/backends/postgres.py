@@ -440,21 +440,24 @@ class PostgresBackend:
         return _key_record(row) if row else None
 
     def window(self, query: KeyQuery, offset: int, limit: int, *, after: str | None = None) -> list[Record]:
-        """``limit`` keys of ``query`` from position ``offset``; with ``after`` (a key id), the
-        keys that follow that key in the order (keyset paging: as fast deep down as at the top)."""
+        """``limit`` keys of ``query`` from position ``offset``; with ``after`` (a key id), from
+        ``offset`` places past that key (keyset paging: the anchor's sort values bound an index
+        scan, so a window deep down costs what one at the top does)."""
         where, params = _conditions(query)
-        if after is not None:
-            where.append(_comes_before(query.sort, "a", "k"))
-            anchor = sql.SQL(", (SELECT * FROM keys WHERE id = %s) a")
-            params = [after, *params]
-        else:
-            anchor = sql.SQL("")
-        statement = sql.SQL("SELECT {columns} FROM keys k{anchor} {where} ORDER BY {order} LIMIT %s OFFSET %s").format(
-            columns=sql.SQL(KEY_SELECT), anchor=anchor, where=_where(where), order=sql.SQL(_ORDER[query.sort]),
-        )
+        offset, limit = max(0, offset), max(0, limit)
         with self._connection("read") as connection:
-            rows = connection.execute(statement, [*params, max(0, limit), max(0, offset)]).fetchall()
-        return [_key_record(row) for row in rows]
+            if after is None:
+                return _select_window(connection, query.sort, where, params, offset, limit)
+            anchor = _anchor(connection, after)
+            if anchor is None:
+                return []
+            rows: list[Record] = []
+            for condition, values in _following(query.sort, anchor):
+                wanted = offset + limit - len(rows)
+                if wanted <= 0:
+                    break
+                rows += _select_window(connection, query.sort, [*where, condition], [*params, *values], 0, wanted)
+            return rows[offset:offset + limit]
 
     def count(self, query: KeyQuery) -> int:
         """How many keys ``query`` matches."""
@@ -471,13 +474,14 @@ class PostgresBackend:
                 sql.SQL("SELECT 1 FROM keys k {where}").format(where=_where([*where, sql.SQL("k.id = %s")])),
                 [*params, key_id],
             ).fetchone()
-            if present is None:
+            anchor = _anchor(connection, key_id) if present else None
+            if anchor is None:
                 return None
-            where.append(_comes_before(query.sort, "k", "a"))
-            statement = sql.SQL("SELECT count(*) FROM keys k, (SELECT * FROM keys WHERE id = %s) a {where}").format(
-                where=_where(where)
-            )
-            return connection.execute(statement, [key_id, *params]).fetchone()[0]
+            before = 0
+            for condition, values in _preceding(query.sort, anchor):
+                statement = sql.SQL("SELECT count(*) FROM keys k {where}").format(where=_where([*where, condition]))
+                before += connection.execute(statement, [*params, *values]).fetchone()[0]
+            return before
 
     def project_key_counts(self, *, created_by: str | None = None) -> dict[str | None, int]:
         """Keys not revoked per project id (None: All organization projects)."""
@@ -913,15 +917,20 @@ def seed_bulk(
             trigram = _has_index(connection, TRIGRAM_INDEX[0])
             for name in [*KEY_INDEXES, *([TRIGRAM_INDEX[0]] if trigram else [])]:
                 connection.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
+            from .bulk import demo_key_rows
+
+            project_names: dict[str | None, str] = {**names, None: demo.ALL_PROJECTS}
+            key_events: list[tuple[str, str, str, str, str]] = []
             remaining = keys
-            while remaining > 0:
-                size = min(chunk, remaining)
-                remaining -= size
-                batch_events: list[AuditEvent] = []
-                with demo.collector_paused():
-                    records = demo._keys(rng, size, now, members, projects, batch_events)
-                    _copy_keys(connection, records.values(), names)
-                    _copy_events(connection, batch_events)
+            with demo.collector_paused():
+                while remaining > 0:
+                    size = min(chunk, remaining)
+                    remaining -= size
+                    _copy_rows(connection, "keys", [*KEY_COLUMNS, "search_text", "extra"],
+                               demo_key_rows(rng, size, now, members, projects, project_names), key_events)
+                key_events.sort(key=lambda event: event[0])  # the trail in time order
+                _copy_rows(connection, "audit", ["at", "actor", "action", "key_id", "detail"],
+                           ((event, ()) for event in key_events), [])
             for statement in KEY_INDEXES.values():
                 connection.execute(statement)
             if trigram:
@@ -935,25 +944,16 @@ def seed_bulk(
     return backend
 
 
-def _copy_keys(connection: Any, records: Iterable[Record], project_names: dict[str, str]) -> None:
-    from ..repository import ALL_PROJECTS
-
-    columns = [*KEY_COLUMNS, "search_text", "extra"]
-    statement = sql.SQL("COPY keys ({}) FROM STDIN").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
+def _copy_rows(connection: Any, table: str, columns: list[str], rows: Iterable[tuple[Any, Any]], spill: list[Any]) -> None:
+    """COPY ``rows`` (each a (row, extras) pair) into ``table``; extras go to ``spill``."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
     with connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for record in records:
-            project_id = record.get("project_id")
-            name = project_names.get(project_id, project_id) if project_id else ALL_PROJECTS
-            copy.write_row(_key_values(record, name))
-
-
-def _copy_events(connection: Any, events: list[AuditEvent]) -> None:
-    events.sort(key=lambda event: event.at)
-    with connection.cursor() as cursor, cursor.copy(
-        "COPY audit (at, actor, action, key_id, detail) FROM STDIN"
-    ) as copy:
-        for event in events:
-            copy.write_row((event.at, event.actor, event.action, event.key_id, event.detail))
+        write = copy.write_row
+        for row, extras in rows:
+            write(row)
+            spill.extend(extras)
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -967,19 +967,51 @@ _ORDER = {
 assert SCOPES_IN_ORDER == ("web", "mobile", "analytics")  # the scope_rank column's order
 
 
-def _comes_before(sort: KeySort, first: str, second: str) -> sql.Composable:
-    """SQL that is true when row ``first`` comes before row ``second`` in ``sort``'s order."""
-    a, b = first, second
+def _anchor(connection: Any, key_id: str) -> tuple[Any, ...] | None:
+    """A key's sort values: scope rank, created at, stored order, last-used rank."""
+    return connection.execute(
+        "SELECT scope_rank, created_at::text, seq, last_used_rank::text FROM keys WHERE id = %s", (key_id,)
+    ).fetchone()
+
+
+def _select_window(
+    connection: Any, sort: KeySort, where: list[sql.Composable], params: list[Any], offset: int, limit: int,
+) -> list[Record]:
+    statement = sql.SQL("SELECT {columns} FROM keys k {where} ORDER BY {order} LIMIT %s OFFSET %s").format(
+        columns=sql.SQL(KEY_SELECT), where=_where(where), order=sql.SQL(_ORDER[sort]),
+    )
+    return [_key_record(row) for row in connection.execute(statement, [*params, limit, offset]).fetchall()]
+
+
+def _following(sort: KeySort, anchor: tuple[Any, ...]) -> list[tuple[sql.Composable, list[Any]]]:
+    """Conditions, in order, for the keys after ``anchor`` in ``sort``: each bounds an index
+    scan by constants (the scope order, ascending then descending, needs two)."""
+    rank, created, seq, last_used = anchor
     if sort is KeySort.CREATED_DESC:
-        text = f"({a}.created_at, {a}.seq) > ({b}.created_at, {b}.seq)"
-    elif sort is KeySort.CREATED_ASC:
-        text = f"({a}.created_at, {a}.seq) < ({b}.created_at, {b}.seq)"
-    elif sort is KeySort.SCOPE:
-        text = (f"({a}.scope_rank < {b}.scope_rank OR ({a}.scope_rank = {b}.scope_rank AND "
-                f"({a}.created_at, {a}.seq) > ({b}.created_at, {b}.seq)))")
-    else:
-        text = f"({a}.last_used_rank, {a}.created_at, {a}.seq) > ({b}.last_used_rank, {b}.created_at, {b}.seq)"
-    return sql.SQL(text)
+        return [(sql.SQL("(k.created_at, k.seq) < (%s::timestamptz, %s)"), [created, seq])]
+    if sort is KeySort.CREATED_ASC:
+        return [(sql.SQL("(k.created_at, k.seq) > (%s::timestamptz, %s)"), [created, seq])]
+    if sort is KeySort.LAST_USED:
+        return [(sql.SQL("(k.last_used_rank, k.created_at, k.seq) < (%s::timestamptz, %s::timestamptz, %s)"), [last_used, created, seq])]
+    return [
+        (sql.SQL("k.scope_rank = %s AND (k.created_at, k.seq) < (%s::timestamptz, %s)"), [rank, created, seq]),
+        (sql.SQL("k.scope_rank > %s"), [rank]),
+    ]
+
+
+def _preceding(sort: KeySort, anchor: tuple[Any, ...]) -> list[tuple[sql.Composable, list[Any]]]:
+    """Conditions that together select the keys before ``anchor`` in ``sort``."""
+    rank, created, seq, last_used = anchor
+    if sort is KeySort.CREATED_DESC:
+        return [(sql.SQL("(k.created_at, k.seq) > (%s::timestamptz, %s)"), [created, seq])]
+    if sort is KeySort.CREATED_ASC:
+        return [(sql.SQL("(k.created_at, k.seq) < (%s::timestamptz, %s)"), [created, seq])]
+    if sort is KeySort.LAST_USED:
+        return [(sql.SQL("(k.last_used_rank, k.created_at, k.seq) > (%s::timestamptz, %s::timestamptz, %s)"), [last_used, created, seq])]
+    return [
+        (sql.SQL("k.scope_rank < %s"), [rank]),
+        (sql.SQL("k.scope_rank = %s AND (k.created_at, k.seq) > (%s::timestamptz, %s)"), [rank, created, seq]),
+    ]
 
 
 def _conditions(query: KeyQuery) -> tuple[list[sql.Composable], list[Any]]:
