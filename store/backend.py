@@ -233,6 +233,10 @@ class Backend(Protocol):
     def change_marker(self) -> object:
         """A cheap token that differs whenever any change has been committed since."""
 
+    def listen(self) -> ChangeNotices | None:
+        """Notices of other sessions' changes (PostgreSQL: ``LISTEN`` on a connection of its
+        own); None where polling :meth:`change_marker` is the way (the file)."""
+
     # -- changing -------------------------------------------------------------------------------
     def transaction(self, *, timeout: float | None = None) -> AbstractContextManager[BackendTransaction]:
         """One change: commit when the body returns with the transaction marked changed,

@@ -625,3 +625,22 @@ def test_bulk_seed_loads_realistic_keys_with_copy(pg_url: str, pg_server) -> Non
     with pytest.raises(StoreUnusable, match="already holds a store"):
         seed_bulk(pg_url, keys=1)
     assert set(KEY_COLUMNS) <= set(newest) | {"expires_at", "last_used_at", "previous_secret_hash", "project_id"}
+
+
+def test_code_written_for_the_file_layout_works_inside_a_change(pg_url: str) -> None:
+    """``transaction.data`` has the file store's shape, so the repository's helpers that take
+    the parsed tables work unchanged; the meta row is locked only when it is read."""
+    backend = make_store(pg_url)
+    record, _secret = add_key(backend)
+    identity = backend.identity()
+    with backend.transaction() as transaction:
+        data = transaction.data
+        assert data["members"].get(identity)["role"] == "owner"
+        assert data["keys"].get(record["id"])["id"] == record["id"]
+        assert record["id"] in data["keys"] and "key_nope" not in data["keys"]
+        assert transaction._meta is None  # not read, not locked
+        data["_meta"]["1"]["policy"] = {"max_days": 90}
+        transaction.changed()
+        transaction.record_events([AuditEvent(at=NOW, actor=identity, action="policy.set")])
+    assert backend.meta()["policy"] == {"max_days": 90}
+    assert backend.audit_records()[-1]["action"] == "policy.set"

@@ -71,6 +71,7 @@ class FileBackend:
         self.audit = AuditLog(self.storage)
         self._orders: dict[tuple[int, KeySort, str | None, bool], list[Record]] = {}
         self._texts: tuple[int, dict[str, str]] | None = None
+        self._hashes: tuple[int, dict[str, str]] | None = None
 
     @property
     def path(self) -> Path:
@@ -131,12 +132,21 @@ class FileBackend:
         return self.storage.current()["keys"].get(key_id)
 
     def key_by_hash(self, secret_hash: str) -> Record | None:
-        """The key whose current or previous secret hash is ``secret_hash`` (a dict scan is
-        fine for the compatibility layer; the repository keeps its own index per generation)."""
-        for record in self.storage.current()["keys"].values():
-            if record.get("secret_hash") == secret_hash or record.get("previous_secret_hash") == secret_hash:
-                return record
-        return None
+        """The key whose current or previous (roll grace) secret hash is ``secret_hash``,
+        from a hash index built once per file generation."""
+        data = self.storage.current()
+        generation = self.storage.generation
+        if self._hashes is None or self._hashes[0] != generation:
+            index: dict[str, str] = {}
+            for key_id, record in data["keys"].items():
+                previous = record.get("previous_secret_hash")
+                if isinstance(previous, str):
+                    index[previous] = key_id
+            for key_id, record in data["keys"].items():
+                index[record.get("secret_hash")] = key_id  # a current hash wins over a previous one
+            self._hashes = (generation, index)
+        key_id = self._hashes[1].get(secret_hash)
+        return data["keys"].get(key_id) if key_id else None
 
     def window(self, query: KeyQuery, offset: int, limit: int, *, after: str | None = None) -> list[Record]:
         """``limit`` keys of ``query`` from ``offset`` (or after the key ``after``)."""
@@ -169,6 +179,10 @@ class FileBackend:
     def change_marker(self) -> object:
         """The file's identity (one stat)."""
         return self.storage.identity()
+
+    def listen(self) -> None:
+        """No notices for a file: the live view polls :meth:`change_marker` (one stat)."""
+        return None
 
     def _matching(self, query: KeyQuery) -> list[Record]:
         data = self.storage.current()

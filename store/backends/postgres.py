@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -651,9 +651,11 @@ class PostgresTransaction:
         return self._meta
 
     @property
-    def data(self) -> dict[str, Any]:
-        """The tables in the file store's layout, for code written against it."""
-        return {"_meta": {"1": self.meta}, "keys": self.keys, "projects": self.projects, "members": self.members}
+    def data(self) -> _Tables:
+        """The tables in the file store's layout, for code written against it. The meta row
+        is locked only when ``data["_meta"]`` is read: most changes never touch it, and
+        locking it would queue every change behind every other."""
+        return _Tables(self)
 
     @property
     def group_role(self) -> str:
@@ -678,6 +680,28 @@ class PostgresTransaction:
         _insert_events(self.connection, self._events)
         payload = ";".join(sorted(self.notices)) or "store"
         _notify(self.connection, payload if len(payload) <= NOTICE_LIMIT else "store")
+
+
+class _Tables(Mapping[str, Any]):
+    """``{"_meta": {"1": meta}, "keys": …, "projects": …, "members": …}``, each looked up on use."""
+
+    NAMES = ("_meta", "keys", "projects", "members")
+
+    def __init__(self, transaction: PostgresTransaction) -> None:
+        self.transaction = transaction
+
+    def __getitem__(self, name: str) -> Any:
+        if name == "_meta":
+            return {"1": self.transaction.meta}
+        if name in self.NAMES:
+            return getattr(self.transaction, name)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.NAMES)
+
+    def __len__(self) -> int:
+        return len(self.NAMES)
 
 
 class _Rows(MutableMapping[str, Record]):
