@@ -56,11 +56,15 @@ def measure(url: str, keys: int) -> None:
     print(f"window developer's own keys {timed(lambda: backend.window(developer, 0, WINDOW)):.1f} ms", flush=True)
     print(f"count all {timed(lambda: backend.count(KeyQuery()), repeat=3):.1f} ms", flush=True)
     print(f"count not revoked {timed(lambda: backend.count(KeyQuery(include_revoked=False)), repeat=3):.1f} ms", flush=True)
+    print(f"count not revoked, up to 10,000 "
+          f"{timed(lambda: backend.count(KeyQuery(include_revoked=False), at_most=10_000)):.1f} ms", flush=True)
     for text in ("checkout", "search bar prod", "kiosk", "key_ab", "no such thing"):
         query = KeyQuery(words=KeyQuery.words_of(text))
         window = timed(lambda: backend.window(query, 0, WINDOW), repeat=3)
         count = timed(lambda: backend.count(query), repeat=3)
-        print(f"filter {text!r:<18} window {window:7.1f} ms · count {count:7.1f} ms "
+        capped = timed(lambda: backend.count(query, at_most=10_000), repeat=3)
+        print(f"filter {text!r:<18} window {window:7.1f} ms · count {count:7.1f} ms · "
+              f"count up to 10,000 {capped:6.1f} ms "
               f"({backend.count(query):,} keys)", flush=True)
     key_id = backend.window(KeyQuery(), total // 3, 1)[0]["id"]
     print(f"position of a key (cursor kept) {timed(lambda: backend.position(KeyQuery(), key_id), repeat=3):.1f} ms", flush=True)

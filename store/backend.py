@@ -218,11 +218,14 @@ class Backend(Protocol):
         """The key whose ``secret_hash`` (or, during a roll's grace, ``previous_secret_hash``)
         is ``secret_hash``; one indexed lookup that never waits for a writer."""
 
-    def window(self, query: KeyQuery, offset: int, limit: int) -> list[Record]:
-        """``limit`` keys of ``query`` from position ``offset`` (0-based), in its order."""
+    def window(self, query: KeyQuery, offset: int, limit: int, *, after: str | None = None) -> list[Record]:
+        """``limit`` keys of ``query`` from position ``offset`` (0-based), in its order; with
+        ``after`` (a key id), from ``offset`` places past that key. Scroll with ``after``
+        (keyset: constant cost); a large ``offset`` costs a scan of that many rows."""
 
-    def count(self, query: KeyQuery) -> int:
-        """How many keys ``query`` matches."""
+    def count(self, query: KeyQuery, *, at_most: int | None = None) -> int:
+        """How many keys ``query`` matches; with ``at_most``, no more than that (cheap: the
+        count stops there)."""
 
     def position(self, query: KeyQuery, key_id: str) -> int | None:
         """Where ``key_id`` sits in ``query``'s order (to keep the cursor on it), or None."""

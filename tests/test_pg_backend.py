@@ -449,6 +449,7 @@ def test_windows_match_a_python_sort_of_the_same_rows(seeded, query: KeyQuery) -
     backend, records, names = seeded
     expected = [r["id"] for r in _python_rows(records, names, query)]
     assert backend.count(query) == len(expected)
+    assert backend.count(query, at_most=25) == min(25, len(expected))
     pages = []
     for offset in range(0, len(expected) + 40, 40):
         pages += [r["id"] for r in backend.window(query, offset, 40)]

@@ -156,9 +156,10 @@ class FileBackend:
             offset = ids.index(after) + 1 + offset if after in ids else len(rows)
         return rows[max(0, offset):max(0, offset) + max(0, limit)]
 
-    def count(self, query: KeyQuery) -> int:
-        """How many keys ``query`` matches."""
-        return len(self._matching(query))
+    def count(self, query: KeyQuery, *, at_most: int | None = None) -> int:
+        """How many keys ``query`` matches (at most ``at_most``)."""
+        total = len(self._matching(query))
+        return total if at_most is None else min(total, max(0, at_most))
 
     def position(self, query: KeyQuery, key_id: str) -> int | None:
         """Where ``key_id`` sits in ``query``'s order, or None."""
