@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from store.backend import KeyQuery, KeySort  # noqa: E402
-from store.backends.postgres import PostgresBackend, seed_bulk  # noqa: E402
+from store.backends.bulk import seed_bulk  # noqa: E402
+from store.backends.postgres import PostgresBackend  # noqa: E402
 
 WINDOW = 60  # rows: about what one screen of the key list shows
 

@@ -28,8 +28,9 @@ from store.backend import KeyQuery, KeySort, UsageCount, search_text  # noqa: E4
 from store.backends import is_postgres_store, open_backend  # noqa: E402
 from store.backends.file import ordered  # noqa: E402
 from store.backends.postgres import (  # noqa: E402
-    KEY_COLUMNS, SCHEMA_VERSION, PostgresBackend, group_role_for, seed_bulk,
+    KEY_COLUMNS, SCHEMA_VERSION, PostgresBackend, group_role_for,
 )
+from store.backends.bulk import seed_bulk  # noqa: E402
 from store.errors import InvalidInput, StoreUnusable  # noqa: E402
 from store.models import AuditEvent, KeyDraft, to_iso  # noqa: E402
 from store.repository import ALL_PROJECTS, new_key_record, stamped  # noqa: E402

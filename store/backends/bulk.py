@@ -1,4 +1,4 @@
-"""Demo keys by the million: store/seed.py's data, generated fast enough for COPY.
+"""Demo stores by the million on PostgreSQL: store/seed.py's data, loaded with COPY.
 
 :func:`store.seed._keys` builds each key through ``KeyDraft`` validation and
 :func:`~store.repository.new_key_record` (~40 µs a key: 40 s for a million). This module
@@ -13,16 +13,20 @@ from __future__ import annotations
 import hashlib
 import random
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from psycopg import sql
 
-from .. import seed as demo
+from .. import seed as demo  # the file store's demo data: members, projects, settings, names
 from .. import tokens
 from ..backend import search_text
-from ..models import Role, Scope, to_iso
+from ..errors import StoreUnusable
+from ..models import AuditEvent, Member, Role, Scope, to_iso, utc_now
+from .pg_schema import KEY_COLUMNS, KEY_INDEXES, TRIGRAM_INDEX
+from .postgres import PostgresBackend, _has_index, _json, _notify, _session_user
 
 _BASE62_TABLE = bytes(ord(tokens.BASE62[byte % 62]) for byte in range(256))
 _UNEVEN = bytes(range(248, 256))  # bytes ≥ 248 would make byte % 62 uneven: dropped
@@ -121,3 +125,90 @@ def demo_key_rows(
             search_text(record, project_names[project_id]), orjson.dumps(extra).decode(),
         ]
         yield row, events
+
+
+def seed_bulk(
+    conninfo: str,
+    login: str | None = None,
+    *,
+    keys: int,
+    seed: int | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    chunk: int = 50_000,
+) -> PostgresBackend:
+    """A new PostgreSQL store full of realistic demo data (store/seed.py's members, projects
+    and keys), loaded with COPY: the key indexes are dropped during the load and rebuilt
+    after it. ``login`` defaults to (and must be) the connected role. Refuses a database that
+    already holds a store."""
+    if keys < 0:
+        raise ValueError("keys must not be negative")
+    backend = PostgresBackend(conninfo)
+    identity = _session_user(backend)
+    login = login or identity
+    rng = random.Random(seed)
+    now = clock()
+    start = now - timedelta(days=demo.HISTORY_DAYS + 30)
+    events: list[AuditEvent] = [AuditEvent(
+        at=to_iso(start), actor=login, action="store.init",
+        detail=f"created organisation {demo.ORGANISATION!r}",
+    )]
+    members = demo._members(login, start, events)
+    projects = demo._projects(rng, login, start, events)
+    owner = members[0]
+    meta = {"organisation": demo.ORGANISATION, "created_at": to_iso(start), "created_by": login}
+    if not backend.create(meta, owner, events):
+        raise StoreUnusable(f"{backend.describe()} already holds a store: the demo seeds a new store only")
+    names = {project["id"]: project["name"] for project in projects}
+    connection = backend._connect(autocommit=False)
+    try:
+        with backend._errors(), connection.transaction():
+            connection.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            for project in projects:
+                connection.execute(
+                    "INSERT INTO projects (id, name, data) VALUES (%s, %s, %s)",
+                    (project["id"], project["name"], _json(project)),
+                )
+            for member in members[1:]:
+                # Demo members are records only: they need a database role to log in.
+                connection.execute(
+                    "INSERT INTO members (login, role, data) VALUES (%s, %s, %s)",
+                    (member["login"], Member.model_validate(member).role.value, _json(member)),
+                )
+            trigram = _has_index(connection, TRIGRAM_INDEX[0])
+            for name in [*KEY_INDEXES, *([TRIGRAM_INDEX[0]] if trigram else [])]:
+                connection.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
+            project_names: dict[str | None, str] = {**names, None: demo.ALL_PROJECTS}
+            key_events: list[tuple[str, str, str, str, str]] = []
+            remaining = keys
+            with demo.collector_paused():
+                while remaining > 0:
+                    size = min(chunk, remaining)
+                    remaining -= size
+                    _copy_rows(connection, "keys", [*KEY_COLUMNS, "search_text", "extra"],
+                               demo_key_rows(rng, size, now, members, projects, project_names), key_events)
+                key_events.sort(key=lambda event: event[0])  # the trail in time order
+                _copy_rows(connection, "audit", ["at", "actor", "action", "key_id", "detail"],
+                           ((event, ()) for event in key_events), [])
+            for statement in KEY_INDEXES.values():
+                connection.execute(statement)
+            if trigram:
+                connection.execute(TRIGRAM_INDEX[1])
+            _notify(connection, "store")
+        connection.autocommit = True
+        connection.execute("ANALYZE keys")
+        connection.execute("ANALYZE audit")
+    finally:
+        connection.close()
+    return backend
+
+
+def _copy_rows(connection: Any, table: str, columns: list[str], rows: Iterable[tuple[Any, Any]], spill: list[Any]) -> None:
+    """COPY ``rows`` (each a (row, extras) pair) into ``table``; extras go to ``spill``."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        write = copy.write_row
+        for row, extras in rows:
+            write(row)
+            spill.extend(extras)

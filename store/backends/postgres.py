@@ -20,12 +20,10 @@ database (never a password).
 
 from __future__ import annotations
 
-import random
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -38,129 +36,17 @@ except ImportError:  # pragma: no cover - the extra is not installed
 
 from ..backend import SCOPES_IN_ORDER, KeyQuery, KeySort, Record, UsageCount, chunks, search_text
 from ..errors import Conflict, InvalidInput, StoreUnusable
-from ..models import AuditEvent, to_iso, utc_now
+from ..models import AuditEvent
+from .pg_schema import (
+    GRANTS, KEY_COLUMNS, KEY_INDEXES, KEY_SELECT, MIGRATIONS, SCHEMA_V1, SCHEMA_VERSION, TRIGRAM_INDEX, iso_text,
+)
 
-SCHEMA_VERSION = 2
 CHANNEL = "apikeys_changes"
 ADVISORY_LOCK = 0x61706B79  # "apky": serialises init and migrations of one database
 LOCK_TIMEOUT = 15.0  # seconds a change waits for another session's row lock
 USAGE_LOCK_TIMEOUT = "100ms"  # a verify's usage write never waits longer than this
 NOTICE_LIMIT = 7000  # bytes: NOTIFY payloads must stay under 8000
 ROLES = ("owner", "support", "analytics", "developer")
-
-# Columns of the keys table that a record's fields map onto; the rest of a record is ``extra``.
-KEY_COLUMNS = (
-    "id", "name", "scope", "project_id", "status", "created_at", "created_by", "expires_at",
-    "last_used_at", "key_prefix", "secret_hash", "previous_secret_hash", "revision",
-)
-TIME_COLUMNS = frozenset({"created_at", "expires_at", "last_used_at"})
-_ISO = "YYYY-MM-DD\"T\"HH24:MI:SS\"Z\""
-
-
-def _iso(column: str) -> str:
-    return f"to_char({column} AT TIME ZONE 'UTC', '{_ISO}')"
-
-
-KEY_SELECT = ", ".join(_iso(f"k.{c}") if c in TIME_COLUMNS else f"k.{c}" for c in KEY_COLUMNS) + ", k.extra"
-
-# -- schema ----------------------------------------------------------------------------------
-
-SCHEMA_V1 = """
-CREATE TABLE schema_version (
-    version integer PRIMARY KEY,
-    applied_at timestamptz NOT NULL DEFAULT now(),
-    applied_by name NOT NULL DEFAULT session_user
-);
-CREATE TABLE meta (
-    id integer PRIMARY KEY CHECK (id = 1),
-    group_role name NOT NULL,
-    data jsonb NOT NULL
-);
-CREATE TABLE members (
-    login text PRIMARY KEY,
-    role text NOT NULL CHECK (role IN ('owner', 'support', 'analytics', 'developer')),
-    data jsonb NOT NULL
-);
-CREATE TABLE projects (
-    id text PRIMARY KEY,
-    name text NOT NULL,
-    data jsonb NOT NULL
-);
-CREATE TABLE keys (
-    seq bigserial UNIQUE,  -- the order keys were stored in: ties of created_at, newest first
-    id text PRIMARY KEY,
-    name text NOT NULL,
-    scope text NOT NULL,
-    scope_rank smallint GENERATED ALWAYS AS (
-        CASE scope WHEN 'web' THEN 0 WHEN 'mobile' THEN 1 WHEN 'analytics' THEN 2 ELSE 3 END
-    ) STORED,
-    project_id text,
-    status text NOT NULL CHECK (status IN ('active', 'disabled', 'revoked')),
-    created_at timestamptz NOT NULL,
-    created_by text NOT NULL,
-    expires_at timestamptz,
-    last_used_at timestamptz,
-    last_used_rank timestamptz GENERATED ALWAYS AS (coalesce(last_used_at, '-infinity')) STORED,
-    key_prefix text NOT NULL,
-    secret_hash text NOT NULL,
-    previous_secret_hash text,
-    revision integer NOT NULL,
-    search_text text NOT NULL,
-    extra jsonb NOT NULL DEFAULT '{}'
-);
-CREATE TABLE audit (
-    id bigserial PRIMARY KEY,
-    at timestamptz NOT NULL,
-    actor text NOT NULL,
-    action text NOT NULL,
-    key_id text,
-    detail text NOT NULL DEFAULT ''
-);
-CREATE INDEX audit_key ON audit (key_id, id) WHERE key_id IS NOT NULL;
-CREATE SEQUENCE change_seq;
-"""
-
-# Secondary indexes of the keys table: dropped and rebuilt around a bulk seed.
-KEY_INDEXES = {
-    "keys_secret_hash": "CREATE UNIQUE INDEX keys_secret_hash ON keys (secret_hash)",
-    "keys_created": "CREATE INDEX keys_created ON keys (created_at DESC, seq DESC)",
-    "keys_creator_created": "CREATE INDEX keys_creator_created ON keys (created_by, created_at DESC, seq DESC)",
-    "keys_scope": "CREATE INDEX keys_scope ON keys (scope_rank, created_at DESC, seq DESC)",
-    "keys_last_used": "CREATE INDEX keys_last_used ON keys (last_used_rank DESC, created_at DESC, seq DESC)",
-    "keys_project": "CREATE INDEX keys_project ON keys (project_id)",
-}
-TRIGRAM_INDEX = ("keys_search", "CREATE INDEX keys_search ON keys USING gin (search_text gin_trgm_ops)")
-
-# Forward migrations: version → statements that bring version-1 to it. Each runs once, in
-# order, in one transaction under the advisory lock.
-MIGRATIONS: dict[int, str] = {
-    2: """
-CREATE TABLE usage (
-    key_id text NOT NULL,
-    day date NOT NULL,
-    valid bigint NOT NULL DEFAULT 0,
-    refused bigint NOT NULL DEFAULT 0,
-    last_origin text,
-    last_ip text,
-    PRIMARY KEY (key_id, day)
-);
-CREATE INDEX keys_previous_hash ON keys (previous_secret_hash) WHERE previous_secret_hash IS NOT NULL;
-""",
-}
-
-# What the group role may do, table by table: the audit can be appended to, never rewritten;
-# keys are never deleted.
-GRANTS = {
-    1: (
-        ("SELECT", "schema_version"), ("SELECT, UPDATE", "meta"),
-        ("SELECT, INSERT, UPDATE, DELETE", "members"), ("SELECT, INSERT, UPDATE, DELETE", "projects"),
-        ("SELECT, INSERT, UPDATE", "keys"), ("SELECT, INSERT", "audit"),
-        ("USAGE, SELECT", "SEQUENCE keys_seq_seq"), ("USAGE, SELECT", "SEQUENCE audit_id_seq"),
-        ("USAGE, SELECT", "SEQUENCE change_seq"),
-    ),
-    2: (("SELECT, INSERT, UPDATE", "usage"),),
-}
-
 
 def group_role_for(database: str) -> str:
     """The store's group role: ``apikeys_<database>_members`` (folded to a plain identifier)."""
@@ -596,7 +482,7 @@ class PostgresBackend:
             params.append(visible_to)
         statement = sql.SQL(
             "SELECT {at}, a.actor, a.action, a.key_id, a.detail FROM audit a {where} ORDER BY a.id"
-        ).format(at=sql.SQL(_iso("a.at")), where=_where(where))
+        ).format(at=sql.SQL(iso_text("a.at")), where=_where(where))
         with self._connection("read") as connection:
             rows = connection.execute(statement, params).fetchall()
         return [{"at": at, "actor": actor, "action": action, "key_id": kid, "detail": detail}
@@ -890,101 +776,6 @@ class _MemberRows(_Rows):
             ))
         self._seen[key] = None
         self.transaction.notices.add("members")
-
-
-# -- bulk seeding ---------------------------------------------------------------------------
-
-
-def seed_bulk(
-    conninfo: str,
-    login: str | None = None,
-    *,
-    keys: int,
-    seed: int | None = None,
-    clock: Callable[[], datetime] = utc_now,
-    chunk: int = 50_000,
-) -> PostgresBackend:
-    """A new PostgreSQL store full of realistic demo data (store/seed.py's members, projects
-    and keys), loaded with COPY: the key indexes are dropped during the load and rebuilt
-    after it. ``login`` defaults to (and must be) the connected role. Refuses a database that
-    already holds a store."""
-    from .. import seed as demo  # the file store's demo generators, reused as they are
-    from ..models import Member
-
-    if keys < 0:
-        raise ValueError("keys must not be negative")
-    backend = PostgresBackend(conninfo)
-    identity = _session_user(backend)
-    login = login or identity
-    rng = random.Random(seed)
-    now = clock()
-    start = now - timedelta(days=demo.HISTORY_DAYS + 30)
-    events: list[AuditEvent] = [AuditEvent(
-        at=to_iso(start), actor=login, action="store.init",
-        detail=f"created organisation {demo.ORGANISATION!r}",
-    )]
-    members = demo._members(login, start, events)
-    projects = demo._projects(rng, login, start, events)
-    owner = members[0]
-    meta = {"organisation": demo.ORGANISATION, "created_at": to_iso(start), "created_by": login}
-    if not backend.create(meta, owner, events):
-        raise StoreUnusable(f"{backend.describe()} already holds a store: the demo seeds a new store only")
-    names = {project["id"]: project["name"] for project in projects}
-    connection = backend._connect(autocommit=False)
-    try:
-        with backend._errors(), connection.transaction():
-            connection.execute("SET LOCAL maintenance_work_mem = '512MB'")
-            for project in projects:
-                connection.execute(
-                    "INSERT INTO projects (id, name, data) VALUES (%s, %s, %s)",
-                    (project["id"], project["name"], _json(project)),
-                )
-            for member in members[1:]:
-                # Demo members are records only: they need a database role to log in.
-                connection.execute(
-                    "INSERT INTO members (login, role, data) VALUES (%s, %s, %s)",
-                    (member["login"], Member.model_validate(member).role.value, _json(member)),
-                )
-            trigram = _has_index(connection, TRIGRAM_INDEX[0])
-            for name in [*KEY_INDEXES, *([TRIGRAM_INDEX[0]] if trigram else [])]:
-                connection.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
-            from .bulk import demo_key_rows
-
-            project_names: dict[str | None, str] = {**names, None: demo.ALL_PROJECTS}
-            key_events: list[tuple[str, str, str, str, str]] = []
-            remaining = keys
-            with demo.collector_paused():
-                while remaining > 0:
-                    size = min(chunk, remaining)
-                    remaining -= size
-                    _copy_rows(connection, "keys", [*KEY_COLUMNS, "search_text", "extra"],
-                               demo_key_rows(rng, size, now, members, projects, project_names), key_events)
-                key_events.sort(key=lambda event: event[0])  # the trail in time order
-                _copy_rows(connection, "audit", ["at", "actor", "action", "key_id", "detail"],
-                           ((event, ()) for event in key_events), [])
-            for statement in KEY_INDEXES.values():
-                connection.execute(statement)
-            if trigram:
-                connection.execute(TRIGRAM_INDEX[1])
-            _notify(connection, "store")
-        connection.autocommit = True
-        connection.execute("ANALYZE keys")
-        connection.execute("ANALYZE audit")
-    finally:
-        connection.close()
-    return backend
-
-
-def _copy_rows(connection: Any, table: str, columns: list[str], rows: Iterable[tuple[Any, Any]], spill: list[Any]) -> None:
-    """COPY ``rows`` (each a (row, extras) pair) into ``table``; extras go to ``spill``."""
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with connection.cursor() as cursor, cursor.copy(statement) as copy:
-        write = copy.write_row
-        for row, extras in rows:
-            write(row)
-            spill.extend(extras)
 
 
 # -- helpers --------------------------------------------------------------------------------
