@@ -404,10 +404,7 @@ def test_usage_counters_are_added_with_upserts(pg_url: str) -> None:
 # -- windows ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def seeded(pg_url: str, pg_server):
-    """A small demo store (bulk seeded) plus keys made in the same second, and every row as
-    stored, in the order it was stored."""
+def _seeded_store(pg_url: str, pg_server):
     backend = seed_bulk(pg_url, keys=300, seed=7, clock=fixed_clock, chunk=120)
     for name in ("Twin a", "Twin b", "Twin c"):  # same created_at: ties break newest stored first
         add_key(backend, name)
@@ -417,6 +414,19 @@ def seeded(pg_url: str, pg_server):
     records = [backend.key(key_id) for key_id in ids]
     names = {pid: project["name"] for pid, project in backend.projects().items()}
     return backend, records, names
+
+
+@pytest.fixture(scope="module")
+def shared_seeded(pg_server):
+    """A small demo store (bulk seeded) plus keys made in the same second, and every row as
+    stored, in the order it was stored; shared by the read-only window tests."""
+    return _seeded_store(pg_server.conninfo(pg_server.new_database("windows")), pg_server)
+
+
+@pytest.fixture
+def seeded(pg_url: str, pg_server):
+    """The same as :func:`shared_seeded`, for one test that changes it."""
+    return _seeded_store(pg_url, pg_server)
 
 
 def _python_rows(records, names, query: KeyQuery):
@@ -446,8 +456,8 @@ QUERIES = [
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: f"{q.sort}-{'+'.join(q.words) or 'all'}")
-def test_windows_match_a_python_sort_of_the_same_rows(seeded, query: KeyQuery) -> None:
-    backend, records, names = seeded
+def test_windows_match_a_python_sort_of_the_same_rows(shared_seeded, query: KeyQuery) -> None:
+    backend, records, names = shared_seeded
     expected = [r["id"] for r in _python_rows(records, names, query)]
     assert backend.count(query) == len(expected)
     assert backend.count(query, at_most=25) == min(25, len(expected))
