@@ -75,3 +75,34 @@ def analytics_draft(
     if project is None:
         return {"name": name, "scope": "analytics", "all_projects": True, "expires_days": days}
     return {"name": name, "scope": "analytics", "project_id": project, "expires_days": days}
+
+
+# -- PostgreSQL (SPEC §10) ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One throwaway PostgreSQL server per test session (per xdist worker), stopped at the end.
+
+    Skipped, with the reason, where PostgreSQL or psycopg is not installed; with
+    ``APIKEYS_REQUIRE_POSTGRES=1`` (CI) that skip is a failure instead.
+    """
+    from support.pg_server import PgServer, find_bindir, postgres_unavailable_reason, skip_or_fail
+
+    reason = postgres_unavailable_reason()
+    if reason is not None:
+        skip_or_fail(reason)
+    server = PgServer(find_bindir())
+    try:
+        server.start()
+    except BaseException:
+        server.stop()
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A libpq URL of a fresh, empty database on the session's server (as its superuser)."""
+    return pg_server.conninfo(pg_server.new_database())

@@ -218,8 +218,11 @@ def test_the_store_works_without_textual() -> None:
     )
     assert result.returncode == 0, result.stderr
     imported = set(result.stdout.split())
-    modules = Path(store.__file__).parent.glob("*.py")
-    every_module = {f"store.{path.stem}" for path in modules if path.stem != "__init__"}
+    root = Path(store.__file__).parent
+    every_module = {  # store's modules and subpackages (store.backends, store.backends.file, …)
+        "store." + ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        for path in root.rglob("*.py") if path != root / "__init__.py"
+    }
     assert {"store.models", "store.tokens", "store.storage", "store.repository",
             "store.access", "store.audit", "store.errors"} <= every_module == imported
 

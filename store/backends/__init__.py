@@ -1,0 +1,27 @@
+"""Storage engines behind :class:`store.backend.Backend`: pick one from the store string."""
+
+from __future__ import annotations
+
+import os
+
+from ..backend import Backend
+
+
+def is_postgres_store(store: str | os.PathLike[str]) -> bool:
+    """Whether a store string names a PostgreSQL database (``postgresql://…``) rather than a file."""
+    return isinstance(store, str) and store.startswith(("postgresql://", "postgres://"))
+
+
+def open_backend(store: str | os.PathLike[str]) -> Backend:
+    """The backend for ``store``: a path is the file store, ``postgresql://…`` PostgreSQL
+    (libpq conninfo; passwords come from ``.pgpass`` or a service file, never the string)."""
+    if is_postgres_store(store):
+        from .postgres import PostgresBackend
+
+        return PostgresBackend(str(store))
+    from .file import FileBackend
+
+    return FileBackend(store)
+
+
+__all__ = ["is_postgres_store", "open_backend"]

@@ -1,0 +1,985 @@
+"""The PostgreSQL backend (psycopg 3): the store as tables of one database.
+
+* ``init`` (:meth:`PostgresBackend.create`) makes the schema, the store's group role
+  (``apikeys_<database>_members``) and its privileges, all in one transaction under an
+  advisory lock. Opening an older schema runs the missing forward migrations once, under the
+  same advisory lock; a newer schema is refused.
+* Each change is one database transaction (:class:`PostgresTransaction`): the records it
+  reads are row-locked (keys ``FOR UPDATE``, members and projects ``FOR SHARE``), a key is
+  written ``WHERE revision =`` the revision read, its audit rows are inserted in the same
+  transaction, and ``NOTIFY apikeys_changes`` tells listening sessions what changed.
+* Reads run in autocommit on their own connection: MVCC, so they never wait for a writer.
+  Verify has a connection of its own too, so a long window query never delays it.
+* Identity is ``session_user``; members are database roles. Adding a member grants the group
+  role to that (existing) role, removing one revokes it; owners hold it with ADMIN OPTION so
+  they can add members without a DBA.
+
+Every psycopg error leaves here as a one-line :class:`~store.errors.StoreUnusable` naming the
+database (never a password).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+
+try:
+    import psycopg
+    from psycopg import errors as pg_errors, sql
+except ImportError:  # pragma: no cover - the extra is not installed
+    psycopg = None  # type: ignore[assignment]
+
+from ..backend import SCOPES_IN_ORDER, KeyQuery, KeySort, Record, UsageCount, chunks, search_text
+from ..errors import Conflict, InvalidInput, StoreUnusable
+from ..models import AuditEvent
+from .pg_schema import (
+    GRANTS, KEY_COLUMNS, KEY_INDEXES, KEY_SELECT, MIGRATIONS, SCHEMA_V1, SCHEMA_VERSION, TRIGRAM_INDEX, iso_text,
+)
+
+CHANNEL = "apikeys_changes"
+ADVISORY_LOCK = 0x61706B79  # "apky": serialises init and migrations of one database
+LOCK_TIMEOUT = 15.0  # seconds a change waits for another session's row lock
+USAGE_LOCK_TIMEOUT = "100ms"  # a verify's usage write never waits longer than this
+NOTICE_LIMIT = 7000  # bytes: NOTIFY payloads must stay under 8000
+ROLES = ("owner", "support", "analytics", "developer")
+
+def group_role_for(database: str) -> str:
+    """The store's group role: ``apikeys_<database>_members`` (folded to a plain identifier)."""
+    plain = re.sub(r"[^a-z0-9_]", "_", database.lower())
+    return f"apikeys_{plain}"[:55] + "_members"
+
+
+def _require_psycopg() -> None:
+    if psycopg is None:
+        raise StoreUnusable(
+            "PostgreSQL stores need psycopg: install apikeys with the extra, "
+            "`pip install 'apikeys[postgresql]'`"
+        )
+
+
+class PostgresBackend:
+    """A store in one PostgreSQL database (see the module docstring)."""
+
+    kind = "postgresql"
+
+    def __init__(self, conninfo: str, *, connect_timeout: int = 10) -> None:
+        _require_psycopg()
+        self.conninfo = conninfo
+        self.connect_timeout = connect_timeout
+        self._connections: dict[str, Any] = {}
+        self._locks = {purpose: threading.RLock() for purpose in ("read", "verify", "write")}
+        self._checked = False
+        self._place: str | None = None
+        self.has_trigram: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"PostgresBackend({self.describe()!r})"
+
+    # -- connections --------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        """``database NAME on HOST`` (from the parsed conninfo: never the password)."""
+        if self._place is None:
+            try:
+                params = psycopg.conninfo.conninfo_to_dict(self.conninfo)
+            except psycopg.ProgrammingError:
+                return "the PostgreSQL store (unreadable connection string)"
+            database = params.get("dbname") or params.get("user") or "?"
+            host = params.get("host") or "the local socket"
+            self._place = f"database {database} on {host}"
+        return self._place
+
+    def _connect(self, *, autocommit: bool) -> Any:
+        try:
+            connection = psycopg.connect(
+                self.conninfo, autocommit=autocommit, connect_timeout=self.connect_timeout,
+                application_name="apikeys",
+            )
+        except psycopg.Error as error:
+            raise StoreUnusable(f"cannot connect to {self.describe()}: {_first_line(error)}") from None
+        return connection
+
+    @contextmanager
+    def _connection(self, purpose: str) -> Iterator[Any]:
+        """The connection for ``purpose`` (read, verify, write), opened once and reused;
+        a connection that broke is dropped so the next call opens a new one."""
+        with self._locks[purpose]:
+            connection = self._connections.get(purpose)
+            if connection is None or connection.closed:
+                connection = self._connect(autocommit=purpose != "write")
+                if not self._checked and purpose != "write":
+                    try:
+                        with self._errors():
+                            self._check_schema(connection)
+                    except BaseException:
+                        connection.close()
+                        raise
+                self._connections[purpose] = connection
+            try:
+                with self._errors():
+                    yield connection
+            finally:
+                if connection.broken:
+                    self._connections.pop(purpose, None)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.errors.InsufficientPrivilege:
+            raise StoreUnusable(
+                f"{self.describe()}: permission denied for this database role; an owner adds "
+                "members with `apikeys members add ROLE`"
+            ) from None
+        except psycopg.errors.LockNotAvailable:
+            raise StoreUnusable(
+                f"{self.describe()}: another session has held the key for {LOCK_TIMEOUT:.0f} s: "
+                "try again, or check for a stuck session"
+            ) from None
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            raise StoreUnusable(
+                f"{self.describe()}: another change ran at the same moment; nothing was changed: try again"
+            ) from None
+        except psycopg.OperationalError as error:
+            raise StoreUnusable(
+                f"lost the connection to {self.describe()} ({_first_line(error)}); "
+                "a change in progress was not made"
+            ) from None
+        except psycopg.Error as error:
+            raise StoreUnusable(f"{self.describe()}: {_first_line(error)}") from None
+
+    def close(self) -> None:
+        """Close every connection of this backend."""
+        for purpose, lock in self._locks.items():
+            with lock:
+                connection = self._connections.pop(purpose, None)
+                if connection is not None:
+                    connection.close()
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether ``init`` has made the schema in this database."""
+        connection = self._connect(autocommit=True)
+        try:
+            with self._errors():
+                return _stored_version(connection) is not None
+        finally:
+            connection.close()
+
+    def schema_version(self) -> int:
+        """The schema version (after any forward migration opening ran)."""
+        with self._connection("read") as connection:
+            version = _stored_version(connection)
+        if version is None:
+            raise self._missing()
+        return version
+
+    def _missing(self) -> StoreUnusable:
+        return StoreUnusable(f"no apikeys store in {self.describe()}: create one with `apikeys init`")
+
+    def _check_schema(self, connection: Any) -> None:
+        version = _stored_version(connection)
+        if version is None:
+            raise self._missing()
+        if version > SCHEMA_VERSION:
+            raise StoreUnusable(
+                f"{self.describe()} has schema version {version}, but this apikeys knows only "
+                f"version {SCHEMA_VERSION}: upgrade apikeys; nothing was changed"
+            )
+        if version < SCHEMA_VERSION:
+            self.migrate()
+        self._checked = True
+
+    def migrate(self) -> list[int]:
+        """Run the forward migrations the schema lacks, once, under the advisory lock;
+        return the versions applied (empty if another session had already done it)."""
+        connection = self._connect(autocommit=False)
+        try:
+            with self._errors(), connection.transaction():
+                connection.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK,))
+                version = _stored_version(connection)
+                if version is None:
+                    raise self._missing()
+                group = connection.execute("SELECT group_role FROM meta WHERE id = 1").fetchone()[0]
+                applied = []
+                for target in range(version + 1, SCHEMA_VERSION + 1):
+                    try:
+                        connection.execute(MIGRATIONS[target])
+                    except psycopg.errors.InsufficientPrivilege:
+                        raise StoreUnusable(
+                            f"{self.describe()} has schema version {version}; this apikeys needs "
+                            f"version {SCHEMA_VERSION}, which only the role that owns the tables "
+                            "can make: have it open the store once"
+                        ) from None
+                    _grant(connection, group, GRANTS.get(target, ()))
+                    connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (target,))
+                    applied.append(target)
+            return applied
+        finally:
+            connection.close()
+
+    def create(
+        self, meta: Record, owner: Record, events: list[AuditEvent], *,
+        group: str | None = None, upto_version: int = SCHEMA_VERSION,
+    ) -> bool:
+        """Make the schema, the group role and its privileges, the meta row, the first member
+        (who must be ``session_user``) and the first audit events, in one transaction; False
+        if a store exists here. ``group`` (an OS group) means nothing to PostgreSQL and is
+        refused; ``upto_version`` exists for the migration tests."""
+        if group is not None:
+            raise InvalidInput({"group": "--group is for file stores; a PostgreSQL store has its group role"})
+        connection = self._connect(autocommit=False)
+        try:
+            with self._errors(), connection.transaction():
+                connection.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK,))
+                if _stored_version(connection) is not None:
+                    return False
+                identity = connection.execute("SELECT session_user").fetchone()[0]
+                if owner.get("login") != identity:
+                    raise InvalidInput({"login": f"the first owner must be the connected role {identity!r}"})
+                database = connection.execute("SELECT current_database()").fetchone()[0]
+                group_role = group_role_for(database)
+                connection.execute(SCHEMA_V1)
+                for statement in KEY_INDEXES.values():
+                    connection.execute(statement)
+                self.has_trigram = _try_trigram(connection)
+                _ensure_group_role(connection, group_role)
+                _grant(connection, group_role, GRANTS[1])
+                connection.execute("INSERT INTO schema_version (version) VALUES (1)")
+                for target in range(2, upto_version + 1):
+                    connection.execute(MIGRATIONS[target])
+                    _grant(connection, group_role, GRANTS.get(target, ()))
+                    connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (target,))
+                connection.execute(
+                    "INSERT INTO meta (id, group_role, data) VALUES (1, %s, %s)",
+                    (group_role, _json(meta)),
+                )
+                _insert_member(connection, group_role, owner)
+                _insert_events(connection, events)
+                _notify(connection, "store")
+            return True
+        finally:
+            connection.close()
+
+    def identity(self) -> str:
+        """The database role the server authenticated for this connection."""
+        with self._connection("read") as connection:
+            return connection.execute("SELECT session_user").fetchone()[0]
+
+    def group_role(self) -> str:
+        """The store's group role (members are granted it)."""
+        with self._connection("read") as connection:
+            return connection.execute("SELECT group_role FROM meta WHERE id = 1").fetchone()[0]
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def meta(self) -> Record:
+        """The meta document."""
+        with self._connection("read") as connection:
+            row = connection.execute("SELECT data FROM meta WHERE id = 1").fetchone()
+        return row[0] if row else {}
+
+    def member(self, login: str) -> Record | None:
+        """One member's record, or None."""
+        with self._connection("read") as connection:
+            row = connection.execute("SELECT data FROM members WHERE login = %s", (login,)).fetchone()
+        return row[0] if row else None
+
+    def members(self) -> dict[str, Record]:
+        """Every member, login → record, by login."""
+        with self._connection("read") as connection:
+            rows = connection.execute("SELECT login, data FROM members ORDER BY login").fetchall()
+        return dict(rows)
+
+    def projects(self) -> dict[str, Record]:
+        """Every project, id → record, in the order they were made."""
+        with self._connection("read") as connection:
+            rows = connection.execute(
+                "SELECT id, data FROM projects ORDER BY data->>'created_at', id"
+            ).fetchall()
+        return dict(rows)
+
+    def key(self, key_id: str) -> Record | None:
+        """One key's record, or None."""
+        with self._connection("read") as connection:
+            row = connection.execute(f"SELECT {KEY_SELECT} FROM keys k WHERE k.id = %s", (key_id,)).fetchone()
+        return _key_record(row) if row else None
+
+    def key_by_hash(self, secret_hash: str) -> Record | None:
+        """The key with this secret hash (or previous hash during a roll's grace): one index
+        lookup on the verify connection, in autocommit, so it never waits for a writer."""
+        with self._connection("verify") as connection:
+            row = connection.execute(
+                f"SELECT {KEY_SELECT} FROM keys k WHERE k.secret_hash = %s", (secret_hash,)
+            ).fetchone()
+            if row is None:
+                row = connection.execute(
+                    f"SELECT {KEY_SELECT} FROM keys k WHERE k.previous_secret_hash = %s LIMIT 1",
+                    (secret_hash,),
+                ).fetchone()
+        return _key_record(row) if row else None
+
+    def window(self, query: KeyQuery, offset: int, limit: int, *, after: str | None = None) -> list[Record]:
+        """``limit`` keys of ``query`` from position ``offset``; with ``after`` (a key id), from
+        ``offset`` places past that key (keyset paging: the anchor's sort values bound an index
+        scan, so a window deep down costs what one at the top does)."""
+        where, params = _conditions(query)
+        offset, limit = max(0, offset), max(0, limit)
+        with self._connection("read") as connection:
+            if after is None:
+                return _select_window(connection, query.sort, where, params, offset, limit)
+            anchor = _anchor(connection, after)
+            if anchor is None:
+                return []
+            rows: list[Record] = []
+            for condition, values in _following(query.sort, anchor):
+                wanted = offset + limit - len(rows)
+                if wanted <= 0:
+                    break
+                rows += _select_window(connection, query.sort, [*where, condition], [*params, *values], 0, wanted)
+            return rows[offset:offset + limit]
+
+    def count(self, query: KeyQuery, *, at_most: int | None = None) -> int:
+        """How many keys ``query`` matches; with ``at_most``, counting stops there (a status
+        line can say "10,000+" after a few ms instead of counting 500,000 matches)."""
+        where, params = _conditions(query)
+        if at_most is None:
+            statement = sql.SQL("SELECT count(*) FROM keys k {where}").format(where=_where(where))
+        else:
+            statement = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM keys k {where} LIMIT %s) matches").format(
+                where=_where(where)
+            )
+            params = [*params, max(0, at_most)]
+        with self._connection("read") as connection:
+            return connection.execute(statement, params).fetchone()[0]
+
+    def position(self, query: KeyQuery, key_id: str) -> int | None:
+        """How many keys of ``query`` come before ``key_id``; None if it is not among them."""
+        where, params = _conditions(query)
+        with self._connection("read") as connection:
+            present = connection.execute(
+                sql.SQL("SELECT 1 FROM keys k {where}").format(where=_where([*where, sql.SQL("k.id = %s")])),
+                [*params, key_id],
+            ).fetchone()
+            anchor = _anchor(connection, key_id) if present else None
+            if anchor is None:
+                return None
+            before = 0
+            for condition, values in _preceding(query.sort, anchor):
+                statement = sql.SQL("SELECT count(*) FROM keys k {where}").format(where=_where([*where, condition]))
+                before += connection.execute(statement, [*params, *values]).fetchone()[0]
+            return before
+
+    def project_key_counts(self, *, created_by: str | None = None) -> dict[str | None, int]:
+        """Keys not revoked per project id (None: All organization projects)."""
+        statement = "SELECT project_id, count(*) FROM keys WHERE status <> 'revoked'"
+        params: list[Any] = []
+        if created_by is not None:
+            statement += " AND created_by = %s"
+            params.append(created_by)
+        with self._connection("read") as connection:
+            return dict(connection.execute(statement + " GROUP BY project_id", params).fetchall())
+
+    def change_marker(self) -> object:
+        """A token that differs once any change committed (one sequence read, no lock)."""
+        with self._connection("read") as connection:
+            return connection.execute("SELECT last_value, is_called FROM change_seq").fetchone()
+
+    def listen(self) -> ChangeListener:
+        """A listener on its own connection for the live view."""
+        self.schema_version()
+        return ChangeListener(self)
+
+    # -- changing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, *, timeout: float | None = None) -> Iterator[PostgresTransaction]:
+        """One change, committed when the body returns having called ``changed()``, rolled
+        back otherwise; row locks are waited for at most ``timeout`` (default 15 s)."""
+        wait = LOCK_TIMEOUT if timeout is None else timeout
+        with self._connection("read"):
+            pass  # the schema is checked (and migrated) before the first change
+        with self._connection("write") as connection:
+            with connection.transaction() as database_transaction:
+                connection.execute(
+                    sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{int(wait * 1000)}ms"))
+                )
+                transaction = PostgresTransaction(connection)
+                yield transaction
+                if transaction.dirty:
+                    transaction.finish()
+                else:
+                    raise psycopg.Rollback(database_transaction)
+            for callback in transaction.after_write if transaction.dirty else ():
+                callback()
+
+    def note_last_used(self, times: dict[str, str]) -> set[str]:
+        """Store later last-used times without waiting: keys a change holds are skipped
+        (``SKIP LOCKED``) and left out of the returned set, for the caller to retry."""
+        if not times:
+            return set()
+        ids = list(times)
+        with self._connection("verify") as connection, connection.transaction():
+            connection.execute(f"SET LOCAL lock_timeout = '{USAGE_LOCK_TIMEOUT}'")
+            existing = {row[0] for row in connection.execute("SELECT id FROM keys WHERE id = ANY(%s)", (ids,))}
+            locked = [row[0] for row in connection.execute(
+                "SELECT id FROM keys WHERE id = ANY(%s) FOR UPDATE SKIP LOCKED", (ids,)
+            )]
+            if locked:
+                connection.execute(
+                    "UPDATE keys k SET last_used_at = v.at FROM unnest(%s::text[], %s::timestamptz[]) v(id, at) "
+                    "WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.at)",
+                    (locked, [times[key_id] for key_id in locked]),
+                )
+                _notify(connection, "last_used")
+        return set(locked) | (set(ids) - existing)
+
+    def add_usage(self, counts: Iterable[UsageCount]) -> None:
+        """Add per-day counters, one upsert statement per 1,000 rows."""
+        with self._connection("verify") as connection, connection.transaction():
+            connection.execute(f"SET LOCAL lock_timeout = '{USAGE_LOCK_TIMEOUT}'")
+            for batch in chunks(counts, 1000):
+                connection.execute(
+                    "INSERT INTO usage AS u (key_id, day, valid, refused, last_origin, last_ip) "
+                    "SELECT * FROM unnest(%s::text[], %s::date[], %s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
+                    "ON CONFLICT (key_id, day) DO UPDATE SET valid = u.valid + excluded.valid, "
+                    "refused = u.refused + excluded.refused, "
+                    "last_origin = coalesce(excluded.last_origin, u.last_origin), "
+                    "last_ip = coalesce(excluded.last_ip, u.last_ip)",
+                    [list(column) for column in zip(*(
+                        (c.key_id, c.day, c.valid, c.refused, c.last_origin, c.last_ip) for c in batch
+                    ))],
+                )
+
+    def usage(self, key_id: str, since_day: str) -> list[UsageCount]:
+        """The per-day counters of one key from ``since_day`` on, oldest first."""
+        with self._connection("read") as connection:
+            rows = connection.execute(
+                "SELECT key_id, to_char(day, 'YYYY-MM-DD'), valid, refused, last_origin, last_ip "
+                "FROM usage WHERE key_id = %s AND day >= %s ORDER BY day", (key_id, since_day),
+            ).fetchall()
+        return [UsageCount(*row) for row in rows]
+
+    # -- audit --------------------------------------------------------------------------------
+
+    def audit_records(self, key_id: str | None = None, *, visible_to: str | None = None) -> list[Record]:
+        """Audit events oldest first: all, one key's, or those ``visible_to`` may see."""
+        where: list[Any] = []
+        params: list[Any] = []
+        if key_id is not None:
+            where.append(sql.SQL("a.key_id = %s"))
+            params.append(key_id)
+        if visible_to is not None:
+            where.append(sql.SQL(
+                "(a.key_id IS NULL OR EXISTS (SELECT 1 FROM keys k WHERE k.id = a.key_id AND k.created_by = %s))"
+            ))
+            params.append(visible_to)
+        statement = sql.SQL(
+            "SELECT {at}, a.actor, a.action, a.key_id, a.detail FROM audit a {where} ORDER BY a.id"
+        ).format(at=sql.SQL(iso_text("a.at")), where=_where(where))
+        with self._connection("read") as connection:
+            rows = connection.execute(statement, params).fetchall()
+        return [{"at": at, "actor": actor, "action": action, "key_id": kid, "detail": detail}
+                for at, actor, action, kid, detail in rows]
+
+
+class ChangeListener:
+    """``LISTEN apikeys_changes`` on a dedicated connection; the UI polls or waits on it."""
+
+    def __init__(self, backend: PostgresBackend) -> None:
+        self._backend = backend
+        self._connection = backend._connect(autocommit=True)
+        with backend._errors():
+            self._connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+
+    def poll(self) -> list[str]:
+        """Notices received so far; never blocks."""
+        return self.wait(0)
+
+    def wait(self, timeout: float) -> list[str]:
+        """Notices within ``timeout`` seconds: returns at the first batch, or empty."""
+        with self._backend._errors():
+            notices = [notice.payload for notice in self._connection.notifies(timeout=timeout, stop_after=1)]
+            if notices:  # collect whatever else has already arrived
+                notices += [notice.payload for notice in self._connection.notifies(timeout=0)]
+        return notices
+
+    def close(self) -> None:
+        """Stop listening and close the connection."""
+        self._connection.close()
+
+
+# -- the transaction ------------------------------------------------------------------------
+
+
+class PostgresTransaction:
+    """One change in one database transaction (see :class:`store.backend.BackendTransaction`)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.dirty = False
+        self.after_write: list[Callable[[], None]] = []
+        self.keys = _KeyRows(self)
+        self.projects = _ProjectRows(self)
+        self.members = _MemberRows(self)
+        self._meta: Record | None = None
+        self._meta_before: bytes | None = None
+        self._events: list[AuditEvent] = []
+        self.notices: set[str] = set()
+        self._group_role: str | None = None
+
+    @property
+    def meta(self) -> Record:
+        """The meta document, locked for this change on first use."""
+        if self._meta is None:
+            row = self.connection.execute("SELECT data FROM meta WHERE id = 1 FOR UPDATE").fetchone()
+            self._meta = row[0] if row else {}
+            self._meta_before = _json(self._meta).encode()
+        return self._meta
+
+    @property
+    def data(self) -> _Tables:
+        """The tables in the file store's layout, for code written against it. The meta row
+        is locked only when ``data["_meta"]`` is read: most changes never touch it, and
+        locking it would queue every change behind every other."""
+        return _Tables(self)
+
+    @property
+    def group_role(self) -> str:
+        """The store's group role."""
+        if self._group_role is None:
+            self._group_role = self.connection.execute("SELECT group_role FROM meta WHERE id = 1").fetchone()[0]
+        return self._group_role
+
+    def changed(self) -> None:
+        """Commit this change when the transaction ends."""
+        self.dirty = True
+
+    def record_events(self, events: list[AuditEvent]) -> None:
+        """Insert ``events`` with this change: they commit with it or not at all."""
+        self._events.extend(events)
+
+    def finish(self) -> None:
+        """Write what is left (meta, audit), bump the change marker and notify; the caller commits."""
+        if self._meta is not None and _json(self._meta).encode() != self._meta_before:
+            self.connection.execute("UPDATE meta SET data = %s WHERE id = 1", (_json(self._meta),))
+            self.notices.add("meta")
+        _insert_events(self.connection, self._events)
+        payload = ";".join(sorted(self.notices)) or "store"
+        _notify(self.connection, payload if len(payload) <= NOTICE_LIMIT else "store")
+
+
+class _Tables(Mapping[str, Any]):
+    """``{"_meta": {"1": meta}, "keys": …, "projects": …, "members": …}``, each looked up on use."""
+
+    NAMES = ("_meta", "keys", "projects", "members")
+
+    def __init__(self, transaction: PostgresTransaction) -> None:
+        self.transaction = transaction
+
+    def __getitem__(self, name: str) -> Any:
+        if name == "_meta":
+            return {"1": self.transaction.meta}
+        if name in self.NAMES:
+            return getattr(self.transaction, name)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.NAMES)
+
+    def __len__(self) -> int:
+        return len(self.NAMES)
+
+
+class _Rows(MutableMapping[str, Record]):
+    """Records of one table, read with a row lock on first use and written at once."""
+
+    def __init__(self, transaction: PostgresTransaction) -> None:
+        self.transaction = transaction
+        self.connection = transaction.connection
+        self._seen: dict[str, Record | None] = {}
+        self._complete = False
+
+    def _select(self, key: str) -> Record | None:
+        raise NotImplementedError
+
+    def _select_all(self) -> dict[str, Record]:
+        raise NotImplementedError
+
+    def _write(self, key: str, record: Record, before: Record | None) -> None:
+        raise NotImplementedError
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        if key not in self._seen:
+            self._seen[key] = self._select(key)
+        found = self._seen[key]
+        return default if found is None else found
+
+    def __getitem__(self, key: str) -> Record:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def __setitem__(self, key: str, record: Record) -> None:
+        before = self.get(key)
+        self._write(key, record, before)
+        self._seen[key] = record
+
+    def __iter__(self) -> Iterator[str]:
+        self._load_all()
+        return iter([key for key, record in self._seen.items() if record is not None])
+
+    def __len__(self) -> int:
+        self._load_all()
+        return sum(1 for record in self._seen.values() if record is not None)
+
+    def _load_all(self) -> None:
+        if not self._complete:
+            for key, record in self._select_all().items():
+                self._seen.setdefault(key, record)
+            self._complete = True
+
+
+class _KeyRows(_Rows):
+    """Keys, locked ``FOR UPDATE`` when read; never iterated (use windows) nor deleted."""
+
+    def _select(self, key: str) -> Record | None:
+        row = self.connection.execute(f"SELECT {KEY_SELECT} FROM keys k WHERE k.id = %s FOR UPDATE", (key,)).fetchone()
+        return _key_record(row) if row else None
+
+    def _select_all(self) -> dict[str, Record]:
+        raise TypeError("the keys of a PostgreSQL store are read through windows, not all at once")
+
+    def _write(self, key: str, record: Record, before: Record | None) -> None:
+        if record.get("id") != key:
+            raise InvalidInput({"id": f"a key record stored as {key!r} must have that id"})
+        project_name = self._project_name(record.get("project_id"))
+        values = _key_values(record, project_name)
+        if before is None:
+            columns = [*KEY_COLUMNS, "search_text", "extra"]
+            self.connection.execute(
+                sql.SQL("INSERT INTO keys ({}) VALUES ({})").format(
+                    sql.SQL(", ").join(map(sql.Identifier, columns)),
+                    sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+                ),
+                values,
+            )
+        else:
+            assignments = sql.SQL(", ").join(
+                sql.SQL("{} = %s").format(sql.Identifier(column))
+                for column in [*KEY_COLUMNS[1:], "search_text", "extra"]
+            )
+            cursor = self.connection.execute(
+                sql.SQL("UPDATE keys SET {} WHERE id = %s AND revision = %s").format(assignments),
+                [*values[1:], key, int(before.get("revision") or 0)],
+            )
+            if cursor.rowcount != 1:
+                raise Conflict(f"{key} was changed by someone else meanwhile: reload it and try again")
+        self.transaction.notices.add(f"key:{key}")
+
+    def _project_name(self, project_id: str | None) -> str:
+        from ..repository import ALL_PROJECTS  # the repository's wording, read once per write
+
+        if not project_id:
+            return ALL_PROJECTS
+        project = self.transaction.projects.get(project_id)
+        return project.get("name", project_id) if project else project_id
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("keys are never deleted: revoke them")
+
+
+class _ProjectRows(_Rows):
+    """Projects, locked ``FOR SHARE`` when read (a key being made keeps its project as read)."""
+
+    def _select(self, key: str) -> Record | None:
+        row = self.connection.execute("SELECT data FROM projects WHERE id = %s FOR SHARE", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _select_all(self) -> dict[str, Record]:
+        return dict(self.connection.execute(
+            "SELECT id, data FROM projects ORDER BY data->>'created_at', id FOR SHARE"
+        ).fetchall())
+
+    def _write(self, key: str, record: Record, before: Record | None) -> None:
+        self.connection.execute(
+            "INSERT INTO projects (id, name, data) VALUES (%s, %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, data = excluded.data",
+            (key, record.get("name", key), _json(record)),
+        )
+        if before is not None and before.get("name") != record.get("name"):
+            # The word filter finds keys by project name: refold the texts of its keys.
+            rows = self.connection.execute(
+                f"SELECT {KEY_SELECT} FROM keys k WHERE k.project_id = %s", (key,)
+            ).fetchall()
+            for row in rows:
+                stored = _key_record(row)
+                self.connection.execute(
+                    "UPDATE keys SET search_text = %s WHERE id = %s",
+                    (search_text(stored, record.get("name", key)), stored["id"]),
+                )
+        self.transaction.notices.add("projects")
+
+    def __delitem__(self, key: str) -> None:
+        self.connection.execute("DELETE FROM projects WHERE id = %s", (key,))
+        self._seen[key] = None
+        self.transaction.notices.add("projects")
+
+
+class _MemberRows(_Rows):
+    """Members, locked ``FOR SHARE`` when read; adding one grants the store's group role to
+    the database role of that name (which must exist), removing one revokes it."""
+
+    def _select(self, key: str) -> Record | None:
+        row = self.connection.execute("SELECT data FROM members WHERE login = %s FOR SHARE", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _select_all(self) -> dict[str, Record]:
+        return dict(self.connection.execute("SELECT login, data FROM members ORDER BY login FOR SHARE").fetchall())
+
+    def _write(self, key: str, record: Record, before: Record | None) -> None:
+        if record.get("login") != key or record.get("role") not in ROLES:
+            raise InvalidInput({"login": f"a member record stored as {key!r} must have that login and a role"})
+        if not _role_exists(self.connection, key):
+            raise InvalidInput({"login": (
+                f"there is no database role {key!r}: members of a PostgreSQL store are database "
+                f"roles; ask the DBA to create it (CREATE ROLE \"{key}\" LOGIN)"
+            )})
+        group_role = self.transaction.group_role
+        if before is None:
+            _insert_member(self.connection, group_role, record)
+        else:
+            self.connection.execute(
+                "UPDATE members SET role = %s, data = %s WHERE login = %s", (record["role"], _json(record), key)
+            )
+            if (before.get("role") == "owner") != (record["role"] == "owner"):
+                _grant_membership(self.connection, group_role, key, admin=record["role"] == "owner")
+        self.transaction.notices.add("members")
+
+    def __delitem__(self, key: str) -> None:
+        if self.get(key) is None:
+            raise KeyError(key)
+        self.connection.execute("DELETE FROM members WHERE login = %s", (key,))
+        if _role_exists(self.connection, key):
+            self.connection.execute(sql.SQL("REVOKE {} FROM {}").format(
+                sql.Identifier(self.transaction.group_role), sql.Identifier(key)
+            ))
+        self._seen[key] = None
+        self.transaction.notices.add("members")
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+_ORDER = {
+    KeySort.CREATED_DESC: "k.created_at DESC, k.seq DESC",
+    KeySort.CREATED_ASC: "k.created_at ASC, k.seq ASC",
+    KeySort.SCOPE: "k.scope_rank ASC, k.created_at DESC, k.seq DESC",
+    KeySort.LAST_USED: "k.last_used_rank DESC, k.created_at DESC, k.seq DESC",
+}
+assert SCOPES_IN_ORDER == ("web", "mobile", "analytics")  # the scope_rank column's order
+
+
+def _anchor(connection: Any, key_id: str) -> tuple[Any, ...] | None:
+    """A key's sort values: scope rank, created at, stored order, last-used rank."""
+    return connection.execute(
+        "SELECT scope_rank, created_at::text, seq, last_used_rank::text FROM keys WHERE id = %s", (key_id,)
+    ).fetchone()
+
+
+def _select_window(
+    connection: Any, sort: KeySort, where: list[sql.Composable], params: list[Any], offset: int, limit: int,
+) -> list[Record]:
+    statement = sql.SQL("SELECT {columns} FROM keys k {where} ORDER BY {order} LIMIT %s OFFSET %s").format(
+        columns=sql.SQL(KEY_SELECT), where=_where(where), order=sql.SQL(_ORDER[sort]),
+    )
+    return [_key_record(row) for row in connection.execute(statement, [*params, limit, offset]).fetchall()]
+
+
+def _following(sort: KeySort, anchor: tuple[Any, ...]) -> list[tuple[sql.Composable, list[Any]]]:
+    """Conditions, in order, for the keys after ``anchor`` in ``sort``: each bounds an index
+    scan by constants (the scope order, ascending then descending, needs two)."""
+    rank, created, seq, last_used = anchor
+    if sort is KeySort.CREATED_DESC:
+        return [(sql.SQL("(k.created_at, k.seq) < (%s::timestamptz, %s)"), [created, seq])]
+    if sort is KeySort.CREATED_ASC:
+        return [(sql.SQL("(k.created_at, k.seq) > (%s::timestamptz, %s)"), [created, seq])]
+    if sort is KeySort.LAST_USED:
+        return [(sql.SQL("(k.last_used_rank, k.created_at, k.seq) < (%s::timestamptz, %s::timestamptz, %s)"), [last_used, created, seq])]
+    return [
+        (sql.SQL("k.scope_rank = %s AND (k.created_at, k.seq) < (%s::timestamptz, %s)"), [rank, created, seq]),
+        (sql.SQL("k.scope_rank > %s"), [rank]),
+    ]
+
+
+def _preceding(sort: KeySort, anchor: tuple[Any, ...]) -> list[tuple[sql.Composable, list[Any]]]:
+    """Conditions that together select the keys before ``anchor`` in ``sort``."""
+    rank, created, seq, last_used = anchor
+    if sort is KeySort.CREATED_DESC:
+        return [(sql.SQL("(k.created_at, k.seq) > (%s::timestamptz, %s)"), [created, seq])]
+    if sort is KeySort.CREATED_ASC:
+        return [(sql.SQL("(k.created_at, k.seq) < (%s::timestamptz, %s)"), [created, seq])]
+    if sort is KeySort.LAST_USED:
+        return [(sql.SQL("(k.last_used_rank, k.created_at, k.seq) > (%s::timestamptz, %s::timestamptz, %s)"), [last_used, created, seq])]
+    return [
+        (sql.SQL("k.scope_rank < %s"), [rank]),
+        (sql.SQL("k.scope_rank = %s AND (k.created_at, k.seq) > (%s::timestamptz, %s)"), [rank, created, seq]),
+    ]
+
+
+def _conditions(query: KeyQuery) -> tuple[list[sql.Composable], list[Any]]:
+    where: list[sql.Composable] = []
+    params: list[Any] = []
+    if query.created_by is not None:
+        where.append(sql.SQL("k.created_by = %s"))
+        params.append(query.created_by)
+    if not query.include_revoked:
+        where.append(sql.SQL("k.status <> 'revoked'"))
+    if query.scope is not None:
+        where.append(sql.SQL("k.scope = %s"))
+        params.append(query.scope)
+    if query.project_id is not None:
+        if query.project_id == "":
+            where.append(sql.SQL("k.project_id IS NULL"))
+        else:
+            where.append(sql.SQL("k.project_id = %s"))
+            params.append(query.project_id)
+    for word in query.words:
+        # The text is folded when stored and the word here, so LIKE is exact; pg_trgm's GIN
+        # index serves it where the extension exists, a scan where it does not.
+        where.append(sql.SQL("k.search_text LIKE %s"))
+        params.append("%" + _escape_like(word.casefold()) + "%")
+    return where, params
+
+
+def _where(conditions: list[sql.Composable]) -> sql.Composable:
+    if not conditions:
+        return sql.SQL("")
+    return sql.SQL("WHERE ") + sql.SQL(" AND ").join(conditions)
+
+
+def _escape_like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _key_record(row: tuple[Any, ...]) -> Record:
+    record = {column: value for column, value in zip(KEY_COLUMNS, row) if value is not None}
+    extra = row[len(KEY_COLUMNS)]
+    if extra:
+        record.update(extra)
+    return record
+
+
+def _key_values(record: Record, project_name: str) -> list[Any]:
+    values = [record.get(column) for column in KEY_COLUMNS]
+    values[KEY_COLUMNS.index("revision")] = int(record.get("revision") or 0)
+    extra = {field: value for field, value in record.items() if field not in KEY_COLUMNS and value is not None}
+    return [*values, search_text(record, project_name), _json(extra)]
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _stored_version(connection: Any) -> int | None:
+    if connection.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
+        return None
+    return connection.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+
+
+def _session_user(backend: PostgresBackend) -> str:
+    connection = backend._connect(autocommit=True)
+    try:
+        return connection.execute("SELECT session_user").fetchone()[0]
+    finally:
+        connection.close()
+
+
+def _try_trigram(connection: Any) -> bool:
+    """Create pg_trgm and the search index where the server allows; False where not."""
+    try:
+        with connection.transaction():  # a savepoint: a refusal leaves the rest intact
+            connection.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            connection.execute(TRIGRAM_INDEX[1])
+        return True
+    except psycopg.Error:
+        return False
+
+
+def _has_index(connection: Any, name: str) -> bool:
+    return connection.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is not None
+
+
+def _role_exists(connection: Any, role: str) -> bool:
+    return connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
+
+
+def _ensure_group_role(connection: Any, group_role: str) -> None:
+    if not _role_exists(connection, group_role):
+        try:
+            with connection.transaction():
+                connection.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(group_role)))
+        except pg_errors.InsufficientPrivilege:
+            raise StoreUnusable(
+                f"cannot create the store's group role {group_role}: run `apikeys init` as a role "
+                "with CREATEROLE (or have the DBA create that role first)"
+            ) from None
+
+
+def _grant(connection: Any, group_role: str, grants: Iterable[tuple[str, str]]) -> None:
+    for privileges, target in grants:
+        kind, _, name = target.rpartition(" ")
+        connection.execute(sql.SQL("GRANT {} ON {} {} TO {}").format(
+            sql.SQL(privileges), sql.SQL(kind or "TABLE"), sql.Identifier(name), sql.Identifier(group_role),
+        ))
+
+
+def _grant_membership(connection: Any, group_role: str, login: str, *, admin: bool) -> None:
+    """Grant the group role to ``login``; owners with ADMIN OPTION, so they can add members."""
+    group, member = sql.Identifier(group_role), sql.Identifier(login)
+    if admin:
+        connection.execute(sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(group, member))
+    else:
+        connection.execute(sql.SQL("GRANT {} TO {}").format(group, member))
+        if connection.execute(
+            "SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+            "JOIN pg_roles r ON r.oid = m.member WHERE g.rolname = %s AND r.rolname = %s AND m.admin_option",
+            (group_role, login),
+        ).fetchone():
+            connection.execute(sql.SQL("REVOKE ADMIN OPTION FOR {} FROM {}").format(group, member))
+
+
+def _insert_member(connection: Any, group_role: str, record: Record) -> None:
+    connection.execute(
+        "INSERT INTO members (login, role, data) VALUES (%s, %s, %s)",
+        (record["login"], record["role"], _json(record)),
+    )
+    _grant_membership(connection, group_role, record["login"], admin=record["role"] == "owner")
+
+
+def _insert_events(connection: Any, events: list[AuditEvent]) -> None:
+    if events:
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO audit (at, actor, action, key_id, detail) VALUES (%s, %s, %s, %s, %s)",
+                [(e.at, e.actor, e.action, e.key_id, e.detail) for e in events],
+            )
+
+
+def _notify(connection: Any, payload: str) -> None:
+    connection.execute("SELECT nextval('change_seq')")
+    connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
