@@ -566,6 +566,25 @@ def test_ui_creates_a_missing_store_then_opens(run, store_path: Path, monkeypatc
     assert Repository(store_path, "erin").me().role == "owner"
 
 
+def test_ui_opens_without_the_checks_parse_still_held(ready, store_path: Path, monkeypatch) -> None:
+    """The check before the UI parses the whole store; that copy must not live on beside the
+    UI's own (at 100,000 keys it doubled the peak memory)."""
+    checked: list[Repository] = []
+    writable_repo = cli.Command.writable_repo
+
+    def remembering(command):
+        repo = writable_repo(command)
+        checked.append(repo)
+        return repo
+
+    held = []
+    monkeypatch.setattr(cli.Command, "writable_repo", remembering)
+    monkeypatch.setattr(cli, "_has_terminal", lambda: True)
+    monkeypatch.setattr(cli, "_open_app", lambda path, login: held.append(checked[0].storage._data) or 0)
+    assert ready().code == 0
+    assert held == [None]
+
+
 def test_no_arguments_without_a_terminal_prints_usage(run, store_path: Path) -> None:
     result = run()
     assert result.code == 2
