@@ -641,6 +641,34 @@ def test_demo_seed_only_creates_a_new_seeded_store(run, tmp_path: Path) -> None:
     assert {m.role.value for m in repo.list_members()} == {"owner", "support", "analytics", "developer"}
 
 
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_demo_shows_progress_on_a_terminal_and_clears_it(run, tmp_path: Path, monkeypatch) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    target = tmp_path / "demo" / "store.json"
+    result = run("demo", "--seed-only", "--keys", "2000", "--store", str(target), store=False)
+    assert result.code == 0
+    shown = terminal.getvalue()
+    assert "\rSeeding the demo store: 1,000 of 2,000 keys (50%)" in shown
+    assert "2,000 keys made, writing the store" in shown
+    assert shown.endswith("\r\x1b[K") and "\n" not in shown  # one line, cleared at the end
+    assert result.out == f"Seeded a demo store with 2,000 keys: {target}\n"
+
+
+def test_demo_progress_never_reaches_scripted_output(run, tmp_path: Path) -> None:
+    target = tmp_path / "demo" / "store.json"
+    result = run("demo", "--seed-only", "--keys", "2000", "--store", str(target), store=False)
+    assert result.code == 0
+    assert result.err == ""  # stderr is not a terminal here
+    assert result.out == f"Seeded a demo store with 2,000 keys: {target}\n"
+
+
 def test_demo_refuses_an_existing_store(ready, store_path: Path) -> None:
     before = store_path.read_bytes()
     trail = audit_path(store_path).read_bytes()
