@@ -12,6 +12,7 @@ and the same rounds, interleaved:
 * **apikeys** itself (the installed ``apikeys`` console script, next to this interpreter);
 * **the floor** (``scripts/floor_app.py``): import Textual, parse the whole store file with
   orjson, paint one screenful of the newest keys with a stock ``DataTable``;
+* **the floor with the collector paused** (``floor_app.py --gc-paused``): a stricter floor;
 * **the stock DataTable with every key** (``floor_app.py --every``; only up to
   ``--stock-up-to`` keys, since it grows with the whole table).
 
@@ -205,6 +206,7 @@ def programs(path: Path) -> dict[str, list[str]]:
         "apikeys": [str(apikeys), "--store", str(path)] if apikeys.exists()
         else [sys.executable, "-c", "import sys; from tui.cli import main; sys.exit(main())", "--store", str(path)],
         "floor": floor,
+        "floor-gc": [*floor, "--gc-paused"],
         "stock": [*floor, "--every"],
     }
 
@@ -214,7 +216,7 @@ def terminal_figures(terminal: Terminal, path: Path, rounds: int, with_stock: bo
     """Every program, ``rounds`` times, interleaved; apikeys' last round runs the session."""
     needle = newest_key_prefix(path)
     commands = programs(path)
-    kinds = ["apikeys", "floor"] + (["stock"] if with_stock else [])
+    kinds = ["apikeys", "floor", "floor-gc"] + (["stock"] if with_stock else [])
     results: dict[str, list[Paint]] = {kind: [] for kind in kinds}
     for round_number in range(rounds):
         for kind in kinds:
@@ -497,6 +499,8 @@ def terminal_rows(size: int, results: dict[str, list[Paint]], headless: dict[str
         (n, "spawn → key rows (terminal)", seconds(ours_rows), seconds(floor_rows),
          ratio(ours_rows, floor_rows), seconds(stock_rows_), ratio(ours_rows, stock_rows_),
          f"≤ {target}× floor: " + verdict(ours_rows / floor_rows, target) if ours_rows and floor_rows and target else ""),
+        (n, "  floor with the collector paused", "", seconds(median(p.rows for p in paints("floor-gc"))),
+         ratio(ours_rows, median(p.rows for p in paints("floor-gc"))), "", "", ""),
         (n, "spawn → key rows (headless)", seconds(headless.get("apikeys")), seconds(headless.get("floor")),
          ratio(headless.get("apikeys"), headless.get("floor")), "-", "", ""),
     ]
