@@ -77,6 +77,7 @@ class Terminal:
         # A keeper session starts the server once, so no round pays for the server's start.
         self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "keeper",
                   "-x", str(WIDTH), "-y", str(HEIGHT), "sleep 100000")
+        self.socket_path = self.tmux("display-message", "-p", "#{socket_path}").strip()
 
     def tmux(self, *args: str) -> str:
         """Run one tmux command on this server; its output."""
@@ -108,11 +109,13 @@ class Terminal:
             pass  # it had ended already
 
     def close(self) -> None:
-        """Stop this private tmux server and everything in it."""
+        """Stop this private tmux server and everything in it; remove its socket."""
         try:
             self.tmux("kill-server")
         except subprocess.CalledProcessError:
             pass
+        if self.socket_path:
+            Path(self.socket_path).unlink(missing_ok=True)
 
 
 @dataclass
