@@ -1,6 +1,6 @@
 """Benchmark apikeys as a person sees it, next to the floor app of SPEC §7, in one run.
 
-    python scripts/benchmark.py                          # 10k and 100k keys, 5 rounds (~2-3 min)
+    python scripts/benchmark.py                          # 10k and 100k keys, 5 rounds (~3 min idle)
     python scripts/benchmark.py --sizes 10000 --rounds 3
     python scripts/benchmark.py --in-process             # also re-sort, filter, change, verify
 
