@@ -83,10 +83,13 @@ def seed_demo(
     keys: int = 40,
     seed: int | None = None,
     clock: Callable[[], datetime] = utc_now,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Repository:
     """Create a new store at ``path`` with ``login`` as owner, members, projects and ``keys``
     keys of every scope and state; return a repository on it for ``login``.
 
+    ``progress(made, keys)`` is called as the keys are made (about a hundred times at most,
+    and once with ``made == keys`` before the store is written).
     Refuses (:class:`StoreUnusable`) a path where a store already exists; never changes it.
     """
     if keys < 0:
@@ -108,7 +111,7 @@ def seed_demo(
     # Millions of small objects, none cyclic: the cyclic collector would rescan them again
     # and again while they are built.
     with collector_paused():
-        data["keys"] = _keys(rng, keys, now, members, projects, events)
+        data["keys"] = _keys(rng, keys, now, members, projects, events, progress)
 
     events.sort(key=lambda event: event.at)  # stable: each key's create precedes its revoke
     if not repo.storage.create(data):
@@ -193,8 +196,10 @@ def _keys(
     members: list[dict[str, Any]],
     projects: list[dict[str, Any]],
     events: list[AuditEvent],
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     settings = _Settings(rng, projects)
+    step = max(1, -(-count // 100))  # at most ~100 reports, whatever the count
     deployed = [p for p in projects if p["deployed"]]
     everyone = [m["login"] for m in members]
     # Owners, support and analytics may make All-organization Analytics keys.
@@ -248,6 +253,10 @@ def _keys(
         if rng.random() < 0.1:
             _revoke(rng, record, created, now, creator, members, events)
         keys[record["id"]] = record
+        if progress is not None and len(keys) % step == 0:
+            progress(len(keys), count)
+    if progress is not None and (count == 0 or count % step):
+        progress(count, count)
     return keys
 
 

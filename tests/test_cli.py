@@ -566,6 +566,25 @@ def test_ui_creates_a_missing_store_then_opens(run, store_path: Path, monkeypatc
     assert Repository(store_path, "erin").me().role == "owner"
 
 
+def test_ui_opens_without_the_checks_parse_still_held(ready, store_path: Path, monkeypatch) -> None:
+    """The check before the UI parses the whole store; that copy must not live on beside the
+    UI's own (at 100,000 keys it doubled the peak memory)."""
+    checked: list[Repository] = []
+    writable_repo = cli.Command.writable_repo
+
+    def remembering(command):
+        repo = writable_repo(command)
+        checked.append(repo)
+        return repo
+
+    held = []
+    monkeypatch.setattr(cli.Command, "writable_repo", remembering)
+    monkeypatch.setattr(cli, "_has_terminal", lambda: True)
+    monkeypatch.setattr(cli, "_open_app", lambda path, login: held.append(checked[0].storage._data) or 0)
+    assert ready().code == 0
+    assert held == [None]
+
+
 def test_no_arguments_without_a_terminal_prints_usage(run, store_path: Path) -> None:
     result = run()
     assert result.code == 2
@@ -620,6 +639,34 @@ def test_demo_seed_only_creates_a_new_seeded_store(run, tmp_path: Path) -> None:
     assert repo.me().role == "owner"
     assert len(repo.list_keys()) == 25
     assert {m.role.value for m in repo.list_members()} == {"owner", "support", "analytics", "developer"}
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_demo_shows_progress_on_a_terminal_and_clears_it(run, tmp_path: Path, monkeypatch) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    target = tmp_path / "demo" / "store.json"
+    result = run("demo", "--seed-only", "--keys", "2000", "--store", str(target), store=False)
+    assert result.code == 0
+    shown = terminal.getvalue()
+    assert "\rSeeding the demo store: 1,000 of 2,000 keys (50%)" in shown
+    assert "2,000 keys made, writing the store" in shown
+    assert shown.endswith("\r\x1b[K") and "\n" not in shown  # one line, cleared at the end
+    assert result.out == f"Seeded a demo store with 2,000 keys: {target}\n"
+
+
+def test_demo_progress_never_reaches_scripted_output(run, tmp_path: Path) -> None:
+    target = tmp_path / "demo" / "store.json"
+    result = run("demo", "--seed-only", "--keys", "2000", "--store", str(target), store=False)
+    assert result.code == 0
+    assert result.err == ""  # stderr is not a terminal here
+    assert result.out == f"Seeded a demo store with 2,000 keys: {target}\n"
 
 
 def test_demo_refuses_an_existing_store(ready, store_path: Path) -> None:

@@ -163,3 +163,15 @@ def test_store_file_is_private_and_parses(tmp_path) -> None:
     assert repo.path.stat().st_mode & 0o777 == 0o600
     data = orjson.loads(repo.path.read_bytes())
     assert data["_meta"]["1"]["organisation"]
+
+
+@pytest.mark.parametrize("keys", [0, 7, 250, 1055])
+def test_progress_reports_made_keys_in_order_and_ends_once_at_the_total(tmp_path, keys: int) -> None:
+    reports: list[tuple[int, int]] = []
+    seed_demo(tmp_path / "store.json", "alice", keys=keys, seed=1, clock=fixed_clock,
+              progress=lambda made, total: reports.append((made, total)))
+    made = [report[0] for report in reports]
+    assert made == sorted(set(made)) and made[-1] == keys
+    assert {total for _, total in reports} == {keys}
+    assert len(reports) <= 101
+    assert len(Repository(tmp_path / "store.json", "alice").list_keys()) == keys
