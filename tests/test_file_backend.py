@@ -12,7 +12,7 @@ from store.backends.file import FileBackend
 from store.models import AuditEvent
 from store.repository import stamped
 from store.seed import seed_demo
-from tui.widgets.key_index import KeyIndex
+from store.key_index import KeyIndex
 
 from conftest import fixed_clock
 
