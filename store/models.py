@@ -8,7 +8,7 @@ cheaply by :func:`store.validation.record_problem`, and a single key is validate
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -21,17 +21,34 @@ from pydantic import (
     model_validator,
 )
 
+# Re-exported: round one's callers import these checks from here.
 from .validation import (
     _check_bundle_id,
     _check_package_name,
-    check_display_text,
-    describe_char,
-    is_local_network,
-    is_loopback_host,
-    normalise_network,
-    normalise_origin,
-    validate_or_raise,
-    validation_errors,
+)
+from .validation import (
+    check_display_text as check_display_text,
+)
+from .validation import (
+    describe_char as describe_char,
+)
+from .validation import (
+    is_local_network as is_local_network,
+)
+from .validation import (
+    is_loopback_host as is_loopback_host,
+)
+from .validation import (
+    normalise_network as normalise_network,
+)
+from .validation import (
+    normalise_origin as normalise_origin,
+)
+from .validation import (
+    validate_or_raise as validate_or_raise,
+)
+from .validation import (
+    validation_errors as validation_errors,
 )
 
 
@@ -67,17 +84,17 @@ NO_EXPIRY = "never"  # KeyChanges.expires_at: remove the expiry (None leaves it 
 
 def utc_now() -> datetime:
     """The current time in UTC, to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def to_iso(moment: datetime) -> str:
     """A UTC timestamp as stored: ``2026-12-01T09:30:00Z`` (sorts as text)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def from_iso(text: str) -> datetime:
     """Parse a stored timestamp."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def check_expiry_text(value: str | None) -> str | None:

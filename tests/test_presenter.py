@@ -6,8 +6,8 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import FIXED_NOW, OWNER, analytics_draft, mobile_draft, web_draft
 
+from conftest import FIXED_NOW, OWNER, analytics_draft, mobile_draft, web_draft
 from store import presenter
 from store.models import to_iso
 from store.repository import Repository

@@ -19,11 +19,13 @@ from support.os_accounts import (
     LockHolder,
     apikeys,
     apikeys_as,
-    as_login as as_developer,
     needs_root,
     shared_folder,
     throwaway_group,
     throwaway_login,
+)
+from support.os_accounts import (
+    as_login as as_developer,
 )
 
 RC_TEXT = "# alice's shell rc\nexport PATH=$HOME/bin:$PATH\n"

@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from conftest import analytics_draft, mobile_draft, web_draft
 from store.audit import audit_path
 from store.errors import InvalidInput
-from store.validation import LOCAL_NETWORKS
 from store.models import NAME_MAX, KeyChanges, KeyDraft, WebSettings, validation_errors
 from store.repository import Repository
+from store.validation import LOCAL_NETWORKS
 
 # Under a loaded test run one example may take longer than hypothesis's 200 ms deadline.
 NO_DEADLINE = settings(deadline=None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from conftest import OWNER, fixed_clock, web_draft
 from screen_harness import harness, screen_text, settle
-
 from store.repository import Repository
 from tui.app import make_app
 from tui.screens.key_detail import KeyDetailScreen

@@ -8,7 +8,7 @@ The two forms are :class:`~tui.screens.create_key.CreateKeyModal` and
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,7 +18,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from store.errors import InvalidInput, StoreError
-from store.models import ApiKey
 from store.repository import Repository
 from tui.text import literal
 from tui.widgets.key_fields import KeyFields, error_label
