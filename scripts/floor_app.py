@@ -38,7 +38,10 @@ def newest_rows(path: Path, every: bool, gc_paused: bool = False) -> list[tuple[
     projects = {pid: p.get("name", pid) for pid, p in data["projects"].items()}
     shown = (r for r in data["keys"].values() if r.get("status") != "revoked")
     created = lambda record: record["created_at"]  # noqa: E731 - a sort key
-    records = sorted(shown, key=created, reverse=True) if every else heapq.nlargest(SCREENFUL, shown, key=created)
+    if every:
+        records = sorted(shown, key=created, reverse=True)
+    else:
+        records = heapq.nlargest(SCREENFUL, shown, key=created)
     return [
         (r["name"], r["scope"], projects.get(r.get("project_id"), "All organization projects"),
          r["key_prefix"] + "•••", r["created_at"][:10], r["status"])

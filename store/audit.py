@@ -16,15 +16,14 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from .errors import StoreUnusable
 from .models import AuditEvent
 from .storage import DISK_FULL, StoreFile, collector_paused, open_sibling
-
 
 TAIL_BYTES = 64 * 1024
 
@@ -87,7 +86,7 @@ class AuditLog:
             f"written to {self.path} ({reason}); it is kept and written with the next change"
         )
 
-    def recover(self, pending: dict | None) -> None:
+    def recover(self, pending: dict[str, Any] | None) -> None:
         """Append the last transaction's events if a crash came between the store's replace
         and their append (called inside the lock, before the next change).
 

@@ -78,7 +78,9 @@ def applied(record: dict[str, Any], to_apply: dict[str, Any]) -> dict[str, Any]:
         if field in to_apply:
             result[field] = to_apply[field]
     for group in ("web", "mobile"):
-        parts = {key.split(".", 1)[1]: value for key, value in to_apply.items() if key.startswith(group + ".")}
+        parts = {
+            key.split(".", 1)[1]: value for key, value in to_apply.items() if key.startswith(group + ".")
+        }
         if parts:
             result[group] = {**(record.get(group) or {}), **parts}
     return result

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from . import tokens
@@ -77,7 +77,7 @@ def parse_expiry(text: str, now: datetime) -> str:
     except ValueError:
         day = None
     if day is not None:
-        return to_iso(datetime.combine(day, time(0), tzinfo=timezone.utc))
+        return to_iso(datetime.combine(day, time(0), tzinfo=UTC))
     try:
         checked = check_expiry_text(text.strip().upper())
     except ValueError:

@@ -21,14 +21,16 @@ DEFAULT_WARN_DAYS = 14
 LIFETIME_MAX_DAYS = 3650  # ten years: a larger maximum is no rule at all
 
 
+def _no_limits() -> dict[Scope, int | None]:
+    return {scope: None for scope in Scope}
+
+
 class Policy(BaseModel):
     """The maximum lifetime per scope (None: no limit) and the expiry warning window."""
 
     model_config = ConfigDict(extra="forbid")
 
-    max_lifetime_days: dict[Scope, int | None] = Field(
-        default_factory=lambda: {scope: None for scope in Scope}
-    )
+    max_lifetime_days: dict[Scope, int | None] = Field(default_factory=_no_limits)
     warn_days: int = Field(default=DEFAULT_WARN_DAYS, ge=0, le=365)
 
     @field_validator("max_lifetime_days")

@@ -30,13 +30,14 @@ from . import tokens
 from .errors import StoreError
 
 MAX_FILE_SIZE = 10 * 1024 * 1024
+_MAX_FILE_MB = MAX_FILE_SIZE // (1024 * 1024)
 SNIFF_SIZE = 8192
 _CANDIDATE = re.compile(rb"(?:web|mob|ana)_[0-9A-Za-z]{%d}" % (tokens.SECRET_LENGTH - 4))
 
 SKIP_REASONS = {  # reason → how the summary names it (singular, plural)
     "symlink": ("symlink", "symlinks"),
     "binary": ("binary file", "binary files"),
-    "large": (f"file over {MAX_FILE_SIZE // (1024 * 1024)} MB", f"files over {MAX_FILE_SIZE // (1024 * 1024)} MB"),
+    "large": (f"file over {_MAX_FILE_MB} MB", f"files over {_MAX_FILE_MB} MB"),
     "special": ("special file", "special files"),
     "unreadable": ("unreadable file or folder", "unreadable files or folders"),
     "store": ("file of the store itself", "files of the store itself"),
@@ -260,13 +261,14 @@ def scan_git_history(top: str) -> tuple[list[Sighting], int]:
         raise GitUnavailable("--git needs git, which is not installed")
     check = _git(top, "rev-parse", "--git-dir")
     if check.returncode != 0:
-        raise GitUnavailable(f"{top} is not a git repository (or git refuses it: {_first_line(check.stderr)})")
+        reason = _first_line(check.stderr)
+        raise GitUnavailable(f"{top} is not a git repository (or git refuses it: {reason})")
     listed = _git(top, "rev-list", "--all", "--objects")
     paths: dict[str, str] = {}
     for line in listed.stdout.splitlines():
-        sha, _, path = line.partition(b" ")
+        raw_sha, _, path = line.partition(b" ")
         if path:
-            paths.setdefault(sha.decode("ascii"), os.fsdecode(path))
+            paths.setdefault(raw_sha.decode("ascii"), os.fsdecode(path))
     blobs = _small_blobs(top, list(paths))
     sightings: list[Sighting] = []
     for sha, data in _read_blobs(top, blobs):

@@ -159,7 +159,8 @@ def normalise_network(value: str) -> str:
         raise ValueError(f"{value!r} is not an IP network such as 192.168.1.0/24") from None
     if not is_local_network(network):
         raise ValueError(
-            f"{value!r} is not a local network: developing locally accepts only {LOCAL_NETWORKS_TEXT} networks"
+            f"{value!r} is not a local network: "
+            f"developing locally accepts only {LOCAL_NETWORKS_TEXT} networks"
         )
     return str(network)
 
@@ -313,10 +314,7 @@ def _looks_fine(record: Any, table_key: str) -> bool:
 def _texts(values: Any) -> bool:
     if type(values) is not list and values != ():
         return False
-    for value in values:
-        if type(value) is not str:
-            return False
-    return True
+    return all(type(value) is str for value in values)
 
 
 _STATUS_TEXT = {status: True for status in ("active", "disabled", "revoked")}

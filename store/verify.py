@@ -72,7 +72,9 @@ def verdict_for(
     return Verdict(valid=True, rolled_until=rolled_until, **found)
 
 
-def usage_refusal(record: dict[str, Any], origin: str | None, ip: str | None, app_id: str | None) -> str | None:
+def usage_refusal(
+    record: dict[str, Any], origin: str | None, ip: str | None, app_id: str | None
+) -> str | None:
     """Why a found, active key may not be used from here; None when it may."""
     if record["scope"] == Scope.WEB:
         web = record.get("web") or {}
