@@ -11,9 +11,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import OWNER
 from test_cli import create_analytics, create_web, ready, run  # noqa: F401 (fixtures)
 
+from conftest import OWNER
 from store.repository import Repository, current_login
 
 ORIGIN = "https://shop.example.com"
@@ -205,7 +205,9 @@ def test_policy_show_set_and_check(ready) -> None:
     create_web(ready, "Short", OWNER, "--expires", "30d")
     assert ready("policy", "check").code == 0
     assert ready("policy", "check", "--json").json() == []
-    changed = ready("policy", "set", "--max-lifetime", "web=90", "--max-lifetime", "analytics=none", "--warn-days", "7")
+    changed = ready(
+        "policy", "set", "--max-lifetime", "web=90", "--max-lifetime", "analytics=none", "--warn-days", "7"
+    )
     assert changed.code == 0, changed.err
     assert "Web: 90 days" in changed.out and "1 active key breaks it" in changed.out
     assert ready("policy", "show", "--json").json()["max_lifetime_days"]["web"] == 90
@@ -216,7 +218,9 @@ def test_policy_show_set_and_check(ready) -> None:
     assert [(v["id"], v["problem"]) for v in listed.json()] == [
         (forever["id"], "no expiry: web keys may live at most 90 days"),
     ]
-    refused = ready("create", "--name", "New", "--scope", "web", "--project", "Storefront", "--domain", ORIGIN)
+    refused = ready(
+        "create", "--name", "New", "--scope", "web", "--project", "Storefront", "--domain", ORIGIN
+    )
     assert refused.code == 2
     assert refused.one_error_line() == (
         "apikeys: expires at: web keys may live at most 90 days (policy): choose --expires 90d or sooner"

@@ -34,7 +34,9 @@ def with_domains(web: WebSettings, *domains: str) -> WebSettings:
     return WebSettings.model_validate({**web.model_dump(), "domains": [*web.domains, *domains]})
 
 
-def test_a_rename_keeps_the_domain_a_colleague_added_meanwhile(owner_repo: Repository, colleague: Repository) -> None:
+def test_a_rename_keeps_the_domain_a_colleague_added_meanwhile(
+    owner_repo: Repository, colleague: Repository
+) -> None:
     key = owner_repo.create_key(web_draft()).key
     revision, base = seen_when_opened(owner_repo, key.id)
     assert revision == 1
@@ -59,7 +61,9 @@ def test_separate_subfields_of_the_web_settings_merge(owner_repo: Repository, co
     assert "https://b.example.com" in saved.web.domains
 
 
-def test_overlapping_changes_are_refused_naming_who_changed_what(owner_repo: Repository, colleague: Repository) -> None:
+def test_overlapping_changes_are_refused_naming_who_changed_what(
+    owner_repo: Repository, colleague: Repository
+) -> None:
     key = owner_repo.create_key(web_draft()).key
     revision, base = seen_when_opened(owner_repo, key.id)
     colleague.edit_key(key.id, {"web": with_domains(key.web, "https://b.example.com")})

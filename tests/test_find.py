@@ -46,7 +46,9 @@ def test_every_word_must_appear_somewhere(owner_repo: Repository, keys) -> None:
     assert len(owner_repo.find_keys("   ")) == 5
 
 
-@pytest.mark.parametrize("field", ["creator", "project name", "project id", "scope", "status", "id", "prefix"])
+@pytest.mark.parametrize(
+    "field", ["creator", "project name", "project id", "scope", "status", "id", "prefix"]
+)
 def test_each_field_is_searched(owner_repo: Repository, keys, field: str) -> None:
     stock = keys["stock"].key
     project_id = stock.project_id

@@ -31,7 +31,9 @@ def test_local_networks_are_accepted(network: str) -> None:
 
 
 @pytest.mark.parametrize("network", NOT_LOCAL)
-def test_networks_that_reach_beyond_the_developer_are_refused_inline(owner_repo: Repository, network: str) -> None:
+def test_networks_that_reach_beyond_the_developer_are_refused_inline(
+    owner_repo: Repository, network: str
+) -> None:
     with pytest.raises(InvalidInput) as refusal:
         owner_repo.create_key(web_draft(developing_locally=True, networks=[network]))
     assert "networks" in refusal.value.errors
@@ -39,14 +41,18 @@ def test_networks_that_reach_beyond_the_developer_are_refused_inline(owner_repo:
     assert "not a local network" in message and "private" in message and "\n" not in message
 
 
-def test_the_cli_refuses_a_public_network_in_one_line(owner_repo: Repository, store_path: Path, capsys) -> None:
+def test_the_cli_refuses_a_public_network_in_one_line(
+    owner_repo: Repository, store_path: Path, capsys
+) -> None:
     code = main(["create", "--name", "n", "--scope", "web", "--project", "Storefront", "--domain", SHOP,
                  "--local-network", "0.0.0.0/0", "--store", str(store_path)], login=OWNER)
     err = capsys.readouterr().err
     assert code == 2 and len(err.splitlines()) == 1 and "not a local network" in err
 
 
-def test_a_hand_edited_public_network_never_lets_a_key_verify(owner_repo: Repository, store_path: Path) -> None:
+def test_a_hand_edited_public_network_never_lets_a_key_verify(
+    owner_repo: Repository, store_path: Path
+) -> None:
     created = owner_repo.create_key(web_draft(developing_locally=True, networks=["10.0.0.0/8"]))
     data = json.loads(store_path.read_text())
     data["keys"][created.key.id]["web"]["networks"] = ["0.0.0.0/0"]
@@ -73,7 +79,9 @@ def test_verify_reads_one_line_of_stdin(
     assert json.loads(capsys.readouterr().out)["valid"] is True
 
 
-def test_verify_with_empty_stdin_says_how_in_one_line(store_path: Path, owner_repo: Repository, monkeypatch, capsys) -> None:
+def test_verify_with_empty_stdin_says_how_in_one_line(
+    store_path: Path, owner_repo: Repository, monkeypatch, capsys
+) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     assert main(["verify", "--store", str(store_path)], login=OWNER) == 2
     err = capsys.readouterr().err

@@ -56,7 +56,8 @@ def test_mask_shows_the_prefix_only() -> None:
 
 def facts_of(repo: Repository, key_id: str) -> dict[str, tuple[str, ...]]:
     key = repo.get_key(key_id)
-    return {fact.label: fact.values for fact in presenter.key_facts(key, repo.project_name(key.project_id), NOW)}
+    facts = presenter.key_facts(key, repo.project_name(key.project_id), NOW)
+    return {fact.label: fact.values for fact in facts}
 
 
 def test_facts_per_scope(owner_repo: Repository) -> None:

@@ -50,7 +50,9 @@ def leaky_tree(owner_repo: Repository, store_path: Path, tmp_path: Path):
     return tree, web.key, mobile.key, secret
 
 
-def test_only_the_valid_secret_is_found_and_everything_else_skipped(owner_repo: Repository, leaky_tree) -> None:
+def test_only_the_valid_secret_is_found_and_everything_else_skipped(
+    owner_repo: Repository, leaky_tree
+) -> None:
     tree, web, _, _ = leaky_tree
     report = owner_repo.scan([str(tree)])
     assert [(f.path, f.line, f.key_id, f.name, f.status) for f in report.findings] == [
@@ -77,7 +79,9 @@ def test_scan_on_the_command_line(store_path: Path, leaky_tree, capsys) -> None:
         assert secret not in shown and secret[8:] not in shown
 
 
-def test_a_revoked_key_or_a_clean_tree_exits_0(owner_repo: Repository, store_path: Path, leaky_tree, capsys, tmp_path) -> None:
+def test_a_revoked_key_or_a_clean_tree_exits_0(
+    owner_repo: Repository, store_path: Path, leaky_tree, capsys, tmp_path
+) -> None:
     tree, web, _, _ = leaky_tree
     owner_repo.revoke_keys([web.id])
     code, out, _ = run(store_path, capsys, "scan", str(tree), "--json")
@@ -125,7 +129,9 @@ def test_a_previous_secret_is_active_during_its_grace_then_rolled(
     key = owner_repo.create_key(web_draft()).key
     old = tokens.generate_secret("web")
     data = orjson.loads(store_path.read_bytes())
-    data["keys"][key.id].update(previous_secret_hash=tokens.hash_secret(old), previous_valid_until="2026-12-02T00:00:00Z")
+    data["keys"][key.id].update(
+        previous_secret_hash=tokens.hash_secret(old), previous_valid_until="2026-12-02T00:00:00Z"
+    )
     store_path.write_bytes(orjson.dumps(data))
     (tmp_path / "f.txt").write_text(old)
     assert [f.status for f in owner_repo.scan([str(tmp_path / "f.txt")]).findings] == ["active"]

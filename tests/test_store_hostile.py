@@ -100,7 +100,9 @@ def test_a_planted_temp_file_symlink_is_removed_not_followed(
     assert_untouched(target)
 
 
-def test_a_hard_linked_audit_trail_is_refused(owner_repo: Repository, store_path: Path, tmp_path: Path) -> None:
+def test_a_hard_linked_audit_trail_is_refused(
+    owner_repo: Repository, store_path: Path, tmp_path: Path
+) -> None:
     target = victim(tmp_path)
     trail = audit_path(store_path)
     trail.unlink()
@@ -113,7 +115,9 @@ def test_a_hard_linked_audit_trail_is_refused(owner_repo: Repository, store_path
 # -- a store path that is a symlink --------------------------------------------------------------
 
 
-def test_a_symlinked_store_path_updates_the_real_store_in_its_folder(owner_repo: Repository, store_path: Path, tmp_path: Path) -> None:
+def test_a_symlinked_store_path_updates_the_real_store_in_its_folder(
+    owner_repo: Repository, store_path: Path, tmp_path: Path
+) -> None:
     private = tmp_path / "private" / "store.json"
     private.parent.mkdir()
     private.symlink_to(store_path)
@@ -140,7 +144,8 @@ def test_a_store_that_is_not_a_regular_file_is_refused_at_once(tmp_path: Path, k
         path.mkdir()
     else:
         path = Path("/dev/null")
-    for command in (["list"], ["verify", "-"], ["create", "--name", "n", "--scope", "analytics", "--project", "p"]):
+    create = ["create", "--name", "n", "--scope", "analytics", "--project", "p"]
+    for command in (["list"], ["verify", "-"], create):
         # A real process with a timeout: opening a FIFO without O_NONBLOCK would hang here.
         result = apikeys(*command, "--store", str(path), stdin="web_x\n", timeout=30)
         assert result.returncode == 2, (command, result.stderr)
@@ -186,19 +191,25 @@ def test_the_lock_file_is_made_once_with_the_stores_mode_whatever_the_umask(stor
     assert lock.stat().st_ino == inode  # never deleted nor remade
 
 
-def test_a_lock_file_replaced_during_a_change_fails_that_change(owner_repo: Repository, store_path: Path) -> None:
+def test_a_lock_file_replaced_during_a_change_fails_that_change(
+    owner_repo: Repository, store_path: Path
+) -> None:
     lock = store_path.with_name("store.json.lock")
     before = store_path.read_bytes()
-    with pytest.raises(StoreUnusable, match="lock file .* replaced"):
-        with owner_repo.storage.transaction() as transaction:
-            lock.unlink()
-            lock.write_text("")  # someone else's new lock file, which a newcomer could take
-            transaction.projects["prj_x"] = {"id": "prj_x"}
-            transaction.changed()
+    with (
+        pytest.raises(StoreUnusable, match="lock file .* replaced"),
+        owner_repo.storage.transaction() as transaction,
+    ):
+        lock.unlink()
+        lock.write_text("")  # someone else's new lock file, which a newcomer could take
+        transaction.projects["prj_x"] = {"id": "prj_x"}
+        transaction.changed()
     assert store_path.read_bytes() == before
 
 
-def test_a_waiter_whose_lock_file_was_replaced_takes_the_new_one(owner_repo: Repository, store_path: Path) -> None:
+def test_a_waiter_whose_lock_file_was_replaced_takes_the_new_one(
+    owner_repo: Repository, store_path: Path
+) -> None:
     """A writer waiting on the old lock file must not go ahead once its holder lets go while a
     newcomer holds the new one: it notices the inodes differ and waits for the new lock."""
     lock = store_path.with_name("store.json.lock")
@@ -247,7 +258,9 @@ def wait_until_open(path: Path) -> None:
 # -- read-only ---------------------------------------------------------------------------------
 
 
-def test_a_read_only_store_file_refuses_changes_and_is_never_rewritten(owner_repo: Repository, store_path: Path) -> None:
+def test_a_read_only_store_file_refuses_changes_and_is_never_rewritten(
+    owner_repo: Repository, store_path: Path
+) -> None:
     store_path.chmod(0o440)
     before, inode = store_path.read_bytes(), store_path.stat().st_ino
     with pytest.raises(StoreUnusable, match="read-only") as refusal:
@@ -300,8 +313,10 @@ def test_init_group_makes_a_2770_folder_and_members_keep_the_group() -> None:
         gid = grp.getgrnam(group).gr_gid
         info = store.parent.stat()
         assert stat.S_IMODE(info.st_mode) == 0o2770 and info.st_gid == gid
-        assert apikeys_as(owner, "members", "add", colleague, "--role", "developer", "--store", str(store)).returncode == 0
-        assert apikeys_as(owner, "projects", "add", "Shop", "--deployed", "--store", str(store)).returncode == 0
+        added = apikeys_as(owner, "members", "add", colleague, "--role", "developer", "--store", str(store))
+        assert added.returncode == 0, added.stderr
+        project = apikeys_as(owner, "projects", "add", "Shop", "--deployed", "--store", str(store))
+        assert project.returncode == 0, project.stderr
         # The colleague's umask and primary group must not leak into the shared files.
         result = apikeys_as(colleague, "create", "--name", "w", "--scope", "web", "--project", "Shop",
                             "--domain", "https://shop.example.com", "--store", str(store), umask=0o077)
@@ -326,7 +341,8 @@ def test_a_member_cannot_turn_the_audit_trail_against_the_owner(tmp_path: Path) 
         os.chown(rc, pwd.getpwnam(owner).pw_uid, -1)
         rc.chmod(0o600)
         assert apikeys_as(owner, "init", "--group", group, "--store", str(store)).returncode == 0
-        assert apikeys_as(owner, "members", "add", developer, "--role", "developer", "--store", str(store)).returncode == 0
+        added = apikeys_as(owner, "members", "add", developer, "--role", "developer", "--store", str(store))
+        assert added.returncode == 0, added.stderr
         trail = audit_path(store)
         as_developer(developer, lambda: (os.unlink(trail), os.symlink(rc, trail)))
         result = apikeys_as(owner, "projects", "add", "$(id)", "--store", str(store))

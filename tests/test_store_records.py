@@ -42,10 +42,16 @@ def reopened(store_path: Path) -> Repository:
 BAD_RECORDS = {
     "unknown status": (lambda r: r.update(status="paused"), "unknown status 'paused'"),
     "number for a name": (lambda r: r.update(name=42), "name 42 is not text"),
-    "bad expiry date": (lambda r: r.update(expires_at="next tuesday"), "expires_at 'next tuesday' is not a time"),
-    "impossible date": (lambda r: r.update(created_at="2026-02-30T10:00:00Z"), "created_at '2026-02-30T10:00:00Z'"),
+    "bad expiry date": (
+        lambda r: r.update(expires_at="next tuesday"), "expires_at 'next tuesday' is not a time"
+    ),
+    "impossible date": (
+        lambda r: r.update(created_at="2026-02-30T10:00:00Z"), "created_at '2026-02-30T10:00:00Z'"
+    ),
     "missing creator": (lambda r: r.__delitem__("created_by"), "created_by is not text"),
-    "domains not a list": (lambda r: r["web"].update(domains="https://x.example"), "web.domains is not a list"),
+    "domains not a list": (
+        lambda r: r["web"].update(domains="https://x.example"), "web.domains is not a list"
+    ),
     "revision as text": (lambda r: r.update(revision="7"), "revision '7' is not a whole number"),
     "not an object": (lambda r: ["a", "list"], "not a record"),
 }
@@ -67,7 +73,8 @@ def test_a_bad_record_is_flagged_never_valid_and_still_revocable(
 
     verdict = repo.verify(secret, origin=SHOP)
     # A record that is not even an object has no hash to be found by.
-    assert not verdict.valid and verdict.reason == ("unknown" if case == "not an object" else "invalid_record")
+    expected_reason = "unknown" if case == "not an object" else "invalid_record"
+    assert not verdict.valid and verdict.reason == expected_reason
 
     with pytest.raises(InvalidRecord) as refusal:
         repo.get_key(key_id)
@@ -136,7 +143,9 @@ def test_unknown_status_never_verifies_even_when_the_rest_is_fine(
 
 
 def test_every_record_a_real_store_holds_passes(owner_repo: Repository, store_path: Path) -> None:
-    owner_repo.create_key(web_draft(developing_locally=True, networks=["10.0.0.0/8"], cross_page_persistence=True))
+    owner_repo.create_key(
+        web_draft(developing_locally=True, networks=["10.0.0.0/8"], cross_page_persistence=True)
+    )
     owner_repo.create_key(analytics_draft(project=None))
     key = owner_repo.create_key(web_draft(name="gone")).key
     owner_repo.revoke_keys([key.id])
@@ -162,7 +171,9 @@ def test_a_duplicate_field_is_refused_naming_the_file_and_record(
     assert "\n" not in message
 
 
-def test_a_duplicate_key_id_in_the_table_is_refused(owner_repo: Repository, store_path: Path, web_key: tuple[str, str]) -> None:
+def test_a_duplicate_key_id_in_the_table_is_refused(
+    owner_repo: Repository, store_path: Path, web_key: tuple[str, str]
+) -> None:
     key_id, _ = web_key
     raw = store_path.read_text()
     record = json.dumps(json.loads(raw)["keys"][key_id], separators=(",", ":"))

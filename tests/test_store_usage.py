@@ -167,8 +167,8 @@ def test_a_hand_edited_usage_table_never_breaks_verify_or_usage(
 ) -> None:
     key_id, secret = shop_key
     data = orjson.loads(store_path.read_bytes())
-    data[USAGE_TABLE] = {key_id: {"days": {"2026-12-01": [True, "x"], "nonsense": [1, 2], "2026-11-30": [2, 1]},
-                                  "seen": 5, "origin": ["x"]}, "key_gone": "junk"}
+    days = {"2026-12-01": [True, "x"], "nonsense": [1, 2], "2026-11-30": [2, 1]}
+    data[USAGE_TABLE] = {key_id: {"days": days, "seen": 5, "origin": ["x"]}, "key_gone": "junk"}
     store_path.write_bytes(orjson.dumps(data))
     verifier = Repository(store_path, "a-service", clock=fixed_clock)
     assert verifier.verify(secret, origin=SHOP).valid

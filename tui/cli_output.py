@@ -33,7 +33,8 @@ def key_fields(repo: Repository, key: ApiKey) -> list[tuple[str, list[str]]]:
     """Label and value lines of every field of the key's scope, as the presenter words them
     (never the secret: a stored one is pointed at instead)."""
     fields = []
-    for fact in presenter.key_facts(key, repo.project_name(key.project_id), repo.clock(), repo.member_logins()):
+    facts = presenter.key_facts(key, repo.project_name(key.project_id), repo.clock(), repo.member_logins())
+    for fact in facts:
         values = list(fact.values) or [presenter.NONE]
         if fact.kind == presenter.SECRET and values == [presenter.STORED_SECRET]:
             values = [f"hidden: `{PROG} show {key.id} --secret` prints it"]

@@ -63,7 +63,9 @@ def shared_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def apikeys_as(login: str, *args: str, stdin: str | None = None, umask: int = 0o022) -> subprocess.CompletedProcess[str]:
+def apikeys_as(
+    login: str, *args: str, stdin: str | None = None, umask: int = 0o022
+) -> subprocess.CompletedProcess[str]:
     """Run the command line in a real process of the OS login ``login`` (its uid, gid and
     groups, as ``runuser`` would set them).
 
@@ -88,9 +90,10 @@ def apikeys_as(login: str, *args: str, stdin: str | None = None, umask: int = 0o
             os.setuid(account.pw_uid)
             os.umask(umask)
             os.environ["HOME"] = "/nonexistent"
-            sys.stdin = open(0, encoding="utf-8", closefd=False)
-            sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
-            sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
+            # The child's standard streams live until os._exit: no with-block could own them.
+            sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+            sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+            sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
             from tui.cli import main
 
             code = main(list(args))
@@ -141,8 +144,9 @@ def apikeys_as_uid(uid: int, *args: str) -> subprocess.CompletedProcess[str]:
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
-            sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
-            sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
+            # The child's standard streams live until os._exit: no with-block could own them.
+            sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+            sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
             from tui.cli import main
 
             code = main(list(args))

@@ -27,8 +27,11 @@ PORT = 5432  # names the socket file only: the socket lives in the server's priv
 def find_bindir() -> Path | None:
     """The folder of ``initdb`` and ``pg_ctl``: Debian's newest /usr/lib/postgresql/N/bin,
     else the PATH's; None when PostgreSQL is not installed."""
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                        key=lambda path: int(Path(path).parent.parent.name) if Path(path).parent.parent.name.isdigit() else 0)
+    def version(initdb: str) -> int:
+        name = Path(initdb).parent.parent.name
+        return int(name) if name.isdigit() else 0
+
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=version)
     if candidates:
         return Path(candidates[-1]).parent
     found = shutil.which("initdb")
@@ -86,7 +89,9 @@ class PgServer:
             entry = pwd.getpwnam(SERVER_OS_USER)
             for name in ("pg_hba.conf", "pg_ident.conf"):
                 os.chown(self.data / name, entry.pw_uid, entry.pw_gid)
-        result = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "start")
+        result = self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "start"
+        )
         if result.returncode != 0:
             log = self.log.read_text(encoding="utf-8", errors="replace")[-2000:] if self.log.exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {result.stderr.strip()} {log}")
