@@ -102,7 +102,7 @@ class PolicyScreen(ListScreen[PolicyLoaded]):
         self.query_one("#policy-rules", Static).update(policy_text(data.policy))
         self.table.set_rows(data.violations)
         count = len(data.violations)
-        summary = (f"{count} active key{'s' if count != 1 else ''} break the policy" if count
+        summary = (f"{count} active key{'s break' if count != 1 else ' breaks'} the policy" if count
                    else "Every active key keeps the policy")
         summary += " · e changes it" if self.may_change else " · read only: owners change the policy"
         self.set_summary(summary)
