@@ -44,7 +44,10 @@ async def test_roll_from_the_list_with_a_chosen_grace_shows_the_new_secret(owner
         assert isinstance(app.screen, RollKeyModal)
         text = flat_text(app)
         assert "Checkout widget" in text and key.id in text
-        assert "keeps working until 2026-12-02 09:30 UTC" in text  # 24 h by default
+        assert "stops working at once" in text  # no grace by default, as `apikeys roll`
+        await pilot.press("right", "right")  # 24 hours
+        await settle(app, pilot)
+        assert "keeps working until 2026-12-02 09:30 UTC" in flat_text(app)
         await pilot.press("right")  # 7 days
         await settle(app, pilot)
         assert "keeps working until 2026-12-08 09:30 UTC" in flat_text(app)
@@ -73,7 +76,7 @@ async def test_rolling_an_analytics_key_shows_the_secret_once_with_the_close_gua
         await settle(app, pilot)
         assert isinstance(app.screen, RollKeyModal)
         assert "shown once" in flat_text(app)
-        await pilot.press("left", "left")  # 24 h → 1 h → none
+        await pilot.press("right", "left")  # 1 hour, then none again
         await settle(app, pilot)
         assert "stops working at once" in flat_text(app)
         await pilot.press("ctrl+s")
@@ -238,13 +241,13 @@ async def test_expiring_count_and_the_x_view(owner_repo, store_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
         screen = app.screen
-        assert "1 expiring within 14 days (x)" in screen_text(app)
+        assert "1 expiring in 14d (x)" in screen_text(app)
         row = next(line for line in screen_text(app).splitlines() if "Soon" in line)
         assert "in 5 days" in row
         await pilot.press("x")
         await settle(app, pilot)
         assert [row.id for row in screen.table.rows] == [soon.id]
-        assert "only expiring within 14 days" in screen_text(app)
+        assert "only expiring in 14d" in screen_text(app)
         await pilot.press("x")
         await settle(app, pilot)
         assert screen.table.row_count == 3

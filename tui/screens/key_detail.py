@@ -202,7 +202,7 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
             yield Static("", id="detail-usage")
             yield Static("History", classes="detail-heading")
             yield Static("", id="detail-history")
-        yield Footer()
+        yield Footer(compact=True)  # room for every key of the screen at 80 columns
 
     # -- loading ----------------------------------------------------------------------
 

@@ -610,10 +610,10 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             return []
         count = len(expiring.ids)
         if self.expiring_only:
-            return [f"only expiring within {expiring.warn_days} days (x shows all)"]
+            return [f"only expiring in {expiring.warn_days}d"]
         if not count:
             return []
-        return [f"{count} expiring within {expiring.warn_days} days (x)"]
+        return [f"{count} expiring in {expiring.warn_days}d (x)"]
 
     def _creator(self, login: str) -> str:
         members = self.expiring.members if self.expiring is not None else None

@@ -30,7 +30,7 @@ from ..workers import store_call
 from .live import ListScreen
 
 COLUMNS = (
-    Column("name", "Name", 14, priority=100, flex=True),
+    Column("name", "Name", 20, priority=100),
     Column("scope", "Scope", 9, priority=90),
     Column("problem", "Breaks the policy", 24, priority=95, flex=True),
     Column("id", "ID", 12, priority=60),
@@ -68,6 +68,7 @@ class PolicyScreen(ListScreen[PolicyLoaded]):
     """The key policy and the keys that break it."""
 
     TITLE = "Key policy"
+    CSS_PATH = "policy.tcss"
     COLUMNS = COLUMNS
     LOADING = "Loading the policy…"
     CHANGES = ("change_policy",)
@@ -118,7 +119,7 @@ class PolicyScreen(ListScreen[PolicyLoaded]):
         if column == "scope":
             return scope_label(row.key.scope)
         if column == "problem":
-            return Text(row.problem, style="yellow")
+            return row.problem
         return row.key.id
 
     # -- actions --------------------------------------------------------------------------
@@ -163,10 +164,6 @@ class PolicyForm(ModalScreen[Policy | None]):
         Binding("escape", "cancel", "Cancel"),
     ]
     DEFAULT_CLASSES = "dialog-screen"
-    DEFAULT_CSS = """
-    PolicyForm Input { border: round $border-blurred; border-title-color: $text-muted; }
-    PolicyForm Input:focus { border: round $border; border-title-color: $text; }
-    """
 
     def __init__(self, policy: Policy) -> None:
         super().__init__()

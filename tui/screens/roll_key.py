@@ -33,7 +33,7 @@ from tui.widgets.choice_set import ChoiceSet
 from tui.workers import store_call
 
 GRACE_LABELS = {"0": "None", "1h": "1 hour", "24h": "24 hours", "7d": "7 days"}
-DEFAULT_GRACE = "24h"
+DEFAULT_GRACE = "0"  # as `apikeys roll`: a leaked secret stops at once unless asked
 
 
 def previous_secret_line(grace: timedelta, now: datetime, expires_at: str | None) -> str:
