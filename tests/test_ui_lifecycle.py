@@ -371,3 +371,21 @@ async def test_details_show_usage_as_a_sparkline_with_totals(owner_repo, store_p
         text = flat_text(app)
         assert "3 valid · 1 refused in the last 30 days" in text
         assert "from https://shop.example.com (IP 203.0.113.7)" in text
+
+
+# -- reachable ---------------------------------------------------------------------------------
+
+
+async def test_every_lifecycle_action_is_in_the_palette_and_the_help(owner_repo, store_path):
+    owner_repo.create_key(web_draft())
+    app = app_on(store_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ("Roll", "Disable", "Expiring soon", "Policy"):
+            assert titles.count(title) == 1
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        text = flat_text(app)
+        for line in ("R Roll", "D Disable", "E Enable", "x Expiring soon", "P Policy"):
+            assert line in text
