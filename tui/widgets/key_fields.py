@@ -165,7 +165,7 @@ class KeyFields(Vertical):
         & .scope-fields, & #networks-field {
             height: auto;
         }
-        & #networks-field {
+        & #networks-field, & #expiry-fields {
             margin-top: 1;
         }
         & .hint {
