@@ -389,3 +389,29 @@ async def test_every_lifecycle_action_is_in_the_palette_and_the_help(owner_repo,
         text = flat_text(app)
         for line in ("R Roll", "D Disable", "E Enable", "x Expiring soon", "P Policy"):
             assert line in text
+
+
+async def test_an_expired_web_key_rolls_with_a_new_expiry_typed_in_the_modal(owner_repo, store_path):
+    key = owner_repo.create_key({**web_draft(), "expires_at": "2026-12-02T00:00:00Z"}).key
+    later = Repository(store_path, OWNER, clock=lambda: fixed_clock() + timedelta(days=3))
+    app = make_app(store_path, OWNER, clock=later.clock, live_interval=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")
+        await settle(app, pilot)
+        modal = app.screen
+        assert isinstance(modal, RollKeyModal)
+        await pilot.press("ctrl+s")  # no new expiry: the store says what to do
+        await settle(app, pilot)
+        assert app.screen is modal and "give it a new expiry to roll it" in modal.error_text
+        field = modal.query_one("#roll-expires", Input)
+        assert app.focused is field
+        field.value = "soon"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "is not an expiry" in modal.error_text
+        field.value = "30d"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+    assert owner_repo.get_key(key.id).expires_at == "2027-01-03T09:30:00Z"

@@ -3,8 +3,10 @@
 :class:`RollKeyModal` names the key, offers the grace periods (none, 1 h, 24 h, 7 d), says when
 the previous secret stops working, and rolls in a worker with the revision the admin saw: if a
 colleague rolled (or changed) the key meanwhile, the store refuses with :class:`Conflict` and
-the modal shows its message. It dismisses with the :class:`RolledKey`, whose new secret is then
-shown on *Key created* (for Analytics: once, with the guard against closing before a copy).
+the modal shows its message. A Web or Mobile key may get a new expiry with the roll (an
+expired one needs one; the policy's maximum lifetime counts from the roll). It dismisses with
+the :class:`RolledKey`, whose new secret is then shown on *Key created* (for Analytics: once,
+with the guard against closing before a copy).
 :func:`roll_key` is the whole flow, shared by the main list and the key details.
 """
 
@@ -20,11 +22,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Label, RadioSet, Static
+from textual.widgets import Button, Footer, Input, Label, RadioSet, Static
 
 from store.access import KeyAction
 from store.errors import StoreError
-from store.lifecycle import GRACE_CHOICES
+from store.lifecycle import GRACE_CHOICES, parse_expiry
 from store.models import ApiKey, RolledKey, Scope, to_iso
 from store.presenter import when
 from tui.format import scope_label
@@ -34,6 +36,11 @@ from tui.workers import store_call
 
 GRACE_LABELS = {"0": "None", "1h": "1 hour", "24h": "24 hours", "7d": "7 days"}
 DEFAULT_GRACE = "0"  # as `apikeys roll`: a leaked secret stops at once unless asked
+
+
+def shown_expiry(expires_at: str | None) -> str:
+    """``never``, or the expiry as ``2027-01-31 09:30 UTC``."""
+    return "never" if expires_at is None else when(expires_at)
 
 
 def previous_secret_line(grace: timedelta, now: datetime, expires_at: str | None) -> str:
@@ -75,14 +82,19 @@ class RollKeyModal(ModalScreen[RolledKey | None]):
                 literal(key.name, style="bold"), f"  {scope_label(key.scope.value)} key · {key.id}"
             ), id="roll-key")
             yield Static(
-                "A new secret replaces the current one; id, name, settings and history stay."
-                + (" The new Analytics secret is shown once." if key.scope is Scope.ANALYTICS else ""),
+                "A new secret; id, name, settings and history stay."
+                + (" It is shown once." if key.scope is Scope.ANALYTICS else ""),
                 id="roll-explain",
             )
             choice = ChoiceSet(*GRACE_LABELS.items(), value=DEFAULT_GRACE, id="grace")
             choice.border_title = "Previous secret keeps working for"
             yield choice
             yield Static(self._until_text(DEFAULT_GRACE), id="roll-until")
+            if key.scope is not Scope.ANALYTICS:
+                keep = shown_expiry(key.expires_at)
+                expiry = Input(placeholder=f"keep: {keep} · or 30d, 2027-01-31, never", id="roll-expires")
+                expiry.border_title = "New expiry (optional)"
+                yield expiry
             error = Label("", id="roll-error", classes="dialog-error", markup=False)
             error.display = False
             yield error
@@ -118,22 +130,48 @@ class RollKeyModal(ModalScreen[RolledKey | None]):
         """Roll in a worker, with the revision this admin saw; errors keep the modal open."""
         if self.rolling:
             return
+        try:
+            expires_at = self.new_expiry()
+        except ValueError as error:
+            self._show_error(str(error))
+            self.query_one("#roll-expires", Input).focus()
+            return
         self.rolling = True
         self.query_one("#roll", Button).disabled = True
         repo = self.app.repo  # type: ignore[attr-defined]
         key_id, revision, grace = self.key.id, self.key.revision, self.grace
         store_call(
-            self, lambda: repo.roll_key(key_id, grace, expected_revision=revision),
+            self,
+            lambda: repo.roll_key(key_id, grace, expected_revision=revision, expires_at=expires_at),
             done=self.dismiss, failed=self._refused,
         )
+
+    def new_expiry(self) -> str | None:
+        """The typed new expiry as the store takes it, or None to keep the key's own."""
+        typed = [field.value.strip() for field in self.query("#roll-expires").results(Input)]
+        if not typed or not typed[0]:
+            return None
+        return parse_expiry(typed[0], self.now)
+
+    @on(Input.Submitted, "#roll-expires")
+    def _expiry_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#cancel", Button).focus()
 
     def _refused(self, error: StoreError) -> None:
         self.rolling = False
         self.query_one("#roll", Button).disabled = False
+        self._show_error(str(error))
+        fields = getattr(error, "errors", {})
+        if "expires_at" in fields and self.query("#roll-expires"):
+            self.query_one("#roll-expires", Input).focus()
+        else:
+            self.query_one("#cancel", Button).focus()
+
+    def _show_error(self, message: str) -> None:
         label = self.query_one("#roll-error", Label)
-        label.update(literal(str(error)))
+        label.update(literal(message))
         label.display = True
-        self.query_one("#cancel", Button).focus()
 
     @property
     def error_text(self) -> str:
