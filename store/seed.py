@@ -1,7 +1,11 @@
 """Demo data: a new store full of realistic members, projects and keys, written in one go.
 
 Every key record is built by :func:`store.repository.new_key_record`, exactly as a create
-builds it, then some are aged, used, revoked or left to expire. The whole store is written in
+builds it, then some are aged, used, revoked or left to expire. Then the lifecycle (SPEC §9):
+some Web and Mobile keys are disabled, rolled (the previous secret still inside its grace) or
+given an expiry (a few within the warning window), a policy is set, and recently used keys get
+usage counts for their last 30 days. That pass draws from a generator of its own, so the keys
+made before it are the same as without it. The whole store is written in
 one atomic write and the audit trail in one append, so 100,000 keys take seconds, not hours.
 Choices come from ``random.Random(seed)``; secrets and key ids still come from
 :mod:`store.tokens`, so two stores seeded alike differ only in those.
@@ -15,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import lifecycle
 from .errors import StoreUnusable
 from .models import (
     AuditEvent,
@@ -28,8 +33,9 @@ from .models import (
     to_iso,
     utc_now,
 )
-from .repository import ALL_PROJECTS, Repository, display_name_of, new_key_record
+from .repository import ALL_PROJECTS, Repository, display_name_of, new_key_record, stamped
 from .storage import collector_paused, empty_tables
+from .usage import USAGE_TABLE
 
 ORGANISATION = "Northwind Studio"
 HISTORY_DAYS = 240  # keys were created over the past eight months or so
@@ -73,6 +79,11 @@ ANALYTICS_NAMES = (
     "Board report", "Cohort study", "Attribution model",
 )
 ENVIRONMENTS = ("prod", "staging", "dev", "QA", "canary")
+# The demo's policy: Web keys live at most a year (so old Web keys without expiry break it).
+DEMO_POLICY = {"max_lifetime_days": {"web": 365, "mobile": None, "analytics": 90}, "warn_days": 14}
+USAGE_KEYS_MAX = 300  # keys with usage counts: enough for any screen, small at 100,000 keys
+USAGE_DAYS = 30
+ORIGIN_IPS = ("203.0.113.7", "198.51.100.23", "192.0.2.41", "2001:db8::15")
 LOCAL_NETWORKS = ("10.0.0.0/8", "192.168.1.0/24", "172.16.0.0/12", "127.0.0.1/32", "fd00::/8")
 
 
@@ -112,6 +123,9 @@ def seed_demo(
     # and again while they are built.
     with collector_paused():
         data["keys"] = _keys(rng, keys, now, members, projects, events, progress)
+        lives = random.Random(None if seed is None else seed + 1)
+        data[USAGE_TABLE] = _lifecycle(lives, data["keys"], now, login, events)
+    data["_meta"]["1"]["policy"] = DEMO_POLICY
 
     events.sort(key=lambda event: event.at)  # stable: each key's create precedes its revoke
     if not repo.storage.create(data):
@@ -282,3 +296,79 @@ def _revoke(
     })
     events.append(AuditEvent(at=when, actor=actor, action="key.revoke", key_id=record["id"],
                              detail=f"revoked {record['scope']} key {record['name']!r}"))
+
+
+def _lifecycle(
+    rng: random.Random,
+    keys: dict[str, dict[str, Any]],
+    now: datetime,
+    login: str,
+    events: list[AuditEvent],
+) -> dict[str, Any]:
+    """Disable, roll and give an expiry to some active Web and Mobile keys, as the
+    repository's roll, disable and edit do (audit events included); return the usage table."""
+    moment = to_iso(now)
+    for key_id, record in list(keys.items()):
+        if (record["status"] != "active" or record["scope"] == Scope.ANALYTICS
+                or record["created_at"] > to_iso(now - timedelta(days=11))):
+            continue  # only keys older than any change made to them below
+        draw = rng.random()
+        if draw < 0.10:
+            when = to_iso(now - timedelta(hours=rng.randrange(2, 240)))
+            changed = stamped(record, when, login, **lifecycle.disabled_fields(when, login))
+            events.append(AuditEvent(at=when, actor=login, action="key.disable", key_id=key_id,
+                                     detail=f"disabled {record['scope']} key {record['name']!r}"))
+        elif draw < 0.20:
+            rolled = now - timedelta(minutes=rng.randrange(10, 600))
+            grace = rng.choice((timedelta(hours=24), timedelta(days=7)))
+            fields, _secret, until = lifecycle.rolled_fields(
+                record, grace, rolled, expires_at=record.get("expires_at"))
+            changed = stamped(record, to_iso(rolled), login, **fields)
+            events.append(AuditEvent(
+                at=to_iso(rolled), actor=login, action="key.roll", key_id=key_id,
+                detail=(f"rolled {record['scope']} key {record['name']!r} (grace "
+                        f"{lifecycle.grace_label(grace)}): the previous secret works until "
+                        f"{until[:16].replace('T', ' ')} UTC"),
+            ))
+        elif draw < 0.34:
+            days = rng.randrange(2, 14) if draw < 0.26 else rng.randrange(40, 330)
+            expires = to_iso(now + timedelta(days=days, hours=rng.randrange(24)))
+            when = to_iso(now - timedelta(days=rng.randrange(1, 20)))
+            changed = stamped(record, max(when, record["created_at"]), login, expires_at=expires)
+            events.append(AuditEvent(
+                at=changed["updated_at"], actor=login, action="key.edit", key_id=key_id,
+                detail=lifecycle.expiry_note(None, expires),
+            ))
+        else:
+            continue
+        keys[key_id] = changed
+    return _usage(rng, keys, now, moment)
+
+
+def _usage(rng: random.Random, keys: dict[str, dict[str, Any]], now: datetime, moment: str) -> dict[str, Any]:
+    """Valid and refused counts per UTC day over the last 30 days for recently used keys."""
+    table: dict[str, Any] = {}
+    recent = to_iso(now - timedelta(days=USAGE_DAYS))
+    for key_id, record in keys.items():
+        last_used = record.get("last_used_at")
+        if len(table) >= USAGE_KEYS_MAX or not last_used or last_used < recent:
+            continue
+        busy = rng.choice((20, 120, 900))
+        days: dict[str, list[int]] = {}
+        first = max(record["created_at"], recent)[:10]
+        for back in range(USAGE_DAYS):
+            day = (now - timedelta(days=back)).date().isoformat()
+            if day < first or day > last_used[:10]:
+                continue
+            weekday = (now - timedelta(days=back)).weekday() < 5
+            valid = int(busy * (1.0 if weekday else 0.4) * (0.6 + 0.8 * rng.random()))
+            days[day] = [valid, int(valid * rng.random() * 0.04)]
+        if not days:
+            continue
+        entry: dict[str, Any] = {"days": days, "seen": min(last_used, moment)}
+        web = record.get("web")
+        if isinstance(web, dict) and web.get("domains"):
+            entry["origin"] = rng.choice(web["domains"])
+        entry["ip"] = rng.choice(ORIGIN_IPS)
+        table[key_id] = entry
+    return table

@@ -16,7 +16,8 @@ from store.repository import Repository
 from store.seed import seed_demo
 
 NOW = to_iso(FIXED_NOW)
-VARIABLE_FIELDS = ("id", "key_prefix", "secret_hash", "secret")  # from store.tokens, not the seed
+# From store.tokens, not the seed (a rolled key's earlier hashes too).
+VARIABLE_FIELDS = ("id", "key_prefix", "secret_hash", "secret", "previous_secret_hash", "retired_secret_hashes")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def test_every_scope_and_state(seeded: Repository) -> None:
     assert len(keys) == 400
     assert Counter(key.scope.value for key in keys).keys() == {"web", "mobile", "analytics"}
     statuses = Counter(key.effective_status(NOW).value for key in keys)
-    assert statuses.keys() == {"active", "revoked", "expired"}
+    assert statuses.keys() == {"active", "revoked", "expired", "disabled"}
     assert 0.04 <= statuses["revoked"] / len(keys) <= 0.18
 
     analytics = [key for key in keys if key.scope == "analytics"]
@@ -101,6 +102,9 @@ def test_stored_secrets_verify_and_analytics_secrets_are_absent(seeded: Reposito
     for record in records(seeded):
         if record["scope"] == "analytics" or record["status"] == "revoked":
             assert record.get("secret") is None
+            continue
+        if record["status"] == "disabled":
+            assert seeded.verify(record["secret"]).reason == "disabled"
             continue
         secret = record["secret"]
         assert tokens.secret_scope(secret) == record["scope"]
@@ -175,3 +179,21 @@ def test_progress_reports_made_keys_in_order_and_ends_once_at_the_total(tmp_path
     assert {total for _, total in reports} == {keys}
     assert len(reports) <= 101
     assert len(Repository(tmp_path / "store.json", "alice").list_keys()) == keys
+
+
+def test_the_lifecycle_shows_disabled_rolled_expiring_keys_a_policy_and_usage(seeded: Repository) -> None:
+    keys = [ApiKey.model_validate(record) for record in records(seeded)]
+    now = to_iso(FIXED_NOW)
+    disabled = [key for key in keys if key.status == "disabled"]
+    assert disabled and all(key.scope != "analytics" and key.disabled_by for key in disabled)
+    in_grace = [key for key in keys if key.previous_valid_until and key.previous_valid_until > now]
+    assert in_grace and all(key.rolled_at and key.previous_secret_hash for key in in_grace)
+    assert any(key.scope != "analytics" and key.expires_at for key in keys)
+    assert any(view.scope != "analytics" for view in seeded.expiring_within())
+    assert seeded.get_policy().max_days("web") == 365 and seeded.policy_violations()
+    actions = {event.action for event in seeded.history()}
+    assert {"key.disable", "key.roll"} <= actions
+    table = seeded.storage.current()["usage"]
+    # (other tests of this module verify against the same store, adding entries of their own)
+    assert any(entry.get("ip") and len(entry["days"]) > 5 for entry in table.values())
+    assert any(seeded.usage(key_id).valid for key_id in table)

@@ -123,6 +123,25 @@ def analytics_key_of_a_project(repo: Repository) -> str:
     return first_key(repo, lambda key: key.scope is Scope.ANALYTICS and key.project_id is not None)
 
 
+def disabled_key(repo: Repository) -> str:
+    """The first disabled key (the demo disables a few Web and Mobile keys)."""
+    for view in repo.list_keys(include_revoked=False):
+        if view.record["status"] == "disabled":
+            return view.id
+    raise LookupError("the demo store has no disabled key: change the tour or the seed")
+
+
+def busiest_key(repo: Repository) -> str:
+    """The active key with the most valid answers over the last 30 days."""
+    now = repo.now()
+    counts = [(repo.usage(view.id).valid, view.id) for view in repo.list_keys(include_revoked=False)
+              if view.status(now).value == "active"]
+    best = max(counts, default=(0, ""))
+    if not best[0]:
+        raise LookupError("the demo store has no used key: change the tour or the seed")
+    return best[1]
+
+
 # -- moving around ---------------------------------------------------------------------------
 
 
@@ -250,6 +269,30 @@ async def _edit_web(pilot: Pilot[Any], repo: Repository) -> None:
     await pilot.press("e")
 
 
+async def _roll(pilot: Pilot[Any], repo: Repository) -> None:
+    await settle(pilot)
+    await filter_to_key(pilot, web_key_with_networks(repo))
+    await pilot.press("R")
+    await settle(pilot)
+    await pilot.press("right", "right")  # 24 hours
+
+
+async def _disabled_details(pilot: Pilot[Any], repo: Repository) -> None:
+    await settle(pilot)
+    await filter_to_key(pilot, disabled_key(repo))
+    await pilot.press("enter")
+
+
+async def _usage_details(pilot: Pilot[Any], repo: Repository) -> None:
+    await settle(pilot)
+    await filter_to_key(pilot, busiest_key(repo))
+    await pilot.press("enter")
+    await settle(pilot)
+    screen = pilot.app.screen
+    screen.query_one("#detail-body").scroll_to_widget(
+        screen.query_one("#detail-usage-chart"), animate=False, top=True)
+
+
 @dataclass(frozen=True)
 class Stop:
     """One screen of the tour."""
@@ -291,6 +334,16 @@ STOPS: tuple[Stop, ...] = (
          "ConfirmRevoke", press("d")),
     Stop("revoke_bulk", "Yes, Delete for three marked keys",
          "ConfirmRevoke", press("space", "space", "space", "d")),
+    Stop("roll", "Roll (R): a new secret; the previous one works for the grace chosen",
+         "RollKeyModal", _roll),
+    Stop("key_detail_disabled", "A disabled key (D): integrations stop until it is enabled (E)",
+         "KeyDetailScreen", _disabled_details),
+    Stop("key_detail_usage", "Details: the last 30 days of use, with totals, origin and IP",
+         "KeyDetailScreen", _usage_details),
+    Stop("key_list_expiring", "x: only the keys expiring within the policy's warning window",
+         "KeyListScreen", press("x")),
+    Stop("policy", "Policy (P): maximum lifetimes, the warning window, keys that break it",
+         "PolicyScreen", press("P")),
     Stop("projects", "Projects (p): deployed or not, and their keys",
          "ProjectsScreen", press("p")),
     Stop("members", "Members (m): roles, changed by owners",

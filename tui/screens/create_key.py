@@ -138,17 +138,24 @@ class CreateKeyModal(KeyFormModal[CreatedKey]):
         picker = self.picker
         values = self.fields.values()
         all_projects = self.scope is Scope.ANALYTICS and picker.all_projects
-        return {
+        draft = {
             "name": values.name,
             "scope": self.scope.value,
             "project_id": None if all_projects else picker.project_id,
             "all_projects": all_projects,
             **values.settings(self.scope),
         }
+        if self.scope is not Scope.ANALYTICS and values.expires_at.strip():
+            draft["expires_at"] = values.expiry(self.repo.clock())  # ValueError: not an expiry
+        return draft
 
     def save_call(self) -> Callable[[], CreatedKey] | None:
         """Create the key; first offer to deploy the project of a Web key if it is not."""
-        draft = self.draft()
+        try:
+            draft = self.draft()
+        except ValueError as error:
+            self.show_errors({"expires_at": str(error)})
+            return None
         self._project_errors = self._project_problems(draft)
         undeployed = self._undeployed_project(draft)
         if undeployed is not None and not self._project_errors:

@@ -15,7 +15,7 @@ from typing import Any
 from textual.widgets import Button, Static
 
 from store.access import KeyAction
-from store.models import ApiKey, KeyChanges
+from store.models import NO_EXPIRY, ApiKey, KeyChanges
 from tui.format import scope_label
 from tui.text import literal
 from tui.widgets.key_fields import FieldValues, KeyFields
@@ -45,7 +45,9 @@ class EditKeyModal(KeyFormModal[ApiKey]):
         self.revision = key.revision
         self.opened = FieldValues.of_key(key)
         # What the admin sees now; the store merges against it if the key changes meanwhile.
-        self.base = KeyChanges.model_construct(name=key.name, web=key.web, mobile=key.mobile)
+        self.base = KeyChanges.model_construct(
+            name=key.name, web=key.web, mobile=key.mobile, expires_at=key.expires_at or NO_EXPIRY,
+        )
 
     def make_fields(self) -> KeyFields:
         """The name and the settings of the key's own scope."""
@@ -89,11 +91,17 @@ class EditKeyModal(KeyFormModal[ApiKey]):
         for field, settings in values.settings(scope).items():
             if field in KeyChanges.model_fields and settings != before[field]:
                 changes[field] = settings
+        if values.expires_at.strip() != opened.expires_at.strip():
+            changes["expires_at"] = values.expiry(self.repo.clock())  # ValueError: not an expiry
         return changes
 
     def save_call(self) -> Callable[[], ApiKey] | None:
         """Send the changes with the revision and values the form opened with."""
-        changes = self.changes()
+        try:
+            changes = self.changes()
+        except ValueError as error:
+            self.show_errors({"expires_at": str(error)})
+            return None
         if not changes:
             self.notify(NOTHING_CHANGED)
             self.dismiss(None)

@@ -33,6 +33,15 @@ NOTES: list[tuple[str, str, str | None, str]] = [
         "",
     ),
     (
+        "Key lifecycle",
+        "R rolls a key (a new secret; the previous one works for the grace you choose), D "
+        "disables the marked keys or the one under the cursor until E enables them, x shows "
+        "only keys expiring within the policy's warning window, P opens the policy. Capitals, "
+        "so no lower-case key changes meaning.",
+        None,
+        "",
+    ),
+    (
         "Command palette",
         "ctrl+p lists every action of the screen by name: type a few letters, press enter.",
         None,

@@ -1,4 +1,5 @@
-"""Key created: the new key's full secret, once, with a way to copy it.
+"""Key created: the new key's full secret, once, with a way to copy it. A rolled key's new
+secret is shown here too, with when its previous secret stops working.
 
 An Analytics secret is never one keystroke from gone (SPEC §5): **Copy** has the focus, and
 closing before a copy asks first, with **Cancel** focused.
@@ -16,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
-from store.models import CreatedKey, Scope
+from store.models import CreatedKey, RolledKey, Scope
 from store.presenter import expiry_phrase, when
 from tui.clipboard import SENT_TO_TERMINAL, copy_text
 from tui.format import scope_label
@@ -53,7 +54,7 @@ class KeyCreatedScreen(ModalScreen[None]):
     AUTO_FOCUS = "#copy"
     DEFAULT_CLASSES = "dialog-screen"
 
-    def __init__(self, created: CreatedKey) -> None:
+    def __init__(self, created: CreatedKey | RolledKey) -> None:
         super().__init__()
         self.created = created
         self.copied = False
@@ -72,8 +73,18 @@ class KeyCreatedScreen(ModalScreen[None]):
         if key.expires_at:
             now = self.app.repo.clock()  # type: ignore[attr-defined]
             summary.append(f"\nExpires {when(key.expires_at)} ({expiry_phrase(key.expires_at, now)})")
+        rolled = isinstance(self.created, RolledKey)
+        if isinstance(self.created, RolledKey):
+            until = self.created.previous_valid_until
+            now_iso = self.app.repo.now()  # type: ignore[attr-defined]
+            summary.append(
+                f"\nPrevious secret works until {when(until)}" if until > now_iso
+                else "\nThe previous secret stopped working",
+                style="bold",
+            )
         with Vertical(id="created-dialog", classes="dialog -success"):
-            yield Label("API key created", id="created-title", classes="dialog-title")
+            yield Label("Key rolled: new secret" if rolled else "API key created",
+                        id="created-title", classes="dialog-title")
             yield Static(summary, id="created-key")
             secret = Static(Text(self.created.secret.get_secret_value()), id="secret")
             secret.border_title = "Secret"

@@ -1,4 +1,6 @@
-"""Key details: every field of one key, its secret (masked, or why not), and its history.
+"""Key details: every field of one key, its secret (masked, or why not), its usage over the
+last 30 days (a sparkline with totals, the last origin and IP) and its history. Roll, disable
+and enable it from here too.
 
 Keys that do not apply to this key (edit on an Analytics key, anything but viewing on a revoked
 one, changes to another member's key for a non-owner) are hidden from the footer; pressing one
@@ -17,12 +19,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Sparkline, Static
 
 from store import presenter
 from store.access import KeyAction
 from store.errors import NotFound, StoreError
 from store.models import ApiKey, AuditEvent
+from store.usage import KeyUsage
 from tui.clipboard import copy_text
 from tui.format import short_time
 from tui.text import literal, safe_text
@@ -31,6 +34,7 @@ from tui.workers import store_call
 from .live import LiveScreen
 
 HISTORY_SHOWN = 50  # the rest is on the Activity screen (l)
+USAGE_DAYS = 30
 ANALYTICS_SECRET_NOTE = presenter.ANALYTICS_SECRET.capitalize()
 REVOKED_SECRET_NOTE = presenter.REVOKED_SECRET.capitalize()
 
@@ -44,6 +48,8 @@ class KeyLoaded:
     history: list[AuditEvent]
     now: datetime
     refusals: dict[KeyAction, str | None]
+    members: frozenset[str] = frozenset()
+    usage: KeyUsage | None = None
 
     @property
     def status(self) -> str:
@@ -55,6 +61,7 @@ STATUS_STYLES = {"active": "bold green", "revoked": "bold red", "expired": "bold
 # The footer's actions and the rule book's question each asks.
 ACTION_RULES = {
     "reveal": KeyAction.COPY, "copy": KeyAction.COPY, "edit": KeyAction.EDIT, "revoke": KeyAction.REVOKE,
+    "roll": KeyAction.ROLL, "disable": KeyAction.DISABLE, "enable": KeyAction.ENABLE,
 }
 
 
@@ -91,7 +98,8 @@ def field_rows(loaded: KeyLoaded, revealed: SecretStr | None) -> list[tuple[str,
     """Every fact of the key's scope as (label, value) rows, as the presenter words them."""
     rows: list[tuple[str, Text]] = []
     secret_shown = loaded.refusals.get(KeyAction.COPY) is None and loaded.key.secret is not None
-    for fact in presenter.key_facts(loaded.key, loaded.project_name, loaded.now):
+    members = loaded.members or None  # none read: no creator is marked removed
+    for fact in presenter.key_facts(loaded.key, loaded.project_name, loaded.now, members):
         if fact.kind == presenter.MASK and secret_shown:
             continue  # the Secret line shows the masked key, with reveal and copy
         if fact.kind == presenter.STATUS:
@@ -111,6 +119,29 @@ def fields_table(rows: list[tuple[str, Text]]) -> Table:
     for label, value in rows:
         table.add_row(label, value)
     return table
+
+
+def usage_totals(usage: KeyUsage | None) -> Text:
+    """``1,204 valid · 3 refused · last used … from ORIGIN (IP)``, or why there is nothing."""
+    if usage is None:
+        return Text("Usage could not be read.", style="dim")
+    text = Text.assemble(
+        (f"{usage.valid:,}", "bold green"), " valid · ",
+        (f"{usage.refused:,}", "bold red" if usage.refused else "bold"),
+        f" refused in the last {len(usage.days)} days",
+    )
+    if usage.last_used_at:
+        text.append(f"\nLast used {presenter.when(usage.last_used_at)}")
+        if usage.last_used_origin:
+            text.append(" from ")
+            text.append_text(literal(usage.last_used_origin))
+        if usage.last_used_ip:
+            text.append(" (IP ")
+            text.append_text(literal(usage.last_used_ip))
+            text.append(")")
+    else:
+        text.append("\nNever used", style="dim")
+    return text
 
 
 def history_table(events: list[AuditEvent]) -> Table | Text:
@@ -145,6 +176,12 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
         Binding("e", "explain('edit')", show=False),
         Binding("d,delete", "revoke", "Revoke", key_display="d"),
         Binding("d,delete", "explain('revoke')", show=False),
+        Binding("R", "roll", "Roll"),
+        Binding("R", "explain('roll')", show=False),
+        Binding("D", "disable", "Disable"),
+        Binding("D", "explain('disable')", show=False),
+        Binding("E", "enable", "Enable"),
+        Binding("E", "explain('enable')", show=False),
         Binding("l", "activity", "Activity"),
     ]
 
@@ -160,9 +197,12 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
         yield Header()
         with VerticalScroll(id="detail-body"):
             yield Static(Text("Loading…", style="dim"), id="detail-fields")
+            yield Static(f"Usage, last {USAGE_DAYS} days (UTC)", classes="detail-heading")
+            yield Sparkline([], id="detail-usage-chart")
+            yield Static("", id="detail-usage")
             yield Static("History", classes="detail-heading")
             yield Static("", id="detail-history")
-        yield Footer()
+        yield Footer(compact=True)  # room for every key of the screen at 80 columns
 
     # -- loading ----------------------------------------------------------------------
 
@@ -176,7 +216,16 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
             history=repo.history(self.key_id),
             now=repo.clock(),
             refusals={action: repo.refusal(action, key) for action in set(ACTION_RULES.values())},
+            members=repo.member_logins(),
+            usage=self._usage(),
         )
+
+    def _usage(self) -> KeyUsage | None:
+        """The key's last 30 days (None when the usage table cannot be read: the rest shows)."""
+        try:
+            return self.repo.usage(self.key_id, USAGE_DAYS)
+        except StoreError:
+            return None
 
     def show(self, data: KeyLoaded) -> None:
         """Show the freshly read key (a revoked key forgets a revealed secret)."""
@@ -185,6 +234,11 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
         if data.refusals[KeyAction.COPY] is not None:
             self.revealed = None
         self._render_fields()
+        usage = data.usage
+        self.query_one("#detail-usage-chart", Sparkline).data = (
+            [day.valid + day.refused for day in usage.days] if usage else []
+        )
+        self.query_one("#detail-usage", Static).update(usage_totals(usage))
         self.query_one("#detail-history", Static).update(history_table(data.history))
 
     def _load_failed(self, error: StoreError) -> None:
@@ -207,7 +261,7 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide reveal, copy, edit and revoke where they cannot apply to this key."""
-        if action in ("reveal", "copy", "edit", "revoke"):
+        if action in ACTION_RULES:
             return self.refusal(action) is None
         return True
 
@@ -291,6 +345,36 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
         self.revealed = None
         name = keys[0].name if keys else self.key_id
         self.notify(f"Revoked {safe_text(name)}", markup=False)
+        self.reload()
+
+    def action_roll(self) -> None:
+        """Roll this key: choose a grace period, then see the new secret."""
+        from .roll_key import roll_key
+
+        def rolled(_result: object) -> None:
+            self.revealed = None
+            self.reload()
+
+        roll_key(self, self.key_id, rolled)
+
+    def action_disable(self) -> None:
+        """Ask, then disable this key (enable it again with E)."""
+        from .disable_keys import disable_keys
+
+        if self.data is not None:
+            disable_keys(self, [self.data.key], lambda keys: self._changed("Disabled", keys))
+
+    def action_enable(self) -> None:
+        """Enable this disabled key."""
+        from .disable_keys import enable_keys
+
+        if self.data is not None:
+            enable_keys(self, [self.data.key], lambda keys: self._changed("Enabled", keys))
+
+    def _changed(self, verb: str, keys: list[ApiKey]) -> None:
+        from .disable_keys import said_done
+
+        said_done(self, verb, keys)
         self.reload()
 
     def action_activity(self) -> None:

@@ -16,6 +16,7 @@ from store.access import KeyAction
 from store.errors import Forbidden, StoreError
 from store.key_index import SORT_ORDERS, KeyIndex
 from store.models import ApiKey, CreatedKey, KeyView, Member, Role, Status
+from store.presenter import creator_label
 from store.repository import Repository
 from store.tokens import VISIBLE_RANDOM_CHARS
 
@@ -85,6 +86,12 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         Binding("p", "projects", "Projects"),
         Binding("m", "members", "Members", show=False),
         Binding("l", "activity", "Activity log", show=False),
+        # Lifecycle (SPEC §9): capitals, so no lower-case key changes meaning.
+        Binding("R", "roll_key", "Roll", show=False),
+        Binding("D", "disable_keys", "Disable", show=False),
+        Binding("E", "enable_keys", "Enable", show=False),
+        Binding("x", "toggle_expiring", "Expiring soon", show=False),
+        Binding("P", "policy", "Policy", show=False),
     ]
 
     def __init__(self) -> None:
@@ -200,6 +207,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         if self.index is None:
             return
         rows = self.index.rows(self.key_order, self.filter_text)
+        rows = self._expiring_rows(rows)  # x: only keys expiring within the warning window
         self.table.set_rows(rows, keep_cursor=keep_cursor)
         self._update_summary(len(rows))
 
@@ -211,6 +219,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         parts.append(f"sorted by {SORT_LABELS[self.key_order]}")
         if self.show_revoked:
             parts.append("revoked shown")
+        parts += self._expiring_summary()
         marked = len(self._marked_ids())
         if marked:
             parts.append(f"{marked} marked")
@@ -226,6 +235,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             self.table.focus()
 
     def _empty_message(self, total: int) -> Text:
+        if total and self.expiring_only and not self.filter_text:
+            return Text("No key expires within the warning window. Press x to show every key.")
         if total:
             return literal(f"No key matches “{self.filter_text}”. Press escape to clear the filter.")
         if self.project_count == 0:
@@ -255,7 +266,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         if column == "created":
             return short_date(record["created_at"])
         if column == "created_by":
-            return record["created_by"]
+            return self._creator(record["created_by"])
         if column == "last_used":
             return short_date(record.get("last_used_at")) if record.get("last_used_at") else "never"
         if column == "status":
@@ -301,9 +312,9 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         why when pressed, rather than silently doing nothing.
         """
         view = self.table.cursor_row if self.is_mounted else None
-        if action in ("edit_key", "copy_key", "open_key") and view is None:
+        if action in ("edit_key", "copy_key", "open_key", "roll_key") and view is None:
             return False
-        if action == "revoke" and view is None and not self._marked_ids():
+        if action in ("revoke", "disable_keys", "enable_keys") and view is None and not self._marked_ids():
             return False
         # Escape clears a filter, or else the marks: without either it does nothing.
         return action != "clear_filter" or bool(
@@ -500,6 +511,123 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         if not self.is_mounted:
             return set()
         return self.table.marked_ids
+
+    # -- lifecycle (SPEC §9): roll, disable / enable, expiring soon, policy -----------------
+
+    expiring_only = False
+    expiring: Expiring | None = None
+
+    def _acted_on(self) -> tuple[list[KeyView], int]:
+        """The marked keys (and how many of them the filter hides), or the cursor's key."""
+        marked = self._marked_ids()
+        if marked:
+            views = [view for view in self.index.views if view.id in marked] if self.index else []
+            return views, len(views) - len(self.table.marked_rows())
+        view = self.table.cursor_row if self.is_mounted else None
+        return ([view] if view is not None else []), 0
+
+    def action_roll_key(self) -> None:
+        """Roll the key under the cursor: a grace period, then its new secret."""
+        from .roll_key import roll_key
+
+        view = self.table.cursor_row
+        if view is not None:
+            roll_key(self, view.id, lambda rolled: self.load(rolled.key.id))
+
+    def action_disable_keys(self) -> None:
+        """Ask, then disable the marked keys, or the key under the cursor."""
+        from .disable_keys import disable_keys
+
+        views, hidden = self._acted_on()
+        if views:
+            disable_keys(self, views, self._disabled, hidden=hidden)
+
+    def _disabled(self, keys: list[ApiKey]) -> None:
+        from .disable_keys import said_done
+
+        self.table.clear_marks()
+        said_done(self, "Disabled", keys)
+        self.load()
+
+    def action_enable_keys(self) -> None:
+        """Enable the marked keys, or the key under the cursor."""
+        from .disable_keys import enable_keys, said_done
+
+        views, _hidden = self._acted_on()
+
+        def enabled(keys: list[ApiKey]) -> None:
+            self.table.clear_marks()
+            said_done(self, "Enabled", keys)
+            self.load()
+
+        if views:
+            enable_keys(self, views, enabled)
+
+    def action_toggle_expiring(self) -> None:
+        """Show only the keys expiring within the policy's warning window, or every key again."""
+        self.expiring_only = not self.expiring_only
+        if self.expiring is not None:
+            self._show_rows(keep_cursor=False)
+
+    def action_policy(self) -> None:
+        """Open the key policy."""
+        from .policy import PolicyScreen
+
+        self.app.push_screen(PolicyScreen())
+
+    def _shown(self) -> None:
+        super()._shown()
+        repo = self.repo
+        if self.index is None:
+            return
+
+        def read() -> Expiring:
+            soon = repo.expiring_within()
+            return Expiring(frozenset(view.id for view in soon), repo.get_policy().warn_days,
+                            repo.member_logins())
+
+        store_call(self, read, self._expiring_read, group="expiring", exclusive=True)
+
+    def _expiring_read(self, expiring: Expiring) -> None:
+        changed = self.expiring is None or self.expiring.members != expiring.members
+        self.expiring = expiring
+        if self.expiring_only:
+            self._show_rows()
+        elif self.index is not None:
+            self._update_summary(self.table.row_count)
+            if changed:
+                self.table.refresh_rows()
+
+    def _expiring_rows(self, rows: list[KeyView]) -> list[KeyView]:
+        if not self.expiring_only or self.expiring is None:
+            return rows
+        ids = self.expiring.ids
+        return [view for view in rows if view.record["id"] in ids]
+
+    def _expiring_summary(self) -> list[str]:
+        expiring = self.expiring
+        if expiring is None:
+            return []
+        count = len(expiring.ids)
+        if self.expiring_only:
+            return [f"only expiring in {expiring.warn_days}d"]
+        if not count:
+            return []
+        return [f"{count} expiring in {expiring.warn_days}d (x)"]
+
+    def _creator(self, login: str) -> str:
+        members = self.expiring.members if self.expiring is not None else None
+        return creator_label(login, members)
+
+
+@dataclass(frozen=True)
+class Expiring:
+    """Read after each load: the keys expiring within the warning window, its days, and the
+    current members (a creator who left reads ``login (removed)``)."""
+
+    ids: frozenset[str]
+    warn_days: int
+    members: frozenset[str]
 
 
 def _sized(widest_name: int, widest_project: int) -> list[Column]:

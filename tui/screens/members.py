@@ -1,7 +1,8 @@
 """Members: who may use the store, and with which role.
 
-Owners add members and change roles; everyone else reads. Whether this member may is asked of
-the repository (the rule book), and the store keeps the last owner from being demoted.
+Owners add members, change roles and remove members who leave; everyone else reads. Whether
+this member may is asked of the repository (the rule book), and the store keeps the last owner
+from being demoted or removed (its refusal is shown as it is).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..text import safe_text
 from ..widgets.virtual_table import Column
 from ..workers import store_call
 from .live import ListScreen, sized_columns
-from .prompts import ChoicePrompt, TextPrompt
+from .prompts import ChoicePrompt, ConfirmDialog, TextPrompt
 
 ROLE_CHOICES = [
     (Role.OWNER.value, "owner · manages members; edits and revokes any key"),
@@ -55,13 +56,15 @@ class MembersScreen(ListScreen[MembersLoaded]):
     LOADING = "Loading members…"
     # The table binds enter itself ("activate"), so these are priority bindings. Each action
     # has a hidden twin that runs when check_action hides it, so a non-owner is told why.
-    CHANGES = ("add_member", "change_role")
-    ROW_CHANGES = ("change_role",)
+    CHANGES = ("add_member", "change_role", "remove_member")
+    ROW_CHANGES = ("change_role", "remove_member")
     BINDINGS = [
         Binding("n", "add_member", "Add member"),
         Binding("n", "refuse", show=False),
         Binding("enter", "change_role", "Change role", priority=True),
         Binding("enter", "refuse", show=False, priority=True),
+        Binding("d,delete", "remove_member", "Remove", key_display="d"),
+        Binding("d,delete", "refuse", show=False),
         Binding("escape", "back", "Back"),
     ]
 
@@ -181,3 +184,29 @@ class MembersScreen(ListScreen[MembersLoaded]):
         self.app.push_screen(
             ChoicePrompt(f"Role of {member.login}", ROLE_CHOICES, current=member.role.value), chosen
         )
+
+    def action_remove_member(self) -> None:
+        """Ask (Cancel focused), then remove the member under the cursor; the store refuses
+        the last owner, and that refusal is shown in one line."""
+        member = self.table.cursor_row
+        if member is None:
+            return
+        login = member.login
+        you = self.me is not None and login == self.me.login
+        dialog = ConfirmDialog(
+            f"Remove {safe_text(login)}?",
+            f"{safe_text(member.display_name)} ({member.role.value}) loses access at once"
+            + (", you included" if you else "")
+            + ". The keys they created stay, with their creator shown as removed.",
+            confirm="Remove", danger=True,
+        )
+
+        def remove() -> None:
+            def removed(gone: Member) -> None:
+                self.notify(f"Removed {safe_text(gone.login)}", markup=False)
+                self.reload()
+
+            store_call(self, lambda: self.repo.remove_member(login), removed,
+                       failed=lambda error: self.notify(str(error), severity="warning", markup=False))
+
+        dialog.then(self, remove)

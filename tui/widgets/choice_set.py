@@ -43,6 +43,11 @@ class ChoiceSet(RadioSet):
 
     def on_mount(self) -> None:
         """Start the highlight on the chosen option, not on the first one."""
+        # RadioSet's own mount handler (which may run after this one) highlights the first
+        # option and notes the chosen one: correct the highlight once both have run.
+        self.call_later(self._highlight_chosen)
+
+    def _highlight_chosen(self) -> None:
         if self.pressed_index >= 0:
             self._selected = self.pressed_index
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from textual import on
@@ -21,7 +22,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static, Switch
 
-from store.models import NAME_MAX, ApiKey, Scope
+from store.lifecycle import parse_expiry
+from store.models import NAME_MAX, NO_EXPIRY, ApiKey, Scope
 from tui.text import literal
 from tui.widgets.choice_set import ChoiceSet
 
@@ -43,15 +45,24 @@ ERROR_FIELDS: dict[str, tuple[str, str]] = {
     "ios_bundle_ids": ("ios_bundle_ids", "#ios"),
     "android_packages": ("android_packages", "#android"),
     "expires_days": ("expires_days", "#expires"),
+    "expires_at": ("expires_at", "#expires-at"),
 }
 FORM_ORDER = [
     "name", "scope", "project", "domains", "networks", "ios_bundle_ids", "android_packages",
-    "platforms", "expires_days",
+    "platforms", "expires_days", "expires_at",
 ]
 SCOPE_GROUPS = {Scope.WEB: "#web-fields", Scope.MOBILE: "#mobile-fields", Scope.ANALYTICS: "#analytics-fields"}
 FIRST_FIELD = {Scope.WEB: "#domains", Scope.MOBILE: "#ios", Scope.ANALYTICS: "#expires"}
 EXPIRY_CHOICES = (("30", "30 days"), ("60", "60 days"), ("90", "90 days"))
 DEFAULT_EXPIRY_DAYS = 30
+
+
+def shown_expiry(expires_at: str) -> str:
+    """A stored expiry as the field shows it: the date, or the date and time when the key
+    does not expire at midnight UTC (so saving it unchanged changes nothing)."""
+    if expires_at[11:19] == "00:00:00":
+        return expires_at[:10]
+    return expires_at
 
 
 def split_list(text: str) -> list[str]:
@@ -84,6 +95,7 @@ class FieldValues:
     ios_bundle_ids: list[str] = field(default_factory=list)
     android_packages: list[str] = field(default_factory=list)
     expires_days: int = DEFAULT_EXPIRY_DAYS
+    expires_at: str = ""  # Web and Mobile: as typed (empty: no expiry)
 
     @classmethod
     def of_key(cls, key: ApiKey) -> FieldValues:
@@ -97,7 +109,16 @@ class FieldValues:
         if key.mobile is not None:
             values.ios_bundle_ids = list(key.mobile.ios_bundle_ids)
             values.android_packages = list(key.mobile.android_packages)
+        if key.expires_at and key.scope is not Scope.ANALYTICS:
+            values.expires_at = shown_expiry(key.expires_at)
         return values
+
+    def expiry(self, now: datetime) -> str:
+        """The typed expiry as the store takes it: an ISO time, or ``never`` when empty.
+
+        ValueError (from :func:`store.lifecycle.parse_expiry`) says what is accepted."""
+        text = self.expires_at.strip()
+        return NO_EXPIRY if not text else parse_expiry(text, now)
 
     def web(self) -> dict[str, Any]:
         """The Web settings as a :class:`~store.models.WebSettings` dict.
@@ -144,7 +165,7 @@ class KeyFields(Vertical):
         & .scope-fields, & #networks-field {
             height: auto;
         }
-        & #networks-field {
+        & #networks-field, & #expiry-fields {
             margin-top: 1;
         }
         & .hint {
@@ -200,6 +221,18 @@ class KeyFields(Vertical):
         composers = {Scope.WEB: self._web, Scope.MOBILE: self._mobile, Scope.ANALYTICS: self._analytics}
         for scope in self.scopes:
             yield from composers[scope](values)
+        if Scope.WEB in self.scopes or Scope.MOBILE in self.scopes:
+            yield from self._expiry(values)
+
+    def _expiry(self, values: FieldValues) -> ComposeResult:
+        with Vertical(id="expiry-fields", classes="scope-fields"):
+            yield with_title(Input(
+                value=values.expires_at, placeholder="never (default) · 30d · 2027-01-31",
+                id="expires-at",
+            ), "Expires (optional)")
+            yield error_label("expires_at")
+            yield Static("30d = 30 days from now; a date = 00:00 UTC that day; empty or never = no expiry",
+                         classes="hint")
 
     def _web(self, values: FieldValues) -> ComposeResult:
         with Vertical(id="web-fields", classes="scope-fields"):
@@ -255,6 +288,8 @@ class KeyFields(Vertical):
         for each, selector in SCOPE_GROUPS.items():
             for group in self.query(selector):
                 group.display = each is scope
+        for group in self.query("#expiry-fields"):
+            group.display = scope is not Scope.ANALYTICS
 
     def focus_settings(self) -> None:
         """Focus the first setting of the shown scope."""
@@ -285,6 +320,8 @@ class KeyFields(Vertical):
         if Scope.MOBILE in self.scopes:
             values.ios_bundle_ids = split_list(self.query_one("#ios", Input).value)
             values.android_packages = split_list(self.query_one("#android", Input).value)
+        for typed in self.query("#expires-at").results(Input):
+            values.expires_at = typed.value
         if Scope.ANALYTICS in self.scopes:
             expiry = self.query_one("#expires", ChoiceSet).value
             values.expires_days = int(expiry) if expiry else initial.expires_days
