@@ -10,7 +10,7 @@ import pyperclip
 import pytest
 
 from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
-from screen_harness import flat_text, screen_text, settle, shown_keys
+from screen_harness import flat_text, screen_text, settle, settle_until, shown_keys
 from store.repository import Repository
 from tui.app import make_app
 from tui.screens import key_list
@@ -197,12 +197,7 @@ async def test_live_refresh_keeps_cursor_on_the_same_key(seeded, store_path):
         chosen = table.cursor_row.id
         other_admin = Repository(store_path, OWNER, clock=fixed_clock)
         other_admin.create_key(web_draft(name="From another admin"))
-        for _ in range(40):
-            await pilot.pause(0.05)
-            await app.workers.wait_for_complete()
-            if table.row_count == 10:
-                break
-        assert table.row_count == 10
+        assert await settle_until(app, pilot, lambda: table.row_count == 10)
         assert table.rows[0].name == "From another admin"
         assert table.cursor_row.id == chosen
 
@@ -280,10 +275,7 @@ async def test_a_store_moved_away_while_open_is_reported_not_recreated(seeded, s
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         store_path.rename(store_path.with_name("moved.json"))
-        for _ in range(20):
-            await pilot.pause(0.05)
-            await app.workers.wait_for_complete()
-        assert "no store at" in screen_text(app)
+        assert await settle_until(app, pilot, lambda: "no store at" in screen_text(app))
         assert app.is_running
     assert not store_path.exists()
 

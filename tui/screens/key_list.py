@@ -102,6 +102,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         self.project_count = 0
         self._pending_cursor: str | None = None
         self._first_load = True
+        self._opened = False
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -130,7 +131,10 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
     def fetch(self) -> KeysLoaded | NotMember:
         """Read the keys and sort them in the first order shown (worker thread)."""
-        repo, first = self.repo, self._first_load
+        repo, first = self.repo, not self._opened
+        # Only the first load may create the store: a load started by the live poll before
+        # the first one was shown must not recreate a store moved away meanwhile.
+        self._opened = True
         if first:
             self._say_reading(repo)
             repo.open_or_create()  # the first login to open a new store becomes its owner
