@@ -103,6 +103,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         self._pending_cursor: str | None = None
         self._first_load = True
         self._opened = False
+        self._reported_tenth = -1
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -137,7 +138,11 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         self._opened = True
         if first:
             self._say_reading(repo)
-            repo.open_or_create()  # the first login to open a new store becomes its owner
+            repo.report_reading(self._reading_progress)
+            try:
+                repo.open_or_create()  # the first login to open a new store becomes its owner
+            finally:
+                repo.report_reading(None)
         # Later, a store moved away is an error (organisation() says so), not a new store.
         organisation = repo.organisation()
         try:
@@ -168,6 +173,15 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         if size >= PROGRESS_BYTES:
             self.app.call_from_thread(
                 self.show_progress, f"Reading the store ({size / 1e6:,.0f} MB)…")
+
+    def _reading_progress(self, done: int, total: int) -> None:
+        """The loading line while a big store is parsed: every tenth of it (worker thread)."""
+        if total >= PROGRESS_FROM and done < total:
+            tenth = done * 10 // total
+            if tenth != self._reported_tenth:
+                self._reported_tenth = tenth
+                self.app.call_from_thread(
+                    self.show_progress, f"Reading {total:,} keys… {tenth * 10}%")
 
     def show(self, data: KeysLoaded | NotMember) -> None:
         """Show the keys (or, to a login that is not a member, who to ask)."""
@@ -203,7 +217,14 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             self.run_worker(index.prepare, thread=True, group="prepare", exit_on_error=False)
 
     def _load_failed(self, error: StoreError) -> None:
-        """Say that the store cannot be used, in place of the table."""
+        """Say that the store cannot be used, in place of the table.
+
+        When the very first load fails the UI ends, returning the error: the command line
+        prints it as one line and exits 2, as for a store refused before the UI opened.
+        """
+        if self._first_load and self.app.return_value is None:
+            self.app.exit(error, return_code=error.exit_code)
+            return
         self.index = None
         self.table.set_rows([])
         self.table.display = False
