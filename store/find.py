@@ -155,6 +155,11 @@ class KeyFinder:
         if not stop():
             self._hashes()
 
+    @property
+    def prepared(self) -> bool:
+        """Whether the searchable texts and the hash index are built."""
+        return self._shared is not None and self._by_hash is not None
+
     def find(self, text: str | Query, now: str | None = None) -> list[KeyView]:
         """The keys matching ``text``, in the order of ``views``; all of them for empty text."""
         query = parse_query(text) if isinstance(text, str) else text

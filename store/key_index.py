@@ -53,6 +53,11 @@ class KeyIndex:
         if not self.stopped:
             self.finder.prepare(stop=lambda: self.stopped, pause=pause)
 
+    @property
+    def prepared(self) -> bool:
+        """Whether every order and the finder's texts are ready."""
+        return len(self._positions) == len(SORT_ORDERS) and self.finder.prepared
+
     def newest(self, count: int) -> list[KeyView]:
         """The ``count`` newest keys, newest first: a first screen without a full sort."""
         views = self.views
