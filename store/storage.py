@@ -574,8 +574,13 @@ def collector_paused(*, freeze: bool = False) -> Iterator[None]:
     (``gc.freeze``) before it runs again: otherwise its first full pass rescans the millions
     of new objects (0.19–0.35 s at 100,000 keys, measured; 2–3 ms frozen). Frozen objects are
     still freed by reference counting when the store is read again; only cyclic garbage that
-    happens to exist at that moment would stay, so this is for loads, not for every batch.
+    happens to exist at that moment would stay: a load after the first collects it first.
     """
+    if freeze and gc.get_freeze_count():
+        # A reload: collect the cyclic garbage of before it, or it would be frozen for good.
+        # Cheap, since what was frozen before is not scanned (the first load skips this:
+        # with nothing frozen yet it would scan every module's objects before first paint).
+        gc.collect()
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -70,3 +70,23 @@ def test_a_big_store_parse_reports_its_progress(owner_repo: Repository, store_pa
     assert len(reader.list_keys()) == 20
     assert heard and heard[-1][1] == 20 and all(done <= 20 for done, _ in heard)
     reader.report_reading(None)
+
+
+def test_a_reload_does_not_freeze_cyclic_garbage_for_good(owner_repo: Repository, store_path) -> None:
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    owner_repo.create_key(web_draft())
+    reader = Repository(store_path, owner_repo.login)
+    reader.list_keys()  # a first load: its objects are frozen out of the collector's sight
+    node = Node()
+    node.me = node  # type: ignore[attr-defined]
+    gone = weakref.ref(node)
+    del node  # cyclic garbage, waiting for the collector
+    owner_repo.create_key(web_draft(name="Another"))
+    reader.list_keys()  # a reload, frozen in turn
+    gc.collect()
+    assert gone() is None
