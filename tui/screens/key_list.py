@@ -10,6 +10,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import Input, Static
 
 from store.access import KeyAction
@@ -151,7 +152,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             return NotMember(organisation, repo.owners())
         views = repo.list_keys(include_revoked=self.show_revoked)
         if first and len(views) > PROGRESS_FROM:
-            self.app.call_from_thread(self.show_progress, f"Sorting {len(views):,} keys…")
+            self.post_message(self.Progress(f"Sorting {len(views):,} keys…"))
         index = KeyIndex(views, repo.now())
         index.positions(self.key_order)  # the first paint's order, sorted off the UI thread
         return KeysLoaded(
@@ -171,8 +172,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         except OSError:
             return  # no store yet, or unreadable: the load says so
         if size >= PROGRESS_BYTES:
-            self.app.call_from_thread(
-                self.show_progress, f"Reading the store ({size / 1e6:,.0f} MB)…")
+            self.post_message(self.Progress(f"Reading the store ({size / 1e6:,.0f} MB)…"))
 
     def _reading_progress(self, done: int, total: int) -> None:
         """The loading line while a big store is parsed: every tenth of it (worker thread)."""
@@ -180,8 +180,19 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             tenth = done * 10 // total
             if tenth != self._reported_tenth:
                 self._reported_tenth = tenth
-                self.app.call_from_thread(
-                    self.show_progress, f"Reading {total:,} keys… {tenth * 10}%")
+                self.post_message(self.Progress(f"Reading {total:,} keys… {tenth * 10}%"))
+
+    class Progress(Message):
+        """A loading line from the load worker: posted, so the worker never waits for the
+        UI thread to show it (``call_from_thread`` would, at every step of the parse)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    @on(Progress)
+    def _progress(self, message: Progress) -> None:
+        self.show_progress(message.text)
 
     def show(self, data: KeysLoaded | NotMember) -> None:
         """Show the keys (or, to a login that is not a member, who to ask)."""
