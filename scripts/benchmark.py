@@ -317,8 +317,11 @@ async def table_figures(path: Path, login: str, runs: int) -> dict:
                 break
         # An admin reads the first screen before pressing a key: by then the other sort
         # orders and the search texts are ready (they are prepared right after the paint).
-        await app.workers.wait_for_complete()
         screen = app.screen
+        for _ in range(400):
+            if screen.index is not None and screen.index.prepared:
+                break
+            await pilot.pause(0.05)
 
         async def until_painted(action) -> float:
             painted = asyncio.get_running_loop().create_future()
@@ -436,6 +439,34 @@ def verify_figures(path: Path, login: str, seconds: float = 1.5) -> dict:
     return {"ours": ours, "reference": done / (time.perf_counter() - start)}
 
 
+def usage_figures(path: Path, login: str, count: int = 10_000) -> dict:
+    """Verifies of one key with usage counting on (SPEC §9), and how many store writes they
+    and the flush at the end cause; then one two-word find over every key (``list --find``)."""
+    from store.repository import Repository
+
+    repo = Repository(path, login)
+    record = next(r for r in repo.storage.current()["keys"].values()
+                  if r.get("secret") and r["scope"] == "web" and r.get("status") == "active")
+    secret, origin = record["secret"], record["web"]["domains"][0]
+    repo.verify(secret, origin=origin)  # warm: the index built, the first batch written
+    writes = [0]
+    write = repo.storage._write_atomically
+
+    def counted(*args, **kwargs):
+        writes[0] += 1
+        return write(*args, **kwargs)
+
+    repo.storage._write_atomically = counted  # type: ignore[method-assign]
+    start = time.perf_counter()
+    for _ in range(count):
+        repo.verify(secret, origin=origin)
+    rate = count / (time.perf_counter() - start)
+    repo.flush_usage()
+    repo.key_finder().prepare()  # the UI prepares it in the background after the first paint
+    find = median_time(lambda: repo.find_keys("checkout w"), 3)
+    return {"rate": rate, "writes": writes[0], "count": count, "find": find}
+
+
 # -- the report ------------------------------------------------------------------------------
 
 def target_for(name: str, size: int):
@@ -526,6 +557,7 @@ def in_process_rows(size: int, path: Path, login: str, runs: int, with_stock: bo
     changes = change_figures(path, login, max(runs, 11))
     tinydb = tinydb_reference(path, runs)
     verify = verify_figures(path, login)
+    usage = usage_figures(path, login)
     n = f"{size:,}"
     rows = [
         (n, "reading + orjson.loads of the file", f"{parse:.3f} s", "-", "-", "-"),
@@ -540,6 +572,11 @@ def in_process_rows(size: int, path: Path, login: str, runs: int, with_stock: bo
     rows.append((n, "verify, warm", f"{verify['ours']:,.0f}/s", "dict lookup by SHA-256",
                  f"{verify['reference']:,.0f}/s",
                  verdict(verify["ours"], target_for("verify", size), higher_is_better=True)))
+    rows.append((n, f"verify one key ×{usage['count']:,}, usage counted", f"{usage['rate']:,.0f}/s",
+                 "store writes (batched)", f"{usage['writes']}",
+                 verdict(usage["rate"], target_for("verify", size), higher_is_better=True)))
+    rows.append((n, "find keys (list --find, two words)", f"{usage['find'] * 1000:.1f} ms", "-", "-",
+                 verdict(usage["find"], target_for("filter", size))))
     return rows
 
 

@@ -7,16 +7,20 @@ the Shop project. A word holding a full secret whose checksum holds is never mat
 it finds exactly the key with that secret's hash (also a rolled key's previous secret), and
 nothing else. The secret itself is kept nowhere: a :class:`Query` holds its hash only.
 
-Speed (SPEC §7: a filter keystroke within 100 ms at 100,000 keys): each key's searchable text
-is folded once into one string (built lazily, once per store generation), so a word costs one
-C-level substring test per key.
+A key never used (no ``last_used_at``) is also found by the words ``never`` and ``unused``.
+
+Speed and memory (SPEC §7: a filter keystroke within 100 ms at 100,000 keys, peak ≤ 200 MB):
+what many keys share (name, project, scope, creator, status) is folded once per distinct
+combination, and only id and key prefix per key. A word is tested once against each distinct
+shared text, then per key as one set lookup and one C-level substring test of a short string.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import tokens
@@ -24,7 +28,7 @@ from .models import KeyView
 from .storage import collector_paused
 
 # A secret inside a pasted word (quotes, ``key=`` or a trailing comma around it).
-_SECRET_CANDIDATE = re.compile(r"(?:web|mob|ana)_[0-9A-Za-z]{%d}" % (tokens.SECRET_LENGTH - 4))
+_SECRET_CANDIDATE = re.compile(rf"(?:web|mob|ana)_[0-9A-Za-z]{{{tokens.SECRET_LENGTH - 4}}}")
 
 
 @dataclass(frozen=True)
@@ -43,15 +47,18 @@ class Query:
         return bool(self.words or self.secret_hashes)
 
 
-def parse_query(text: str) -> Query:
-    """Split typed text into folded words; a word holding a valid secret becomes its hash."""
+def parse_query(text: str, masks: Mapping[str, str] | None = None) -> Query:
+    """Split typed text into folded words; a word holding a valid secret becomes its hash.
+
+    ``masks`` maps words shown in place of secrets (see :func:`hide_secrets`) to their hashes.
+    """
     words: list[str] = []
     hashes: list[str] = []
     for word in text.split():
-        secret = next(
-            (m.group() for m in _SECRET_CANDIDATE.finditer(word) if tokens.secret_scope(m.group())),
-            None,
-        )
+        if masks and word in masks:
+            hashes.append(masks[word])
+            continue
+        secret = _secret_in(word)
         if secret is not None:
             hashes.append(tokens.hash_secret(secret))
         else:
@@ -59,13 +66,52 @@ def parse_query(text: str) -> Query:
     return Query(tuple(dict.fromkeys(words)), tuple(dict.fromkeys(hashes)))
 
 
+def hide_secrets(text: str) -> tuple[str, dict[str, str]]:
+    """``text`` with each full secret in it replaced by its key prefix and an ellipsis
+    (``web_Ab12…``), and the hash of the secret behind each such mask.
+
+    A filter box shows the masked text and matches with :func:`parse_query` given the masks,
+    so a pasted secret is never shown back nor kept anywhere, only its hash.
+    """
+    masks: dict[str, str] = {}
+    words = []
+    for word in text.split(" "):
+        secret = _secret_in(word)
+        if secret is None:
+            words.append(word)
+            continue
+        shown = tokens.key_prefix(secret) + "…"
+        masks[shown] = tokens.hash_secret(secret)
+        words.append(shown)
+    return " ".join(words), masks
+
+
+def _secret_in(word: str) -> str | None:
+    return next(
+        (m.group() for m in _SECRET_CANDIDATE.finditer(word) if tokens.secret_scope(m.group())),
+        None,
+    )
+
+
 def haystack(view: KeyView, now: str) -> str:
     """The folded text a key is found by (never its secret or hash)."""
+    return f"{_shared_text(view, now)}\n{_own_text(view)}"
+
+
+def _shared_text(view: KeyView, now: str) -> str:
+    """The folded fields many keys share: name, project, scope, creator, status, never used."""
     get = view.record.get
+    unused = "" if get("last_used_at") else "\nnever used\nunused"
     return (
-        f"{get('name', '')}\n{get('id', '')}\n{get('key_prefix', '')}\n{view.project_name}\n"
-        f"{get('project_id') or ''}\n{get('scope', '')}\n{get('created_by', '')}\n{_status(view, now)}"
+        f"{get('name', '')}\n{view.project_name}\n{get('project_id') or ''}\n"
+        f"{get('scope', '')}\n{get('created_by', '')}\n{_status(view, now)}{unused}"
     ).casefold()
+
+
+def _own_text(view: KeyView) -> str:
+    """The folded fields of one key only: id and key prefix."""
+    get = view.record.get
+    return f"{get('id', '')}\n{get('key_prefix', '')}".casefold()
 
 
 def _status(view: KeyView, now: str) -> str:
@@ -83,18 +129,36 @@ class KeyFinder:
     its new status, ``expired``, from then on.
     """
 
+    CHUNK = 10_000  # keys built between two pauses of :meth:`prepare`
+
     def __init__(self, views: Sequence[KeyView], now: str) -> None:
         self.views = list(views)
         self._built_at = now
-        self._texts: list[str] | None = None
+        self._shared: list[str] | None = None  # per key: one of the distinct shared texts
+        self._own: list[str] = []  # per key: its id and prefix
+        self._distinct: dict[str, str] = {}  # each distinct shared text, to share it
         self._expiring: list[tuple[str, int]] = []  # (expires_at, position), soonest first
         self._by_hash: dict[str, int] | None = None
+        self._building = threading.Lock()  # one build, whichever thread asks first
 
-    def prepare(self) -> None:
-        """Build every key's searchable text and the hash index now (~0.3 s at 100,000 keys;
-        meant for a background thread)."""
-        self._searchable(self._built_at)
-        self._hashes()
+    def prepare(self, stop: Callable[[], bool] = lambda: False,
+                pause: Callable[[float], None] | None = None) -> None:
+        """Build every key's searchable text and the hash index now (meant for a background
+        thread): ``CHUNK`` keys at a time, with a ``pause`` after each (so a UI thread gets
+        the GIL), giving up as soon as ``stop()`` says so."""
+        with self._building:
+            if self._shared is None:
+                built = self._build(self._built_at, stop, pause)
+                if built is None:
+                    return
+                self._shared = built
+        if not stop():
+            self._hashes()
+
+    @property
+    def prepared(self) -> bool:
+        """Whether the searchable texts and the hash index are built."""
+        return self._shared is not None and self._by_hash is not None
 
     def find(self, text: str | Query, now: str | None = None) -> list[KeyView]:
         """The keys matching ``text``, in the order of ``views``; all of them for empty text."""
@@ -116,34 +180,55 @@ class KeyFinder:
             wanted = {by_hash.get(digest) for digest in query.secret_hashes}
             if None in wanted or len(wanted) != 1:
                 return []  # an unknown secret, or two different keys' secrets
-            (only,) = wanted
+            only = wanted.pop()
+            assert only is not None
             candidates = [only] if positions is None else [p for p in candidates if p == only]
-        texts = self._searchable(now or self._built_at)
+        shared = self._searchable(now or self._built_at)
+        own = self._own
         matches = list(candidates)
         for word in query.words:  # each word narrows the last one's matches
-            matches = [p for p in matches if word in texts[p]]
+            hits = {text for text in self._distinct if word in text}
+            matches = [p for p in matches if shared[p] in hits or word in own[p]]
         return matches
 
+    def _build(self, now: str, stop: Callable[[], bool] = lambda: False,
+               pause: Callable[[float], None] | None = None) -> list[str] | None:
+        """Every key's shared text (the distinct ones shared) and own text; None if stopped."""
+        distinct, shared, own = self._distinct, [], []
+        views = self.views
+        for start in range(0, len(views), self.CHUNK):
+            if stop():
+                return None
+            with collector_paused():  # thousands of new strings: the collector would scan them
+                for view in views[start:start + self.CHUNK]:
+                    text = _shared_text(view, now)
+                    shared.append(distinct.setdefault(text, text))
+                    own.append(_own_text(view))
+            if pause is not None:
+                pause(0.002)
+        expiring = []
+        for position, view in enumerate(views):
+            expires_at = view.record.get("expires_at")
+            if isinstance(expires_at, str) and expires_at > now:
+                expiring.append((expires_at, position))
+        expiring.sort()
+        self._own, self._expiring = own, expiring
+        return shared
+
     def _searchable(self, now: str) -> list[str]:
-        texts = self._texts
-        if texts is None:
-            built_at = self._built_at
-            with collector_paused():  # 100,000 new strings: the collector would scan them all
-                texts = [haystack(view, built_at) for view in self.views]
-            expiring = []
-            for position, view in enumerate(self.views):
-                expires_at = view.record.get("expires_at")
-                if isinstance(expires_at, str) and expires_at > built_at:
-                    expiring.append((expires_at, position))
-            expiring.sort()
-            self._texts, self._expiring = texts, expiring
+        with self._building:
+            if self._shared is None:
+                self._shared = self._build(self._built_at)
+            shared = self._shared
+            assert shared is not None
         if self._expiring and self._expiring[0][0] <= now:
             # Keys that expired since the texts were built: only theirs change.
             passed = bisect.bisect_right(self._expiring, (now, len(self.views)))
             for _, position in self._expiring[:passed]:
-                texts[position] = haystack(self.views[position], now)
+                text = _shared_text(self.views[position], now)
+                shared[position] = self._distinct.setdefault(text, text)
             del self._expiring[:passed]
-        return texts
+        return shared
 
     def _hashes(self) -> dict[str, int]:
         by_hash = self._by_hash
@@ -156,4 +241,3 @@ class KeyFinder:
                         by_hash.setdefault(digest, position)
             self._by_hash = by_hash
         return by_hash
-

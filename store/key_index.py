@@ -2,96 +2,120 @@
 and of ``apikeys list``.
 
 Every sort order is computed once per load (the first one in the load worker, the others in a
-background thread right after the first paint), as a list of positions into the loaded keys.
-The filter tests one pre-folded search string per key (a C-level substring test each), and a
-filter that only grows narrows the previous result instead of scanning everything again.
+background thread right after the first paint), as an array of positions into the loaded keys
+(4 bytes a key, not a list's 8 plus a boxed int). Filtering is :mod:`store.find`'s matcher, the
+same one ``apikeys list --find`` uses; a filter that only grows narrows the previous result
+instead of scanning everything again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import heapq
+import time
+from array import array
+from collections.abc import Callable, Sequence
 
+from .find import KeyFinder, Query, parse_query
 from .models import KeyView
 
-SORT_ORDERS = ("created_desc", "created_asc", "scope")
+SORT_ORDERS = ("created_desc", "created_asc", "scope", "last_used")
 """The orders, in the order the main screen's ``s`` cycles through them."""
 SCOPES_IN_ORDER = ("web", "mobile", "analytics")
+PAUSE = 0.002  # seconds a background preparation yields between steps, so frames get painted
 
 
 class KeyIndex:
-    """The keys of one load, in every sort order, with a filter over name, id, project, scope."""
+    """The keys of one load, in every sort order, filtered by :class:`store.find.KeyFinder`."""
 
-    def __init__(self, views: Sequence[KeyView]) -> None:
+    def __init__(self, views: Sequence[KeyView], now: str = "") -> None:
         self.views = list(views)
-        self._positions: dict[str, list[int]] = {}
-        self._texts: list[str] | None = None
-        self._last: tuple[str, str, list[int]] | None = None
+        self.finder = KeyFinder(self.views, now)
+        self._positions: dict[str, array[int]] = {}
+        self._last: tuple[str, Query, list[int]] | None = None
+        self.stopped = False
+        """Set when the screen loads again: a preparation still running stops early."""
 
     def __len__(self) -> int:
         return len(self.views)
 
-    def prepare(self) -> None:
-        """Compute every order and the search texts now (meant for a background thread)."""
-        for order in SORT_ORDERS:
-            self.positions(order)
-        self._search_texts()
+    def prepare(self, pause: Callable[[float], None] = time.sleep) -> None:
+        """Compute every order and the finder's texts now (meant for a background thread).
 
-    def positions(self, order: str) -> list[int]:
-        """Positions into ``views`` in ``created_desc``, ``created_asc`` or ``scope`` order."""
+        Each step is followed by a short ``pause`` that lets the UI thread take the GIL (a
+        frame at 100,000 keys would otherwise wait for the whole preparation), and the work
+        stops as soon as :attr:`stopped` is set.
+        """
+        for order in SORT_ORDERS:
+            if self.stopped:
+                return
+            self.positions(order)
+            pause(PAUSE)
+        if not self.stopped:
+            self.finder.prepare(stop=lambda: self.stopped, pause=pause)
+
+    @property
+    def prepared(self) -> bool:
+        """Whether every order and the finder's texts are ready."""
+        return len(self._positions) == len(SORT_ORDERS) and self.finder.prepared
+
+    def newest(self, count: int) -> list[KeyView]:
+        """The ``count`` newest keys, newest first: a first screen without a full sort."""
+        views = self.views
+        created = [view.record["created_at"] for view in views]
+        # Ties (same second) newest stored first, as the full sort orders them.
+        top = heapq.nlargest(count, range(len(views)), key=lambda p: (created[p], p))
+        return [views[p] for p in top]
+
+    def positions(self, order: str) -> array[int]:
+        """Positions into ``views`` in one of :data:`SORT_ORDERS`."""
         positions = self._positions.get(order)
         if positions is None:
-            views = self.views
-            if order == "created_desc":
-                # Ties (keys made in the same second) stay newest first: sort the reversed
-                # list, since a stable sort keeps equal keys in their order.
-                created = [view.record["created_at"] for view in views]
-                positions = sorted(range(len(views) - 1, -1, -1), key=created.__getitem__, reverse=True)
-            elif order == "created_asc":
-                positions = self.positions("created_desc")[::-1]
-            elif order == "scope":
-                newest = self.positions("created_desc")
-                scopes = [view.record["scope"] for view in views]
-                positions = [p for scope in SCOPES_IN_ORDER for p in newest if scopes[p] == scope]
-                known = set(SCOPES_IN_ORDER)
-                positions += [p for p in newest if scopes[p] not in known]
-            else:
-                raise ValueError(f"unknown sort order {order!r}")
+            positions = array("i", self._sorted(order))
             self._positions[order] = positions
         return positions
 
-    def rows(self, order: str, needle: str = "") -> list[KeyView]:
-        """The keys in ``order`` whose name, id, project or scope contain every word of
-        ``needle`` (case-insensitive): ``web shop`` finds Web keys of the Shop project."""
+    def _sorted(self, order: str) -> Sequence[int]:
         views = self.views
-        needle = " ".join(needle.casefold().split())
-        if not needle:
+        if order == "created_desc":
+            # Ties (keys made in the same second) stay newest first: sort the reversed
+            # list, since a stable sort keeps equal keys in their order.
+            created = [view.record["created_at"] for view in views]
+            return sorted(range(len(views) - 1, -1, -1), key=created.__getitem__, reverse=True)
+        if order == "created_asc":
+            return self.positions("created_desc")[::-1]
+        if order == "scope":
+            newest = self.positions("created_desc")
+            scopes = [view.record["scope"] for view in views]
+            positions = [p for scope in SCOPES_IN_ORDER for p in newest if scopes[p] == scope]
+            known = set(SCOPES_IN_ORDER)
+            return positions + [p for p in newest if scopes[p] not in known]
+        if order == "last_used":
+            # Most recently used first; never-used keys last, newest of them first.
+            used = [view.record.get("last_used_at") or "" for view in views]
+            return sorted(self.positions("created_desc"), key=used.__getitem__, reverse=True)
+        raise ValueError(f"unknown sort order {order!r}")
+
+    def rows(self, order: str, needle: str | Query = "", now: str | None = None) -> list[KeyView]:
+        """The keys in ``order`` that match ``needle`` (see :mod:`store.find`: every word
+        somewhere in name, id, prefix, project, scope, creator or status; a full secret finds
+        exactly its key): ``web shop`` finds Web keys of the Shop project."""
+        views = self.views
+        query = parse_query(needle) if isinstance(needle, str) else needle
+        if not query:
             return [views[p] for p in self.positions(order)]
         last = self._last
-        if last is not None and last[0] == order and needle.startswith(last[1]):
-            candidates = last[2]  # typing on only ever narrows the previous matches
+        if last is not None and last[0] == order and _narrows(last[1], query):
+            candidates: Sequence[int] = last[2]  # typing on only ever narrows the matches
         else:
             candidates = self.positions(order)
-        matches = self.matching(candidates, needle)
-        self._last = (order, needle, matches)
+        matches = self.finder.matching(query, candidates, now=now)
+        self._last = (order, query, matches)
         return [views[p] for p in matches]
 
-    def matching(self, candidates: list[int], needle: str) -> list[int]:
-        """The positions among ``candidates`` whose key matches ``needle`` (folded, one space
-        between words): the filter's one matching rule."""
-        texts = self._search_texts()
-        words = needle.split(" ")
-        if len(words) == 1:
-            return [p for p in candidates if needle in texts[p]]
-        return [p for p in candidates if all(word in texts[p] for word in words)]
 
-    def _search_texts(self) -> list[str]:
-        texts = self._texts
-        if texts is None:
-            texts = [_search_text(view) for view in self.views]
-            self._texts = texts
-        return texts
-
-
-def _search_text(view: KeyView) -> str:
-    record = view.record
-    return f"{record['name']}\n{record['id']}\n{view.project_name}\n{record['scope']}".casefold()
+def _narrows(before: Query, after: Query) -> bool:
+    """Whether every key matching ``after`` also matches ``before`` (same secrets, and each
+    earlier word is contained in a word typed now)."""
+    if before.secret_hashes != after.secret_hashes:
+        return False
+    return all(any(word in longer for longer in after.words) for word in before.words)

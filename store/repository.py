@@ -169,6 +169,11 @@ class Repository:
             self.initialise()
         self.storage.current()
 
+    def report_reading(self, progress: Callable[[int, int], None] | None) -> None:
+        """Have parses of a big store tell ``progress`` (keys read, keys in the store) after
+        each block they read (a loading line); None stops it."""
+        self.storage.on_read_progress = progress
+
     def organisation(self) -> str:
         """The organisation's name."""
         return self.storage.current()["_meta"]["1"].get("organisation", "")

@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from textual.events import Mount
 from textual.screen import Screen
+from textual.worker import WorkerCancelled, WorkerError, WorkerFailed
 
 from conftest import fixed_clock
 from store.repository import Repository
@@ -43,11 +44,37 @@ def harness(store_path: Any, login: str, make_screen: Callable[[], Screen[Any]])
     return Harness(Repository(store_path, login, clock=fixed_clock), make_screen)
 
 
+async def wait_for_workers(app: ApiKeysApp) -> None:
+    """Wait for the app's workers to end, however they end.
+
+    ``app.workers.wait_for_complete()`` raises ``WorkerCancelled`` as soon as one of them was
+    cancelled (a screen removed while its load ran, a newer load replacing an older one),
+    which is the app working as meant, not a failure of the test.
+    """
+    for worker in list(app.workers):
+        try:
+            await worker.wait()
+        except (WorkerCancelled, WorkerFailed, WorkerError):
+            pass  # failures reach the screen as messages: the tests look there
+
+
 async def settle(app: ApiKeysApp, pilot: Any, rounds: int = 3) -> None:
     """Let thread workers finish and their results reach the screen."""
     for _ in range(rounds):
-        await app.workers.wait_for_complete()
+        await wait_for_workers(app)
         await pilot.pause()
+
+
+async def settle_until(app: ApiKeysApp, pilot: Any, condition: Callable[[], bool],
+                       rounds: int = 400) -> bool:
+    """Pause until ``condition()`` holds: a bounded wait (20 s at most) that a loaded
+    machine cannot turn into a failure, not a timing assertion."""
+    for _ in range(rounds):
+        if condition():
+            return True
+        await pilot.pause(0.05)
+        await wait_for_workers(app)
+    return condition()
 
 
 async def type_text(pilot: Any, text: str) -> None:

@@ -548,12 +548,37 @@ def test_unusable_store_is_refused_and_left_alone(run, store_path: Path, spoil, 
     assert store_path.read_bytes() == before
 
 
-def test_ui_refuses_an_unusable_store_before_opening(run, store_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("spoil", [_corrupt, _future], ids=["corrupt", "future-schema"])
+def test_ui_refuses_an_unusable_store_before_opening(run, store_path: Path, monkeypatch, spoil) -> None:
+    """A store whose head is unusable (not our layout and not JSON, or a schema version from
+    the future) is refused before the UI opens: one line, exit 2, nothing written."""
     monkeypatch.setattr(cli, "_has_terminal", lambda: True)
     monkeypatch.setattr(cli, "_open_app", lambda path, login: pytest.fail("the UI must not open"))
-    before = _corrupt(store_path)
+    before = spoil(store_path)
     result = run()
     assert result.code == 2 and str(store_path) in result.one_error_line()
+    assert store_path.read_bytes() == before
+
+
+def test_ui_ends_with_one_line_when_the_keys_table_is_broken(ready, store_path: Path, monkeypatch) -> None:
+    """Only the head is checked before the UI opens (the keys are the UI's first load): a
+    keys table broken further on ends the UI at its first load with the same one line and
+    exit 2, and nothing is written."""
+    create_web(ready)
+    spoiled = store_path.read_bytes().rstrip()
+    assert spoiled.endswith(b"}}")
+    store_path.write_bytes(spoiled[:-2] + b',"key_"}}')
+    before = store_path.read_bytes()
+    from tui.app import ApiKeysApp
+
+    headless_run = ApiKeysApp.run
+    monkeypatch.setattr(cli, "_has_terminal", lambda: True)
+    ran = []
+    monkeypatch.setattr(ApiKeysApp, "run", lambda app: ran.append(app) or headless_run(app, headless=True, size=(80, 24)))
+    result = ready()
+    assert len(ran) == 1  # the UI opened; its first load refused the store
+    assert result.code == 2
+    assert str(store_path) in result.one_error_line() and "not valid JSON" in result.one_error_line()
     assert store_path.read_bytes() == before
 
 
@@ -567,18 +592,18 @@ def test_ui_creates_a_missing_store_then_opens(run, store_path: Path, monkeypatc
 
 
 def test_ui_opens_without_the_checks_parse_still_held(ready, store_path: Path, monkeypatch) -> None:
-    """The check before the UI parses the whole store; that copy must not live on beside the
-    UI's own (at 100,000 keys it doubled the peak memory)."""
+    """The check before the UI reads the store's head only, and whatever it read must not
+    live on beside the UI's own parse (at 100,000 keys a whole parse doubled the peak)."""
     checked: list[Repository] = []
-    writable_repo = cli.Command.writable_repo
+    repo = cli.Command.repo
 
     def remembering(command):
-        repo = writable_repo(command)
-        checked.append(repo)
-        return repo
+        made = repo(command)
+        checked.append(made)
+        return made
 
     held = []
-    monkeypatch.setattr(cli.Command, "writable_repo", remembering)
+    monkeypatch.setattr(cli.Command, "repo", remembering)
     monkeypatch.setattr(cli, "_has_terminal", lambda: True)
     monkeypatch.setattr(cli, "_open_app", lambda path, login: held.append(checked[0].storage._data) or 0)
     assert ready().code == 0

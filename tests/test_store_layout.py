@@ -76,7 +76,8 @@ def test_a_big_store_is_read_in_pieces_and_a_small_one_whole(owner_repo, store_p
         owner_repo.create_key(web_draft(name=f"key {index}"))
     calls = []
     real = storage.read_in_pieces
-    monkeypatch.setattr(storage, "read_in_pieces", lambda handle: calls.append(1) or real(handle))
+    monkeypatch.setattr(storage, "read_in_pieces",
+                        lambda handle, progress=None: calls.append(1) or real(handle, progress))
 
     small = Repository(store_path, OWNER)
     assert len(small.list_keys()) == 5 and calls == []
@@ -85,3 +86,33 @@ def test_a_big_store_is_read_in_pieces_and_a_small_one_whole(owner_repo, store_p
     big = Repository(store_path, OWNER)
     assert sorted(view.name for view in big.list_keys()) == [f"key {i}" for i in range(5)]
     assert calls == [1]
+
+
+def test_the_head_is_read_without_the_keys(owner_repo, monkeypatch):
+    for index in range(30):
+        owner_repo.create_key(web_draft(name=f"key {index}"))
+    raw = stored_bytes(owner_repo)
+    monkeypatch.setattr(layout, "BLOCK_SIZE", 256)
+    handle = io.BytesIO(raw)
+    head = layout.read_head(handle)
+    assert head is not None and head["keys"] == {}
+    assert head["members"] == orjson.loads(raw)["members"]
+    assert handle.tell() < len(raw) // 4  # it stopped reading soon after the keys began
+    assert layout.read_head(io.BytesIO(b'{"keys": ')) is None
+
+
+def test_pieces_report_progress_and_share_equal_values(owner_repo, monkeypatch):
+    for index in range(30):
+        owner_repo.create_key(web_draft(name="same name" if index % 2 else f"key {index}"))
+    raw = stored_bytes(owner_repo)
+    monkeypatch.setattr(layout, "BLOCK_SIZE", 512)
+    heard: list[tuple[int, int]] = []
+    data = layout.read_in_pieces(io.BytesIO(raw), lambda done, total: heard.append((done, total)))
+    assert data == orjson.loads(raw)
+    assert len(heard) > 3 and all(total == 30 for _, total in heard)
+    assert [done for done, _ in heard] == sorted(done for done, _ in heard)
+    records = list(data["keys"].values())
+    same = [record["name"] for record in records if record["name"] == "same name"]
+    assert len(same) == 15 and all(name is same[0] for name in same)
+    assert all(record["web"] is records[0]["web"] for record in records)  # equal settings
+    assert len({id(record["created_by"]) for record in records}) == 1

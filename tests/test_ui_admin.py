@@ -11,7 +11,7 @@ from textual.widgets import Input, OptionList
 
 import tui.app
 from conftest import OWNER, analytics_draft, fixed_clock, web_draft
-from screen_harness import screen_text, settle
+from screen_harness import screen_text, settle, wait_for_workers
 from store.models import Role
 from store.repository import Repository
 from tui.app import ApiKeysApp, make_app
@@ -55,7 +55,7 @@ async def wait_until(app, pilot, condition, rounds: int = 100) -> bool:
         if condition():
             return True
         await pilot.pause(0.05)
-        await app.workers.wait_for_complete()
+        await wait_for_workers(app)
     return condition()
 
 

@@ -10,7 +10,8 @@ import pyperclip
 import pytest
 
 from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
-from screen_harness import flat_text, screen_text, settle, shown_keys
+from screen_harness import flat_text, screen_text, settle, settle_until, shown_keys
+from store.errors import StoreError
 from store.repository import Repository
 from tui.app import make_app
 from tui.screens import key_list
@@ -197,25 +198,23 @@ async def test_live_refresh_keeps_cursor_on_the_same_key(seeded, store_path):
         chosen = table.cursor_row.id
         other_admin = Repository(store_path, OWNER, clock=fixed_clock)
         other_admin.create_key(web_draft(name="From another admin"))
-        for _ in range(40):
-            await pilot.pause(0.05)
-            await app.workers.wait_for_complete()
-            if table.row_count == 10:
-                break
-        assert table.row_count == 10
+        assert await settle_until(app, pilot, lambda: table.row_count == 10)
         assert table.rows[0].name == "From another admin"
         assert table.cursor_row.id == chosen
 
 
-async def test_corrupt_store_becomes_a_clear_message(store_path):
+async def test_a_store_unusable_at_the_first_load_ends_the_ui_with_the_error(store_path):
+    """The command line checks only the store's head before the UI opens; whatever the
+    first load cannot read ends the UI with the error, which the command line prints as one
+    line with exit status 2 (tests/test_cli.py)."""
     store_path.parent.mkdir(parents=True)
     store_path.write_text('{"keys": ')
     app = make_app(store_path, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        text = screen_text(app)
-        assert "is not valid JSON" in text
-        assert app.is_running
+        assert await settle_until(app, pilot, lambda: not app.is_running)
+    assert isinstance(app.return_value, StoreError)
+    assert "is not valid JSON" in str(app.return_value) and app.return_code == 2
     assert store_path.read_text() == '{"keys": '
 
 
@@ -280,10 +279,7 @@ async def test_a_store_moved_away_while_open_is_reported_not_recreated(seeded, s
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         store_path.rename(store_path.with_name("moved.json"))
-        for _ in range(20):
-            await pilot.pause(0.05)
-            await app.workers.wait_for_complete()
-        assert "no store at" in screen_text(app)
+        assert await settle_until(app, pilot, lambda: "no store at" in screen_text(app))
         assert app.is_running
     assert not store_path.exists()
 

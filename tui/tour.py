@@ -312,7 +312,7 @@ STOPS: tuple[Stop, ...] = (
          "KeyListScreen", press(), size=(120, 24)),
     Stop("key_list_empty", "A new store says how to add a project, then a key",
          "KeyListScreen", press(), store=empty_store),
-    Stop("key_list_filter", "/ filters by name, id, project or scope",
+    Stop("key_list_filter", "/ finds keys by name, id, prefix, project, scope, creator, status",
          "KeyListScreen", _filter),
     Stop("key_list_marks", "space marks rows for a bulk revoke",
          "KeyListScreen", press("space", "down", "space")),

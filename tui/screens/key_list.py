@@ -10,10 +10,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import Input, Static
 
 from store.access import KeyAction
 from store.errors import Forbidden, StoreError
+from store.find import hide_secrets, parse_query
 from store.key_index import SORT_ORDERS, KeyIndex
 from store.models import ApiKey, CreatedKey, KeyView, Member, Role, Status
 from store.presenter import creator_label
@@ -29,7 +31,9 @@ from .live import ListScreen
 
 PROGRESS_FROM = 10_000  # keys: a first load this big says what it is doing
 PROGRESS_BYTES = 2_000_000  # a store file this big is announced with its size
-SORT_LABELS = {"created_desc": "created ↓", "created_asc": "created ↑", "scope": "scope"}
+SORT_LABELS = {"created_desc": "created ↓", "created_asc": "created ↑", "scope": "scope",
+               "last_used": "last used"}
+PREPARE_AFTER = 0.05  # seconds after the first frame with rows: the other orders, the finder
 
 COLUMNS = (
     Column("name", "Name", 16, priority=100, flex=True),
@@ -101,16 +105,21 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         self.sees_every_key = True
         self.key_order = "created_desc"
         self.filter_text = ""
+        self._secret_masks: dict[str, str] = {}  # a pasted secret's mask → its hash only
         self.show_revoked = False
         self.project_count = 0
         self._pending_cursor: str | None = None
         self._first_load = True
+        self._opened = False
+        self._reported_tenth = -1
 
     # -- layout ---------------------------------------------------------------------------
 
     def compose_above(self) -> ComposeResult:
         """The filter, hidden until ``/``."""
-        yield Input(placeholder="Filter by name, id, project or scope — esc clears", id="filter")
+        yield Input(
+            placeholder="Filter: name, id, prefix, project, scope, creator, status, unused, "
+            "or a pasted secret — esc clears", id="filter")
 
     def compose_below(self) -> ComposeResult:
         """The empty state, shown instead of the table when there is nothing to list."""
@@ -131,10 +140,17 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
     def fetch(self) -> KeysLoaded | NotMember:
         """Read the keys and sort them in the first order shown (worker thread)."""
-        repo, first = self.repo, self._first_load
+        repo, first = self.repo, not self._opened
+        # Only the first load may create the store: a load started by the live poll before
+        # the first one was shown must not recreate a store moved away meanwhile.
+        self._opened = True
         if first:
             self._say_reading(repo)
-            repo.open_or_create()  # the first login to open a new store becomes its owner
+            repo.report_reading(self._reading_progress)
+            try:
+                repo.open_or_create()  # the first login to open a new store becomes its owner
+            finally:
+                repo.report_reading(None)
         # Later, a store moved away is an error (organisation() says so), not a new store.
         organisation = repo.organisation()
         try:
@@ -143,8 +159,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             return NotMember(organisation, repo.owners())
         views = repo.list_keys(include_revoked=self.show_revoked)
         if first and len(views) > PROGRESS_FROM:
-            self.app.call_from_thread(self.show_progress, f"Sorting {len(views):,} keys…")
-        index = KeyIndex(views)
+            self.post_message(self.Progress(f"Sorting {len(views):,} keys…"))
+        index = KeyIndex(views, repo.now())
         index.positions(self.key_order)  # the first paint's order, sorted off the UI thread
         return KeysLoaded(
             index=index,
@@ -163,8 +179,27 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         except OSError:
             return  # no store yet, or unreadable: the load says so
         if size >= PROGRESS_BYTES:
-            self.app.call_from_thread(
-                self.show_progress, f"Reading the store ({size / 1e6:,.0f} MB)…")
+            self.post_message(self.Progress(f"Reading the store ({size / 1e6:,.0f} MB)…"))
+
+    def _reading_progress(self, done: int, total: int) -> None:
+        """The loading line while a big store is parsed: every tenth of it (worker thread)."""
+        if total >= PROGRESS_FROM and done < total:
+            tenth = done * 10 // total
+            if tenth != self._reported_tenth:
+                self._reported_tenth = tenth
+                self.post_message(self.Progress(f"Reading {total:,} keys… {tenth * 10}%"))
+
+    class Progress(Message):
+        """A loading line from the load worker: posted, so the worker never waits for the
+        UI thread to show it (``call_from_thread`` would, at every step of the parse)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    @on(Progress)
+    def _progress(self, message: Progress) -> None:
+        self.show_progress(message.text)
 
     def show(self, data: KeysLoaded | NotMember) -> None:
         """Show the keys (or, to a login that is not a member, who to ask)."""
@@ -173,6 +208,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
             self.app.switch_screen(NotMemberScreen(data.organisation, data.owners))
             return
+        if self.index is not None:
+            self.index.stopped = True  # its preparation, if still running, is of no use now
         self.index, self.role = data.index, data.role
         self.sees_every_key, self.project_count = data.sees_every_key, data.project_count
         self.title = f"API Keys — {safe_text(data.organisation)}"
@@ -187,11 +224,25 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             # cyclic collector from rescanning them during the first interactions.
             self._first_load = False
             gc.freeze()
-        # The other sort orders and the filter's search texts, ready before they are asked for.
-        self.run_worker(data.index.prepare, thread=True, group="prepare", exclusive=True)
+        # The other sort orders and the finder's texts, ready before they are asked for, but
+        # only once the rows are on the terminal: at 100,000 keys this holds the GIL ~0.5 s.
+        self.call_after_refresh(self.set_timer, PREPARE_AFTER, lambda: self._prepare(data.index))
+
+    def _prepare(self, index: KeyIndex) -> None:
+        if index is self.index and not index.stopped:
+            # Not exclusive: a newer load stops an older preparation through its index, so no
+            # worker is ever cancelled under someone waiting for it.
+            self.run_worker(index.prepare, thread=True, group="prepare", exit_on_error=False)
 
     def _load_failed(self, error: StoreError) -> None:
-        """Say that the store cannot be used, in place of the table."""
+        """Say that the store cannot be used, in place of the table.
+
+        When the very first load fails the UI ends, returning the error: the command line
+        prints it as one line and exits 2, as for a store refused before the UI opened.
+        """
+        if self._first_load and self.app.return_value is None:
+            self.app.exit(error, return_code=error.exit_code)
+            return
         self.index = None
         self.table.set_rows([])
         self.table.display = False
@@ -206,7 +257,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     def _show_rows(self, *, keep_cursor: bool = True) -> None:
         if self.index is None:
             return
-        rows = self.index.rows(self.key_order, self.filter_text)
+        query = parse_query(self.filter_text, self._secret_masks)
+        rows = self.index.rows(self.key_order, query, now=self.repo.now())
         rows = self._expiring_rows(rows)  # x: only keys expiring within the warning window
         self.table.set_rows(rows, keep_cursor=keep_cursor)
         self._update_summary(len(rows))
@@ -451,7 +503,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         store_call(self, read, copy)
 
     def action_cycle_sort(self) -> None:
-        """Created ↓ → created ↑ → scope → created ↓."""
+        """Created ↓ → created ↑ → scope → last used → created ↓."""
         position = SORT_ORDERS.index(self.key_order)
         self.key_order = SORT_ORDERS[(position + 1) % len(SORT_ORDERS)]
         self._show_rows(keep_cursor=False)  # a new order starts at its top
@@ -482,7 +534,19 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value
+        shown, masks = hide_secrets(event.value)
+        if masks:
+            # A pasted secret is matched by its hash and shown as its prefix only: the box
+            # (and so the screen, and anything that keeps the box's text) never holds it.
+            self._secret_masks.update(masks)
+            box = event.input
+            with box.prevent(Input.Changed):
+                box.value = shown
+            box.cursor_position = len(shown)
+        words = shown.split()
+        self._secret_masks = {mask: digest for mask, digest in self._secret_masks.items()
+                              if mask in words}
+        self.filter_text = shown
         self._show_rows()
 
     @on(Input.Submitted, "#filter")
