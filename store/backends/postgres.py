@@ -75,6 +75,8 @@ class PostgresBackend:
         self._locks = {purpose: threading.RLock() for purpose in ("read", "verify", "write")}
         self._checked = False
         self._place: str | None = None
+        self._identity: str | None = None
+        self._superuser = False
         self.has_trigram: bool | None = None
 
     def __repr__(self) -> str:
@@ -268,9 +270,34 @@ class PostgresBackend:
             connection.close()
 
     def identity(self) -> str:
-        """The database role the server authenticated for this connection."""
+        """The database role the server authenticated (``session_user``); asked once, and
+        answered before the store exists (``init`` needs it)."""
+        if self._identity is None:
+            connection = self._connect(autocommit=True)
+            try:
+                with self._errors():
+                    self._identity, self._superuser = connection.execute(
+                        "SELECT session_user, rolsuper FROM pg_roles WHERE rolname = session_user"
+                    ).fetchone()
+            finally:
+                connection.close()
+        return self._identity
+
+    def is_superuser(self) -> bool:
+        """Whether the authenticated role is a superuser (whom the server lets do anything)."""
+        self.identity()
+        return bool(self._superuser)
+
+    def role_exists(self, role: str) -> bool:
+        """Whether a database role of that name exists (members are database roles)."""
         with self._connection("read") as connection:
-            return connection.execute("SELECT session_user").fetchone()[0]
+            return _role_exists(connection, role)
+
+    def snapshot(self) -> Mapping[str, Any]:
+        """The store in the file layout (``_meta``, ``keys``, ``projects``, ``members``), each
+        table read on first use, for read-only code written against the file store; keys are
+        looked up by id (iterating them reads every key: use windows for lists)."""
+        return _Snapshot(self)
 
     def group_role(self) -> str:
         """The store's group role (members are granted it)."""
@@ -487,6 +514,80 @@ class PostgresBackend:
             rows = connection.execute(statement, params).fetchall()
         return [{"at": at, "actor": actor, "action": action, "key_id": kid, "detail": detail}
                 for at, actor, action, kid, detail in rows]
+
+
+class _Snapshot(Mapping[str, Any]):
+    """A read-only view of the store in the file layout (see :meth:`PostgresBackend.snapshot`)."""
+
+    NAMES = ("_meta", "keys", "projects", "members", "usage")
+
+    def __init__(self, backend: PostgresBackend) -> None:
+        self._backend = backend
+        self._tables: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.NAMES:
+            raise KeyError(name)
+        if name not in self._tables:
+            backend = self._backend
+            if name == "_meta":
+                self._tables[name] = {"1": backend.meta()}
+            elif name == "keys":
+                self._tables[name] = _KeyLookup(backend)
+            elif name == "projects":
+                self._tables[name] = backend.projects()
+            elif name == "members":
+                self._tables[name] = backend.members()
+            else:
+                self._tables[name] = {}  # usage lives in its own table: see backend.usage()
+        return self._tables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.NAMES)
+
+    def __len__(self) -> int:
+        return len(self.NAMES)
+
+
+class _KeyLookup(Mapping[str, Record]):
+    """Keys by id, each read when asked; iterating reads them all (oldest first)."""
+
+    def __init__(self, backend: PostgresBackend) -> None:
+        self._backend = backend
+        self._seen: dict[str, Record | None] = {}
+        self._all: dict[str, Record] | None = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._all is not None:
+            return self._all.get(key, default)
+        if key not in self._seen:
+            self._seen[key] = self._backend.key(key) if isinstance(key, str) else None
+        found = self._seen[key]
+        return default if found is None else found
+
+    def __getitem__(self, key: str) -> Record:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def _every(self) -> dict[str, Record]:
+        if self._all is None:
+            rows = self._backend.window(KeyQuery(sort=KeySort.CREATED_ASC), 0, EVERY_ROW)
+            self._all = {record["id"]: record for record in rows}
+        return self._all
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._every())
+
+    def __len__(self) -> int:
+        return len(self._every())
+
+
+EVERY_ROW = 2**62  # a LIMIT that never stops a window
 
 
 class ChangeListener:
