@@ -40,6 +40,7 @@ from store.models import (
     validation_errors,
 )
 from store.presenter import creator_label
+from store.backends import is_postgres_store
 from store.repository import Repository, current_login, default_store_path
 from tui.format import scope_label, short_time
 from tui.cli_output import (
@@ -118,7 +119,7 @@ def _run(argv: list[str], login: str | None) -> int:
         return exit_.code if isinstance(exit_.code, int) else 0
     handler: Callable[[Command], int] = getattr(args, "handler", run_ui)
     try:
-        command = Command(args, login or current_login(), parser)
+        command = Command(args, login or current_login(), parser, explicit_login=login)
         return handler(command)
     except CommandError as error:
         complain(str(error))
@@ -145,16 +146,30 @@ def _run(argv: list[str], login: str | None) -> int:
 class Command:
     """What a subcommand runs with: its arguments, the acting login and the store path."""
 
-    def __init__(self, args: argparse.Namespace, login: str, parser: argparse.ArgumentParser) -> None:
+    def __init__(
+        self, args: argparse.Namespace, login: str, parser: argparse.ArgumentParser,
+        *, explicit_login: str | None = None,
+    ) -> None:
         self.args = args
         self.login = login
         self.parser = parser
         named = getattr(args, "store", None)
-        self.named_store = Path(named).expanduser() if named else None
-        self.path = self.named_store or default_store_path()
+        self.named_store: Path | str | None = _store_argument(named) if named else None
+        self.path: Path | str = self.named_store or _default_store()
+        # On PostgreSQL the server says who acts (session_user); only tests name a login.
+        self._explicit_login = explicit_login
+
+    @property
+    def on_postgres(self) -> bool:
+        """Whether the store is a PostgreSQL database (``postgresql://…``)."""
+        return isinstance(self.path, str)
 
     def repo(self) -> Repository:
         """A repository on the store for the acting login (nothing is read yet)."""
+        if self.on_postgres:
+            repo = Repository(self.path, self._explicit_login)
+            self.login = repo.login
+            return repo
         return Repository(self.path, self.login)
 
     def existing_repo(self) -> Repository:
@@ -168,6 +183,36 @@ class Command:
         repo = self.repo()
         repo.open_or_create()
         return repo
+
+
+def _store_argument(text: str) -> Path | str:
+    """``--store``/``$APIKEYS_STORE``: a PostgreSQL conninfo stays a string, a path a Path."""
+    if is_postgres_store(text):
+        if _names_password(text):
+            raise CommandError(
+                "the store string holds a password: anyone on this host can read a command "
+                "line; keep it in ~/.pgpass or a service file (see the README) instead"
+            )
+        return text
+    return Path(text).expanduser()
+
+
+def _names_password(conninfo: str) -> bool:
+    """Whether a libpq URL carries a password (``user:secret@`` or ``password=``)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    try:
+        parts = urlsplit(conninfo)
+        return bool(parts.password) or "password" in parse_qs(parts.query)
+    except ValueError:
+        return False
+
+
+def _default_store() -> Path | str:
+    explicit = os.environ.get("APIKEYS_STORE")
+    if explicit and is_postgres_store(explicit):
+        return _store_argument(explicit)
+    return default_store_path()
 
 
 # -- the parser ----------------------------------------------------------------------------
@@ -399,6 +444,9 @@ def run_ui(command: Command) -> int:
     repo = command.writable_repo()  # a corrupt store is refused here, before the UI opens
     # The check parsed the whole store; the UI parses it again in its own repository. Drop
     # this copy first: at 100,000 keys it held ~200 MB for as long as the UI ran.
+    if repo.is_postgres:
+        repo.close()
+        return _open_app(command.path, repo.login)
     repo.storage.close()
     return _open_app(repo.path, command.login)
 
@@ -469,7 +517,7 @@ def _seeding_progress() -> _SeedingProgress | None:
     return _SeedingProgress(sys.stderr)
 
 
-def _open_app(path: Path, login: str) -> int:
+def _open_app(path: Path | str, login: str) -> int:
     from tui.app import make_app
 
     app = make_app(path, login)
@@ -505,9 +553,11 @@ def run_init(command: Command) -> int:
         raise InvalidInput({"organisation name": str(error)}) from None
     if not created:
         repo.organisation()  # a store that does not parse says so, rather than "exists"
-        raise CommandError(f"a store already exists at {repo.path}; it was not changed")
+        raise CommandError(f"a store already exists at {repo.place}; it was not changed")
     shared = f", shared with group {args.group} (mode 0660)" if args.group else ""
-    print_line(f"Created the store of {safe_text(repo.organisation())} at {safe_text(repo.path)}{shared}")
+    if repo.is_postgres:
+        shared = f"; members are the database roles granted {repo.backend.group_role()}"  # type: ignore[attr-defined]
+    print_line(f"Created the store of {safe_text(repo.organisation())} at {safe_text(repo.place)}{shared}")
     print_line(f"{safe_text(repo.login)} is its owner. Next: `{PROG} projects add NAME --deployed`")
     return 0
 
@@ -977,7 +1027,7 @@ def run_log(command: Command) -> int:
     """The audit trail, newest first."""
     repo = command.existing_repo()
     events = repo.history(command.args.key)
-    skipped = repo.audit.unreadable_lines
+    skipped = 0 if repo.is_postgres else repo.audit.unreadable_lines
     if skipped:
         complain(
             f"note: skipped {skipped} unreadable line{'s' if skipped != 1 else ''} of "

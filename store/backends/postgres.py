@@ -242,8 +242,11 @@ class PostgresBackend:
                 connection.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK,))
                 if _stored_version(connection) is not None:
                     return False
-                identity = connection.execute("SELECT session_user").fetchone()[0]
-                if owner.get("login") != identity:
+                identity, superuser = connection.execute(
+                    "SELECT session_user, rolsuper FROM pg_roles WHERE rolname = session_user"
+                ).fetchone()
+                # A superuser (whom the server lets do anything) may name the first owner.
+                if owner.get("login") != identity and not superuser:
                     raise InvalidInput({"login": f"the first owner must be the connected role {identity!r}"})
                 database = connection.execute("SELECT current_database()").fetchone()[0]
                 group_role = group_role_for(database)
