@@ -123,6 +123,7 @@ class Repository:
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self.store = path  # the store string as given: a path, or a PostgreSQL conninfo
         self.backend = open_backend(path)
         self.is_postgres = self.backend.kind == "postgresql"
         self.clock = clock

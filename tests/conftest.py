@@ -113,7 +113,7 @@ def pg_url(pg_server) -> str:
 #: The logins the suite acts as; on PostgreSQL each is a database role (members are roles).
 PG_TEST_ROLES = (
     "alice", "bob", "carol", "dave", "erin", "frank", "sam", "mallory", "dev1", "dev2", "dev3",
-    "support1", "analyst", "owner2",
+    "support1", "analyst", "owner2", "dana", "ana",
 )
 
 
@@ -148,7 +148,8 @@ def store_target(request: pytest.FixtureRequest, store_path: Path) -> str | Path
 
         with server.admin() as connection:
             for role in PG_TEST_ROLES:
-                if connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+                exists = connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+                if exists is None:
                     connection.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
         server.test_roles_made = True
     return server.conninfo(server.new_database())
@@ -157,3 +158,32 @@ def store_target(request: pytest.FixtureRequest, store_path: Path) -> str | Path
 def is_postgres_target(target: str | Path) -> bool:
     """Whether ``store_target`` is a PostgreSQL database."""
     return isinstance(target, str) and target.startswith("postgresql://")
+
+
+def new_owner_repo(target: str | Path) -> Repository:
+    """What ``owner_repo`` makes, on ``target`` (a ``store_target``): a store owned by
+    ``alice`` with a deployed and an undeployed project."""
+    repo = Repository(target, OWNER, clock=fixed_clock)
+    repo.initialise("Acme Studio")
+    repo.add_project("Storefront", deployed=True)
+    repo.add_project("Kiosk beta", deployed=False)
+    return repo
+
+
+def stored_state(repo: Repository) -> bytes:
+    """Everything the store holds, as bytes, to assert that a refused change changed nothing:
+    the file and its audit trail, or every table of the PostgreSQL database."""
+    if not repo.is_postgres:
+        from store.audit import audit_path
+
+        trail = audit_path(repo.path)
+        return repo.path.read_bytes() + (trail.read_bytes() if trail.exists() else b"")
+    import orjson
+
+    from store.backend import KeyQuery
+
+    backend = repo.backend
+    return orjson.dumps({
+        "meta": backend.meta(), "members": backend.members(), "projects": backend.projects(),
+        "keys": backend.window(KeyQuery(), 0, 10**9), "audit": backend.audit_records(),
+    }, option=orjson.OPT_SORT_KEYS)

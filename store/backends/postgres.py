@@ -353,6 +353,11 @@ class PostgresBackend:
                     f"SELECT {KEY_SELECT} FROM keys k WHERE k.previous_secret_hash = %s LIMIT 1",
                     (secret_hash,),
                 ).fetchone()
+            if row is None:  # an older secret of a rolled key: refused as rolled, not unknown
+                row = connection.execute(
+                    f"SELECT {KEY_SELECT} FROM keys k WHERE k.extra -> 'retired_secret_hashes' ? %s LIMIT 1",
+                    (secret_hash,),
+                ).fetchone()
         return _key_record(row) if row else None
 
     def window(self, query: KeyQuery, offset: int, limit: int, *, after: str | None = None) -> list[Record]:
