@@ -222,8 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command line; ``--store`` is accepted before or after the subcommand."""
     store = _Parser(add_help=False)
     store.add_argument(
-        "--store", metavar="PATH", default=argparse.SUPPRESS,
-        help="the store file (default: $APIKEYS_STORE, else store.json in your data folder)",
+        "--store", metavar="STORE", default=argparse.SUPPRESS,
+        help="the store: a file path, or postgresql://… (libpq; passwords in ~/.pgpass or a service "
+        "file); default: $APIKEYS_STORE, else store.json in your data folder",
     )
     common = [store]
     parser = _Parser(
@@ -358,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--key", metavar="ID", help="only this key's events")
     log.add_argument("--json", action="store_true", help="print a JSON array")
     _add_lifecycle_commands(command)
+    _add_migrate_command(command)
     return parser
 
 
@@ -458,6 +460,8 @@ def run_demo(command: Command) -> int:
     args = command.args
     if not args.seed_only and not _has_terminal():
         _refuse_without_terminal(command.parser)
+    if isinstance(command.named_store, str):
+        return _demo_on_postgres(command, command.named_store)
     if command.named_store is not None:
         path = command.named_store
         for existing in (path, audit_path(path)):
@@ -479,6 +483,53 @@ def run_demo(command: Command) -> int:
     status = _open_app(path, command.login)
     print_line(f"The demo store stays at {safe_text(path)}")
     return status
+
+
+def _demo_on_postgres(command: Command, conninfo: str) -> int:
+    """``demo --store postgresql://…``: seed an empty database in bulk (COPY), then open the UI."""
+    from store.backends.bulk import seed_bulk
+
+    args = command.args
+    backend = seed_bulk(conninfo, command._explicit_login, keys=args.keys)
+    place, login = backend.describe(), backend.identity()
+    backend.close()
+    print_line(f"Seeded a demo store with {args.keys:,} keys: {safe_text(place)}")
+    if args.seed_only:
+        return 0
+    return _open_app(conninfo, login)
+
+
+def _add_migrate_command(command: Callable[..., argparse.ArgumentParser]) -> None:
+    migrate = command(
+        "migrate", "copy the whole store (keys, members, projects, policy, audit trail, usage) "
+        "into a new store: a file into PostgreSQL or back", run_migrate,
+    )
+    migrate.add_argument("--to", required=True, metavar="STORE",
+                         help="the new store: a path, or postgresql://… (must hold no store yet)")
+
+
+def run_migrate(command: Command) -> int:
+    """Copy the store named by --store into the empty store --to names; the source is only read."""
+    from store.backends import open_backend
+    from store.backends.migrate import migrate
+
+    source_repo = command.existing_repo()
+    if source_repo.me().role.value != "owner":
+        raise CommandError(f"{safe_text(source_repo.login)} is not an owner: only an owner migrates the store")
+    target_store = _store_argument(command.args.to)
+    if str(target_store) == str(command.path):
+        raise CommandError("--to names the store being migrated: name a new one")
+    source, target = source_repo.backend, open_backend(target_store)
+    try:
+        copied = migrate(source, target)
+    finally:
+        target.close()
+    print_line(
+        f"Migrated {len(copied.keys):,} keys, {len(copied.members)} members, {len(copied.projects)} "
+        f"projects, {len(copied.events):,} audit events and {len(copied.usage):,} usage days "
+        f"from {safe_text(source_repo.place)} to {safe_text(target.describe())}"
+    )
+    return 0
 
 
 class _SeedingProgress:

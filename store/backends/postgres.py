@@ -229,6 +229,7 @@ class PostgresBackend:
     def create(
         self, meta: Record, owner: Record, events: list[AuditEvent], *,
         group: str | None = None, upto_version: int = SCHEMA_VERSION,
+        populate: Callable[[PostgresTransaction], None] | None = None,
     ) -> bool:
         """Make the schema, the group role and its privileges, the meta row, the first member
         (who must be ``session_user``) and the first audit events, in one transaction; False
@@ -267,6 +268,10 @@ class PostgresBackend:
                 )
                 _insert_member(connection, group_role, owner)
                 _insert_events(connection, events)
+                if populate is not None:  # migrate: the whole store in this one transaction
+                    filling = PostgresTransaction(connection)
+                    populate(filling)
+                    filling.finish()
                 _notify(connection, "store")
             return True
         finally:
@@ -498,6 +503,15 @@ class PostgresBackend:
             rows = connection.execute(
                 "SELECT key_id, to_char(day, 'YYYY-MM-DD'), valid, refused, last_origin, last_ip "
                 "FROM usage WHERE key_id = %s AND day >= %s ORDER BY day", (key_id, since_day),
+            ).fetchall()
+        return [UsageCount(*row) for row in rows]
+
+    def all_usage(self) -> list[UsageCount]:
+        """Every stored per-day counter (for ``migrate``), by key and day."""
+        with self._connection("read") as connection:
+            rows = connection.execute(
+                "SELECT key_id, to_char(day, 'YYYY-MM-DD'), valid, refused, last_origin, last_ip "
+                "FROM usage ORDER BY key_id, day"
             ).fetchall()
         return [UsageCount(*row) for row in rows]
 
