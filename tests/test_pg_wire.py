@@ -22,8 +22,11 @@ try:
 except ImportError:  # CI (APIKEYS_REQUIRE_POSTGRES=1) fails instead
     skip_or_fail("psycopg is not installed (pip install -e '.[test]' installs it)")
 
-from test_pg_backend import _foreign_path, python_for_others  # noqa: E402
-from test_pg_backend import two_os_logins as _two_os_logins  # noqa: E402, F401 (a fixture)
+from test_pg_backend import (  # noqa: E402
+    _foreign_path,
+    python_for_others,
+    two_os_logins,  # noqa: E402, F401 (a fixture)
+)
 
 from store.errors import Forbidden, InvalidInput  # noqa: E402
 from store.lifecycle import GRACE_CHOICES  # noqa: E402
@@ -74,7 +77,7 @@ def cli_as(user: str, *argv: str) -> subprocess.CompletedProcess[str]:
 # -- identity and members ----------------------------------------------------------------------
 
 
-def test_the_cli_acts_as_the_database_role_the_server_authenticated(pg_server, two_os_logins) -> None:
+def test_the_cli_acts_as_the_database_role_the_server_authenticated(pg_server, two_os_logins) -> None:  # noqa: F811
     alice, bob = two_os_logins
     url = pg_server.conninfo(pg_server.new_database())
     as_os_login = url.replace(f"{pg_server.superuser}@", "")  # libpq uses the OS login
@@ -106,7 +109,7 @@ def test_the_cli_acts_as_the_database_role_the_server_authenticated(pg_server, t
     }
 
 
-def test_a_role_connection_cannot_act_as_another_login(pg_server, two_os_logins) -> None:
+def test_a_role_connection_cannot_act_as_another_login(pg_server, two_os_logins) -> None:  # noqa: F811
     alice, bob = two_os_logins
     url = pg_server.conninfo(pg_server.new_database())
     assert cli("init", "--store", url, login=None)[0] == 0
