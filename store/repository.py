@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from . import access, edits, lifecycle, tokens
 from .audit import AuditLog
-from .backend import KeyQuery, KeySort
+from .backend import ChangeNotices, KeyQuery, KeySort
 from .backends import open_backend
 from .errors import Conflict, Forbidden, InvalidInput, InvalidRecord, NotFound
 from .models import (
@@ -62,6 +62,8 @@ from .storage import StoreFile, Transaction, collector_paused, empty_tables
 from .validation import listable, readable_record, record_problem
 from .verify import hash_index, verdict_for
 from .find import KeyFinder, parse_query
+from .key_index import KeyIndex
+from .key_source import DatabaseKeySource, IndexKeySource, KeySource
 from .scan import Finding, ScanReport, scan_files, scan_git_history
 from .usage import KEEP_DAYS, DatabaseUsageRecorder, KeyUsage, UsageRecorder
 
@@ -131,6 +133,7 @@ class Repository:
         self._hash_index: tuple[object, dict[str, str]] | None = None
         self._views: tuple[object, list[KeyView]] | None = None
         self._finder: tuple[object, KeyFinder] | None = None
+        self._index: tuple[object, KeyIndex] | None = None
         self.usage_recorder: UsageRecorder | DatabaseUsageRecorder
         if self.is_postgres:
             self.login = self._database_login(login)
@@ -312,6 +315,36 @@ class Repository:
         )
         projects = {pid: p.get("name", pid) for pid, p in data["projects"].items()}
         return [_key_view(record["id"], record, projects) for record in self.backend.window(query, 0, 2**62)]
+
+    def key_source(
+        self, order: str = "created_desc", filter_text: str = "", *, include_revoked: bool = True
+    ) -> KeySource:
+        """The keys this member may see in ``order`` (``created_desc``, ``created_asc``,
+        ``scope``; PostgreSQL also ``last_used``) matching ``filter_text``, as a source the
+        main table reads a window at a time (see :mod:`store.key_source`). The file store
+        answers from its in-memory index; PostgreSQL with indexed queries, never loading
+        every key."""
+        data = self._current()
+        role = self._role(data)
+        if self.is_postgres:
+            query = KeyQuery(
+                sort=KeySort(order), words=KeyQuery.words_of(filter_text), include_revoked=include_revoked,
+                created_by=None if access.sees_every_key(role) else self.login,
+            )
+            names = {pid: p.get("name", pid) for pid, p in data["projects"].items()}
+            return DatabaseKeySource(self.backend, query, names, ALL_PROJECTS)
+        with self._lock:
+            views = self.list_keys(include_revoked=include_revoked)
+            generation = (self.storage.generation, include_revoked, access.sees_every_key(role))
+            if self._index is None or self._index[0] != generation:
+                self._index = (generation, KeyIndex(views))
+            return IndexKeySource(self._index[1], order, filter_text)
+
+    def change_notices(self) -> ChangeNotices | None:
+        """Notices of other sessions' changes for the live view: PostgreSQL ``LISTEN`` on a
+        connection of its own; None on the file store, where polling
+        :meth:`changed_marker` (one stat) is the way."""
+        return self.backend.listen()
 
     def find_keys(
         self, text: str, *, include_revoked: bool = True, scope: str | None = None
