@@ -238,3 +238,42 @@ def test_demo_seeds_a_postgresql_store_in_bulk(pg_server) -> None:
     assert listed[0] == 0 and 0 < len(json.loads(listed[1])) < 500
     code, _, err = cli("demo", "--keys", "10", "--seed-only", "--store", url, login=None)
     assert code == 2 and len(err.splitlines()) == 1
+
+
+# -- the main screen and the live view ---------------------------------------------------------
+
+
+async def test_the_main_screen_lists_a_postgresql_store(pg_target: str) -> None:
+    from screen_harness import screen_text, settle
+    from tui.app import make_app
+    from tui.screens.key_list import KeyListScreen
+
+    repo = new_owner_repo(pg_target)
+    for index in range(3):
+        repo.create_key(web_draft(name=f"Web {index}"))
+    app = make_app(pg_target, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, KeyListScreen)
+        assert app.screen.table.row_count == 3
+        assert "3 keys" in screen_text(app) and "Acme Studio" in screen_text(app)
+
+
+def test_change_notices_tell_the_live_view_of_another_sessions_change(pg_target: str) -> None:
+    repo = new_owner_repo(pg_target)
+    notices = repo.change_notices()
+    assert notices is not None
+    marker = repo.changed_marker()
+    other = Repository(pg_target, OWNER, clock=fixed_clock)
+    key = other.create_key(web_draft()).key
+    received = notices.wait(5.0)
+    assert any(key.id in notice for notice in received), received
+    assert repo.changed_marker() != marker
+    notices.close()
+    assert Repository(new_file_store(), OWNER).change_notices() is None
+
+
+def new_file_store() -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp()) / "store.json"
