@@ -49,7 +49,7 @@ def read_store(source: Any) -> Contents:
 def write_store(target: Any, contents: Contents) -> None:
     """Create ``target`` holding ``contents``; refuses a target that already holds a store."""
     if target.exists():
-        raise InvalidInput({"to": f"{target.describe()} already holds a store: migrate writes only into an empty one"})
+        raise _occupied(target)
     if isinstance(target, PostgresBackend):
         _write_postgres(target, contents)
     else:
@@ -87,14 +87,21 @@ def _write_postgres(target: PostgresBackend, contents: Contents) -> None:
 
     created = target.create(contents.meta, owner, contents.events, populate=populate)
     if not created:
-        raise InvalidInput({"to": f"{target.describe()} already holds a store: migrate writes only into an empty one"})
+        raise _occupied(target)
+
+
+def _occupied(target: Any) -> InvalidInput:
+    return InvalidInput({"to": (
+        f"{target.describe()} already holds a store: migrate writes only into an empty one"
+    )})
 
 
 def _role_exists(target: PostgresBackend, login: str) -> bool:
     import psycopg
 
     with psycopg.connect(target.conninfo, autocommit=True) as connection:
-        return connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone() is not None
+        found = connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone()
+    return found is not None
 
 
 def _insert_usage(transaction: PostgresTransaction, usage: list[UsageCount]) -> None:
@@ -102,7 +109,8 @@ def _insert_usage(transaction: PostgresTransaction, usage: list[UsageCount]) -> 
         return
     with transaction.connection.cursor() as cursor:
         cursor.executemany(
-            "INSERT INTO usage (key_id, day, valid, refused, last_origin, last_ip) VALUES (%s, %s, %s, %s, %s, %s)",
+            "INSERT INTO usage (key_id, day, valid, refused, last_origin, last_ip) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
             [(c.key_id, c.day, c.valid, c.refused, c.last_origin, c.last_ip) for c in usage],
         )
 

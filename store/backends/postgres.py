@@ -738,7 +738,7 @@ class _Rows(MutableMapping[str, Record]):
     def _write(self, key: str, record: Record, before: Record | None) -> None:
         raise NotImplementedError
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         if key not in self._seen:
             self._seen[key] = self._select(key)
         found = self._seen[key]
