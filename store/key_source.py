@@ -10,7 +10,9 @@ key's position by indexed counts), so a million keys cost a window's worth of ro
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, Protocol, overload
 
 from .backend import KeyQuery
 from .key_index import KeyIndex
@@ -85,4 +87,63 @@ class DatabaseKeySource:
         return self._backend.position(self.query, key_id)
 
 
-__all__ = ["DatabaseKeySource", "IndexKeySource", "KeySource"]
+class WindowedRows(Sequence[KeyView]):
+    """A :class:`KeySource` as the read-only sequence a virtual table takes: ``len()`` is the
+    count, ``rows[i]`` fetches the window of ``page`` rows around ``i`` (a few windows are
+    kept), ``rows.index(view)`` asks the source for the key's position. Only the rows the
+    screen shows are ever read."""
+
+    def __init__(self, source: KeySource, *, page: int = 200, keep: int = 8) -> None:
+        self.source = source
+        self.page = page
+        self._keep = keep
+        self._pages: OrderedDict[int, list[KeyView]] = OrderedDict()
+        self._length: int | None = None
+
+    def __len__(self) -> int:
+        if self._length is None:
+            self._length = self.source.count()
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> KeyView: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[KeyView]: ...
+    def __getitem__(self, index: int | slice) -> KeyView | list[KeyView]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        number = index // self.page
+        rows = self._pages.get(number)
+        if rows is None:
+            rows = self.source.window(number * self.page, self.page)
+            self._pages[number] = rows
+            while len(self._pages) > self._keep:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(number)
+        offset = index - number * self.page
+        if offset >= len(rows):  # the store shrank since the count: the row is gone
+            raise IndexError(index)
+        return rows[offset]
+
+    def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
+        """The position of the key ``value`` (a view, or a key id) in this order."""
+        key_id = value if isinstance(value, str) else getattr(value, "id", None)
+        found = self.source.position(key_id) if isinstance(key_id, str) else None
+        if found is None or found < start or (stop is not None and found >= stop):
+            raise ValueError(f"{key_id!r} is not among these keys")
+        return found
+
+    def __contains__(self, value: object) -> bool:
+        try:
+            self.index(value)
+        except ValueError:
+            return False
+        return True
+
+
+__all__ = ["DatabaseKeySource", "IndexKeySource", "KeySource", "WindowedRows"]

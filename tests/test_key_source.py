@@ -69,3 +69,27 @@ def test_windows_carry_the_project_name_and_revoked_keys_can_be_hidden(filled) -
     views = {view.id: view for view in fresh.key_source().window(0, 10)}
     assert views[ids[1]].project_name == "Storefront"
     assert views[ids[0]].record["status"] == "revoked"
+
+
+def test_windowed_rows_read_only_the_windows_asked_for(filled) -> None:
+    from store.key_source import WindowedRows
+
+    repo, ids = filled
+    calls: list[tuple[int, int]] = []
+    source = repo.key_source("created_asc")
+    window = source.window
+
+    def counted(offset: int, limit: int):
+        calls.append((offset, limit))
+        return window(offset, limit)
+
+    source.window = counted  # type: ignore[method-assign]
+    rows = WindowedRows(source, page=2, keep=2)
+    assert len(rows) == 6
+    assert rows[5].id == ids[5] and rows[4].id == ids[4]
+    assert calls == [(4, 2)]
+    assert [view.id for view in rows[0:2]] == ids[:2]
+    assert rows.index(ids[3]) == 3 and rows.index(rows[1]) == 1
+    assert "key_nosuchkey" not in rows and ids[2] in rows
+    with pytest.raises(IndexError):
+        rows[6]
