@@ -190,8 +190,8 @@ def _store_argument(text: str) -> Path | str:
     if is_postgres_store(text):
         if _names_password(text):
             raise CommandError(
-                "the store string holds a password: anyone on this host can read a command "
-                "line; keep it in ~/.pgpass or a service file (see the README) instead"
+                "the store string holds a password: store strings end up in command lines, "
+                "shell histories and logs; keep it in ~/.pgpass or a service file (see the README)"
             )
         return text
     return Path(text).expanduser()
