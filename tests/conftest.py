@@ -113,7 +113,7 @@ def pg_url(pg_server) -> str:
 #: The logins the suite acts as; on PostgreSQL each is a database role (members are roles).
 PG_TEST_ROLES = (
     "alice", "bob", "carol", "dave", "erin", "frank", "sam", "mallory", "dev1", "dev2", "dev3",
-    "support1", "analyst", "owner2", "dana", "ana",
+    "support1", "analyst", "owner2", "dana", "ana", "sup", "olga", "dev",
 )
 
 
