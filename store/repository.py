@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 import pwd
-import secrets
 import threading
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,8 @@ from pydantic import SecretStr
 
 from . import access, edits, lifecycle, tokens
 from .audit import AuditLog
+from .backend import ChangeNotices, KeyQuery, KeySort
+from .backends import open_backend
 from .errors import Conflict, Forbidden, InvalidInput, InvalidRecord, NotFound
 from .models import (
     NO_EXPIRY,
@@ -61,8 +62,10 @@ from .storage import StoreFile, Transaction, collector_paused, empty_tables
 from .validation import listable, readable_record, record_problem
 from .verify import hash_index, verdict_for
 from .find import KeyFinder, parse_query
+from .key_index import KeyIndex
+from .key_source import DatabaseKeySource, IndexKeySource, KeySource
 from .scan import Finding, ScanReport, scan_files, scan_git_history
-from .usage import KEEP_DAYS, KeyUsage, UsageRecorder
+from .usage import KEEP_DAYS, DatabaseUsageRecorder, KeyUsage, UsageRecorder
 
 ALL_PROJECTS = "All organization projects"
 
@@ -122,23 +125,74 @@ class Repository:
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self.storage = StoreFile(path)
-        self.audit = AuditLog(self.storage)
-        self.login = login or current_login()
+        self.store = path  # the store string as given: a path, or a PostgreSQL conninfo
+        self.backend = open_backend(path)
+        self.is_postgres = self.backend.kind == "postgresql"
         self.clock = clock
         self._lock = threading.RLock()
-        self._hash_index: tuple[int, dict[str, str]] | None = None
-        self._views: tuple[int, list[KeyView]] | None = None
-        self.usage_recorder = UsageRecorder(self.storage, self._lock, self.now)
-        self._finder: tuple[int, KeyFinder] | None = None
+        self._hash_index: tuple[object, dict[str, str]] | None = None
+        self._views: tuple[object, list[KeyView]] | None = None
+        self._finder: tuple[object, KeyFinder] | None = None
+        self._index: tuple[object, KeyIndex] | None = None
+        self.usage_recorder: UsageRecorder | DatabaseUsageRecorder
+        if self.is_postgres:
+            self.login = self._database_login(login)
+            self.usage_recorder = DatabaseUsageRecorder(self.backend, self.now)
+        else:
+            # The file backend's own objects, which file-only code (usage, scan, tests) uses.
+            self.storage: StoreFile = self.backend.storage  # type: ignore[attr-defined]
+            self.audit: AuditLog = self.backend.audit  # type: ignore[attr-defined]
+            self.login = login or current_login()
+            self.usage_recorder = UsageRecorder(self.storage, self._lock, self.now)
 
     def __repr__(self) -> str:
-        return f"Repository({str(self.path)!r}, login={self.login!r})"
+        return f"Repository({self.place!r}, login={self.login!r})"
 
     @property
     def path(self) -> Path:
-        """The store file."""
+        """The store file (on PostgreSQL: the database as :attr:`place` names it)."""
+        if self.is_postgres:
+            return Path(self.place)
         return self.storage.path
+
+    @property
+    def place(self) -> str:
+        """The store for messages: the file's path, or ``database NAME on HOST``."""
+        return self.backend.describe()
+
+    def close(self) -> None:
+        """Release the store's files or connections (usage noted so far is written first)."""
+        if self.is_postgres:
+            self.usage_recorder.flush(spool=True)
+        self.backend.close()
+
+    def _database_login(self, login: str | None) -> str:
+        """On PostgreSQL, who acts is the role the server authenticated (``session_user``).
+
+        Naming another login is refused, except on a superuser's connection (the server lets
+        a superuser do anything anyway): tests and a DBA's tooling act for a member that way.
+        """
+        identity = self.backend.identity()
+        if login is None or login == identity:
+            return identity
+        if self.backend.is_superuser():  # type: ignore[attr-defined]
+            return login
+        raise Forbidden(
+            f"connected to {self.place} as database role {identity!r}: a PostgreSQL store knows "
+            f"you by the role the server authenticated, so you cannot act as {login!r}"
+        )
+
+    def _current(self) -> Any:
+        """The store in the file layout: the cached parse, or a read-on-use database view."""
+        if self.is_postgres:
+            return self.backend.snapshot()  # type: ignore[attr-defined]
+        return self.storage.current()
+
+    def _generation(self) -> object:
+        """What changes whenever the store does (a parse generation, or the change marker)."""
+        if self.is_postgres:
+            return self.backend.change_marker()
+        return self.storage.generation
 
     def now(self) -> str:
         """The current time as stored (ISO, UTC)."""
@@ -152,11 +206,19 @@ class Repository:
             organisation or f"{self.login}'s organisation", what="organisation name", max_length=80
         )
         now = self.now()
-        data = empty_tables({"organisation": name, "created_at": now, "created_by": self.login})
-        data["members"][self.login] = Member(
+        meta = {"organisation": name, "created_at": now, "created_by": self.login}
+        owner = Member(
             login=self.login, display_name=display_name_of(self.login), role=Role.OWNER,
             added_at=now, added_by=self.login,
         ).model_dump(mode="json")
+        if self.is_postgres:
+            self._views = self._finder = None
+            owner["display_name"] = self.login  # a database role has no GECOS field
+            return self.backend.create(
+                meta, owner, [self._event("store.init", None, f"created organisation {name!r}")], group=group
+            )
+        data = empty_tables(meta)
+        data["members"][self.login] = owner
         self.audit.check()
         created = self.storage.create(data, group=group)
         if created:
@@ -165,9 +227,9 @@ class Repository:
 
     def open_or_create(self) -> None:
         """Use the store, creating it with this login as owner when it does not exist yet."""
-        if not self.storage.exists():
+        if not self.backend.exists():
             self.initialise()
-        self.storage.current()
+        self._current()["_meta"]
 
     def report_reading(self, progress: Callable[[int, int], None] | None) -> None:
         """Have parses of a big store tell ``progress`` (keys read, keys in the store) after
@@ -176,23 +238,23 @@ class Repository:
 
     def organisation(self) -> str:
         """The organisation's name."""
-        return self.storage.current()["_meta"]["1"].get("organisation", "")
+        return self._current()["_meta"]["1"].get("organisation", "")
 
     def changed_marker(self) -> object:
-        """A cheap token (one stat) that differs whenever the file was replaced."""
-        return self.storage.identity()
+        """A cheap token (one stat, or one sequence read) that differs after any change."""
+        return self.backend.change_marker()
 
     # -- who is acting --------------------------------------------------------------------
 
     def me(self) -> Member:
         """The acting member; refuses a login that is not a member."""
-        data = self.storage.current()
+        data = self._current()
         return _stored_member(self._member_record(data))
 
     def owners(self) -> list[Member]:
         """The organisation's owners, oldest member first: whom a login that is not a member
         (yet) should ask. Readable by anyone who can read the store."""
-        data = self.storage.current()
+        data = self._current()
         owners = [_stored_member(record) for record in data["members"].values()
                   if record.get("role") == Role.OWNER.value]
         return sorted(owners, key=lambda member: (member.added_at, member.login))
@@ -201,7 +263,7 @@ class Repository:
         """Whether this member sees every key of the store (else only their own)."""
         return access.sees_every_key(self.me().role)
 
-    def _member_record(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _member_record(self, data: Mapping[str, Any]) -> dict[str, Any]:
         record = data["members"].get(self.login)
         if record is None:
             organisation = data["_meta"]["1"].get("organisation", "this organisation")
@@ -211,7 +273,7 @@ class Repository:
             )
         return record
 
-    def _role(self, data: dict[str, Any]) -> Role:
+    def _role(self, data: Mapping[str, Any]) -> Role:
         record = self._member_record(data)
         role = record.get("role") if isinstance(record, dict) else None
         try:
@@ -226,8 +288,10 @@ class Repository:
 
     def list_keys(self, *, include_revoked: bool = True, scope: str | None = None) -> list[KeyView]:
         """The keys this member may see, oldest first, as cheap read-only views."""
+        if self.is_postgres:
+            return self._database_keys(include_revoked=include_revoked, scope=scope)
         with self._lock:
-            data = self.storage.current()
+            data = self._current()
             role = self._role(data)
             generation = self.storage.generation
             if self._views is None or self._views[0] != generation:
@@ -245,6 +309,48 @@ class Repository:
             views = [view for view in views if view.record["scope"] == scope]
         return views
 
+    def _database_keys(self, *, include_revoked: bool, scope: str | None) -> list[KeyView]:
+        """:meth:`list_keys` on PostgreSQL: one window of the rows this member may see, oldest
+        first (the database filters; the UI's own screens ask for smaller windows)."""
+        data = self._current()
+        role = self._role(data)
+        query = KeyQuery(
+            sort=KeySort.CREATED_ASC, include_revoked=include_revoked, scope=scope,
+            created_by=None if access.sees_every_key(role) else self.login,
+        )
+        projects = {pid: p.get("name", pid) for pid, p in data["projects"].items()}
+        return [_key_view(record["id"], record, projects) for record in self.backend.window(query, 0, 2**62)]
+
+    def key_source(
+        self, order: str = "created_desc", filter_text: str = "", *, include_revoked: bool = True
+    ) -> KeySource:
+        """The keys this member may see in ``order`` (``created_desc``, ``created_asc``,
+        ``scope``; PostgreSQL also ``last_used``) matching ``filter_text``, as a source the
+        main table reads a window at a time (see :mod:`store.key_source`). The file store
+        answers from its in-memory index; PostgreSQL with indexed queries, never loading
+        every key."""
+        data = self._current()
+        role = self._role(data)
+        if self.is_postgres:
+            query = KeyQuery(
+                sort=KeySort(order), words=KeyQuery.words_of(filter_text), include_revoked=include_revoked,
+                created_by=None if access.sees_every_key(role) else self.login,
+            )
+            names = {pid: p.get("name", pid) for pid, p in data["projects"].items()}
+            return DatabaseKeySource(self.backend, query, names, ALL_PROJECTS)
+        with self._lock:
+            views = self.list_keys(include_revoked=include_revoked)
+            generation = (self.storage.generation, include_revoked, access.sees_every_key(role))
+            if self._index is None or self._index[0] != generation:
+                self._index = (generation, KeyIndex(views))
+            return IndexKeySource(self._index[1], order, filter_text)
+
+    def change_notices(self) -> ChangeNotices | None:
+        """Notices of other sessions' changes for the live view: PostgreSQL ``LISTEN`` on a
+        connection of its own; None on the file store, where polling
+        :meth:`changed_marker` (one stat) is the way."""
+        return self.backend.listen()
+
     def find_keys(
         self, text: str, *, include_revoked: bool = True, scope: str | None = None
     ) -> list[KeyView]:
@@ -256,6 +362,9 @@ class Repository:
             views = self.list_keys(include_revoked=include_revoked, scope=scope)
             if not query:
                 return views
+            if self.is_postgres:  # the views are new objects per call: match within them
+                found = {id(view) for view in KeyFinder(views, self.now()).find(query, self.now())}
+                return [view for view in views if id(view) in found]
             found = {id(view) for view in self.key_finder().find(query, self.now())}
         return [view for view in views if id(view) in found]
 
@@ -263,6 +372,11 @@ class Repository:
         """The matcher over every key of the store as last read (all members' keys: filter
         by what the member may see afterwards), built once per store generation."""
         with self._lock:
+            if self.is_postgres:
+                marker = self._generation()
+                if self._finder is None or self._finder[0] != marker:
+                    self._finder = (marker, KeyFinder(self.list_keys(), self.now()))
+                return self._finder[1]
             self.list_keys()  # the views of the current generation
             assert self._views is not None
             generation, views = self._views
@@ -273,7 +387,7 @@ class Repository:
     def get_key(self, key_id: str) -> ApiKey:
         """One key with every field; :class:`NotFound` if this member may not see it, and
         :class:`InvalidRecord` (naming the file, the record and why) if it fails the checks."""
-        data = self.storage.current()
+        data = self._current()
         record = self._visible_record(data, key_id)
         problem = record_problem(record, key_id)
         if problem is None:
@@ -289,7 +403,7 @@ class Repository:
     def key_view(self, key_id: str) -> KeyView:
         """One key as a list shows it, flagged (``problem``) when its record is not valid;
         works for any record, so revoke can always be offered."""
-        data = self.storage.current()
+        data = self._current()
         record = self._visible_record(data, key_id)
         projects = {pid: p.get("name", pid) for pid, p in data["projects"].items() if isinstance(p, dict)}
         return _key_view(key_id, record, projects)
@@ -303,7 +417,7 @@ class Repository:
 
     def project_name(self, project_id: str | None) -> str:
         """A project's name (or its id if unknown); None means All organization projects."""
-        data = self.storage.current()
+        data = self._current()
         self._role(data)  # a login that is not a member learns nothing of the store
         if project_id is None:
             return ALL_PROJECTS
@@ -486,8 +600,9 @@ class Repository:
         key_id = record["id"]
         revision = record.get("revision", 0)
         since = max(1, revision - expected) if revision > expected else 1
+        trail = self.backend.audit_records(key_id) if self.is_postgres else self.audit.records()
         recent = [
-            event for event in reversed(self.audit.records())
+            event for event in reversed(trail)
             if event.get("key_id") == key_id and event.get("action") != "key.create"
         ][:min(since, 3)]
         what = "; ".join(
@@ -684,7 +799,7 @@ class Repository:
 
     def get_policy(self) -> Policy:
         """The organisation's key policy (any member may read it)."""
-        data = self.storage.current()
+        data = self._current()
         self._role(data)
         return self._policy(data["_meta"]["1"])
 
@@ -728,23 +843,29 @@ class Repository:
 
     def list_projects(self) -> list[tuple[Project, int]]:
         """Every project with the number of keys (not revoked) this member can see in it."""
-        data = self.storage.current()
+        data = self._current()
         counts: dict[str | None, int] = {}
-        for view in self.list_keys(include_revoked=False):
-            counts[view.project_id] = counts.get(view.project_id, 0) + 1
+        if self.is_postgres:  # counted by the database (GROUP BY), not by listing every key
+            role = self._role(data)
+            counts = self.backend.project_key_counts(
+                created_by=None if access.sees_every_key(role) else self.login
+            )
+        else:
+            for view in self.list_keys(include_revoked=False):
+                counts[view.project_id] = counts.get(view.project_id, 0) + 1
         projects = [_stored_project(p) for p in data["projects"].values()]
         projects.sort(key=lambda project: project.name.casefold())
         return [(project, counts.get(project.id, 0)) for project in projects]
 
     def project_count(self) -> int:
         """How many projects the organisation has (any member may know)."""
-        data = self.storage.current()
+        data = self._current()
         self._role(data)
         return len(data["projects"])
 
     def find_project(self, reference: str) -> Project:
         """A project by id, or by name (case-insensitive) when the name is unique."""
-        data = self.storage.current()
+        data = self._current()
         self._role(data)
         return _stored_project(self._resolve_project(data["projects"], reference))
 
@@ -796,7 +917,7 @@ class Repository:
 
     def list_members(self) -> list[Member]:
         """Every member, by login (any member may read this)."""
-        data = self.storage.current()
+        data = self._current()
         self._role(data)
         return sorted((_stored_member(m) for m in data["members"].values()), key=lambda m: m.login)
 
@@ -809,7 +930,14 @@ class Repository:
                 raise InvalidInput({"login": f"{login!r} is not a valid login name"})
             if login in transaction.members:
                 raise InvalidInput({"login": f"{login} is already a member"})
-            if not account_exists(login):
+            if self.is_postgres:
+                if not self.backend.role_exists(login):  # type: ignore[attr-defined]
+                    raise InvalidInput({"login": (
+                        f"there is no database role {login!r} on {self.place}: members of a "
+                        f"PostgreSQL store are database roles; have the DBA create it first "
+                        f"(CREATE ROLE \"{login}\" LOGIN)"
+                    )})
+            elif not account_exists(login):
                 raise InvalidInput({"login": (
                     f"{login} has no account on this host: members are logins here; create "
                     "the account first"
@@ -859,7 +987,10 @@ class Repository:
                 raise InvalidInput({"login": f"{login} is the last owner: make another owner first"})
             del transaction.members[login]
             transaction.changed()
-            kept = sum(1 for key in transaction.keys.values() if key.get("created_by") == login)
+            if self.is_postgres:  # keys are counted by the database, never listed in a change
+                kept = self.backend.count(KeyQuery(created_by=login))
+            else:
+                kept = sum(1 for key in transaction.keys.values() if key.get("created_by") == login)
             events.append(self._event(
                 "member.remove", None,
                 f"removed {login} ({record['role']}); "
@@ -870,7 +1001,7 @@ class Repository:
     def member_logins(self) -> frozenset[str]:
         """The logins of the current members: a key's creator not among them was removed
         (screens show e.g. ``bob (removed)``)."""
-        data = self.storage.current()
+        data = self._current()
         self._role(data)
         return frozenset(data["members"])
 
@@ -900,8 +1031,11 @@ class Repository:
         if scope is None:
             return Verdict(valid=False, reason="malformed")
         digest = tokens.hash_secret(secret)
+        if self.is_postgres:
+            found = self.backend.key_by_hash(digest)
+            return verdict_for(found, found.get("id", "") if found else "", digest, now, origin, ip, app_id)
         with self._lock:
-            data = self.storage.current()
+            data = self._current()
             key_id = self._hash_lookup(data).get(digest)
             record = data["keys"].get(key_id) if key_id else None
         return verdict_for(record, key_id or "", digest, now, origin, ip, app_id)
@@ -926,7 +1060,7 @@ class Repository:
         """
         if type(days) is not int or not 1 <= days <= KEEP_DAYS:
             raise InvalidInput({"days": f"choose between 1 and {KEEP_DAYS} days"})
-        data = self.storage.current()
+        data = self._current()
         record = self._visible_record(data, key_id)
         today = date.fromisoformat(self.now()[:10])
         return self.usage_recorder.usage_of(data, key_id, record, days, today)
@@ -942,7 +1076,7 @@ class Repository:
         ``active`` while its grace lasts, then ``rolled``. With ``git``, the history of the git
         repository at each PATH is searched too, for secrets not found in the files themselves.
         """
-        self._role(self.storage.current())  # a login that is not a member scans nothing
+        self._role(self._current())  # a login that is not a member scans nothing
         paths = list(paths)
         sightings, report = scan_files(paths, exclude=self._own_files())
         if git:
@@ -951,20 +1085,13 @@ class Repository:
                 history, blobs = scan_git_history(top)
                 report.git_blobs += blobs
                 sightings += [s for s in history if s.secret_hash not in in_files]
-        data = self.storage.current()
+        data = self._current()
         role = self._role(data)
-        current = self._hash_lookup(data)
-        previous = {
-            record["previous_secret_hash"]: key_id for key_id, record in data["keys"].items()
-            if isinstance(record, dict) and isinstance(record.get("previous_secret_hash"), str)
-        } if sightings else {}
+        lookup = self._secret_lookup(data) if sightings else None
         now = self.now()
         for sighting in sightings:
-            key_id = current.get(sighting.secret_hash)
-            is_previous = key_id is None
-            if is_previous:
-                key_id = previous.get(sighting.secret_hash)
-            record = data["keys"].get(key_id) if key_id else None
+            assert lookup is not None
+            record, is_previous = lookup(sighting.secret_hash)
             if not isinstance(record, dict) or not access.can_see(self.login, role, record):
                 report.findings.append(Finding(sighting.path, sighting.line, sighting.key_prefix))
                 continue
@@ -975,9 +1102,34 @@ class Repository:
             ))
         return report
 
+    def _secret_lookup(self, data: Any) -> Callable[[str], tuple[Any, bool]]:
+        """A function from a secret's hash to (its key's record or None, whether it is that
+        key's previous secret): a lookup per hash on PostgreSQL, dicts of the parse on a file."""
+        if self.is_postgres:
+            def lookup_in_database(digest: str) -> tuple[Any, bool]:
+                record = self.backend.key_by_hash(digest)
+                return record, record is not None and record.get("secret_hash") != digest
+            return lookup_in_database
+        current = self._hash_lookup(data)
+        previous = {
+            record["previous_secret_hash"]: key_id for key_id, record in data["keys"].items()
+            if isinstance(record, dict) and isinstance(record.get("previous_secret_hash"), str)
+        }
+
+        def lookup(digest: str) -> tuple[Any, bool]:
+            key_id = current.get(digest)
+            is_previous = key_id is None
+            if is_previous:
+                key_id = previous.get(digest)
+            return (data["keys"].get(key_id) if key_id else None), is_previous
+        return lookup
+
     def _own_files(self) -> set[tuple[int, int]]:
         """(device, inode) of the store and the files beside it, which hold secrets by design."""
+        if self.is_postgres:
+            return set()
         own = set()
+        assert isinstance(self.usage_recorder, UsageRecorder)
         for path in (self.path, self.storage.lock_path, self.audit.path, self.usage_recorder.spool_path):
             try:
                 info = os.stat(path)
@@ -990,10 +1142,14 @@ class Repository:
 
     def history(self, key_id: str | None = None) -> list[AuditEvent]:
         """Audit events newest first: all this member may see, or those of one key."""
-        data = self.storage.current()
+        data = self._current()
         role = self._role(data)
         if key_id is not None:
             self._visible_record(data, key_id)
+        if self.is_postgres:
+            visible_to = None if access.sees_every_key(role) else self.login
+            return [AuditEvent.model_validate(event) for event in
+                    reversed(self.backend.audit_records(key_id, visible_to=visible_to))]
         with collector_paused():
             return self._visible_events(key_id, data["keys"], access.sees_every_key(role))
 
@@ -1019,20 +1175,16 @@ class Repository:
         """One locked transaction for the acting member; audit events are appended inside
         the lock once the store has been written, so the trail follows the store's order."""
         events: list[AuditEvent] = []
-        with self._lock, self.storage.transaction() as transaction:
-            self.audit.check()
-            self.audit.recover(transaction.meta.get("audit_pending"))
+        with self._lock, self.backend.transaction() as transaction:
+            # The file backend has checked the audit file and appended a crashed writer's
+            # events (AuditLog.recover) by now.
             role = self._role(transaction.data)
-            self.usage_recorder.apply(transaction)
-            yield transaction, role, events
+            self.usage_recorder.apply(transaction)  # type: ignore[arg-type]
+            yield transaction, role, events  # type: ignore[misc]
             if transaction.dirty and events:
-                # The events travel in the store file too: if this process dies between the
-                # replace and the append, the next change appends them (AuditLog.recover).
-                transaction_id = secrets.token_hex(8)
-                transaction.meta["audit_pending"] = {
-                    "txn": transaction_id, "events": [event.model_dump() for event in events],
-                }
-                transaction.after_write.append(lambda: self.audit.append(events, transaction_id))
+                # File: the events travel in the store file too, and are appended once it is
+                # written; PostgreSQL: they are inserted in the same database transaction.
+                transaction.record_events(events)
 
     def _event(self, action: str, key_id: str | None, detail: str) -> AuditEvent:
         return AuditEvent(at=self.now(), actor=self.login, action=action, key_id=key_id, detail=detail)

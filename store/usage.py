@@ -502,3 +502,92 @@ def _prune(usage: dict[str, Any], oldest: str) -> None:
             else:
                 usage[key_id] = tally.as_stored()
 
+
+
+class DatabaseUsageRecorder:
+    """Usage on PostgreSQL: verify notes answers in memory (as :class:`UsageRecorder` does)
+    and a flush writes them with one upsert of per-day counters (``backend.add_usage``) and
+    one ``UPDATE … FROM`` of last-used times (``backend.note_last_used``), neither waiting for a
+    writer. A flush that fails keeps the notes for the next one; there is no spool file: the
+    database takes the counts from every host at once."""
+
+    def __init__(self, backend: Any, now: Callable[[], str]) -> None:
+        self.backend = backend
+        self._now = now
+        self._notes = UsageRecorder.__new__(UsageRecorder)  # its in-memory notes only
+        self._notes._notes_lock = threading.Lock()
+        self._notes._pending = {}
+        self.flush_interval = FLUSH_INTERVAL
+        self.next_flush_at = 0.0
+
+    def note(self, verdict: Verdict, now: str, origin: str | None, ip: str | None) -> None:
+        """Count one answer of verify; write the batch when due."""
+        self._notes.next_flush_at = float("inf")  # the notes' own flush never runs
+        self._notes.note(verdict, now, origin, ip)
+        if time.monotonic() >= self.next_flush_at:
+            self.flush(spool=False)
+
+    def pending(self) -> dict[str, Tally]:
+        """A copy of the notes not written yet (key id → tally)."""
+        return self._notes.pending()
+
+    def flush(self, *, spool: bool = True) -> bool:
+        """Write the notes now; False (notes kept) if the database could not take them."""
+        from .backend import UsageCount
+
+        self.next_flush_at = time.monotonic() + self.flush_interval
+        snapshot = self.pending()
+        if not snapshot:
+            return True
+        counts = []
+        for key_id, tally in snapshot.items():
+            for day, (valid, refused) in sorted(tally.days.items()):
+                seen_today = tally.seen is not None and tally.seen[:10] == day
+                counts.append(UsageCount(
+                    key_id, day, valid, refused,
+                    tally.origin if seen_today else None, tally.ip if seen_today else None,
+                ))
+        try:
+            self.backend.add_usage(counts)
+            counted = {key_id: Tally() for key_id in snapshot}
+            for key_id, tally in snapshot.items():
+                counted[key_id].days = tally.days
+            self._notes._forget(counted)
+            seen = {key_id: tally.seen for key_id, tally in snapshot.items() if tally.seen is not None}
+            written = self.backend.note_last_used(seen) if seen else set()
+        except StoreUnusable:
+            return False
+        done = {key_id: Tally() for key_id in written}
+        for key_id in written:
+            done[key_id].seen = snapshot[key_id].seen
+        self._notes._forget(done)
+        return True
+
+    def apply(self, transaction: Any) -> None:
+        """Nothing to fold into a change: the counters have their own table."""
+
+    def usage_of(
+        self, data: Any, key_id: str, record: dict[str, Any], days: int, today: date
+    ) -> KeyUsage:
+        """A key's usage over the ``days`` UTC days up to ``today``: the stored counters plus
+        this process's notes not written yet."""
+        since = (today - timedelta(days=days - 1)).isoformat()
+        tally = Tally()
+        origin = ip = None
+        for row in self.backend.usage(key_id, since):
+            tally.days[row.day] = [row.valid, row.refused]
+            if row.last_origin is not None or row.last_ip is not None:
+                origin, ip = row.last_origin, row.last_ip
+        stored_last = record.get("last_used_at") if isinstance(record.get("last_used_at"), str) else None
+        tally.seen, tally.origin, tally.ip = stored_last, origin, ip
+        extra = self.pending().get(key_id)
+        if extra is not None:
+            tally.add(extra)
+        window = [(today - timedelta(days=back)).isoformat() for back in range(days - 1, -1, -1)]
+        listed = [UsageDay(date=day, valid=tally.days.get(day, [0, 0])[0],
+                           refused=tally.days.get(day, [0, 0])[1]) for day in window]
+        return KeyUsage(
+            key_id=key_id, days=listed,
+            valid=sum(day.valid for day in listed), refused=sum(day.refused for day in listed),
+            last_used_at=tally.seen, last_used_origin=tally.origin, last_used_ip=tally.ip,
+        )

@@ -106,3 +106,84 @@ def pg_server():
 def pg_url(pg_server) -> str:
     """A libpq URL of a fresh, empty database on the session's server (as its superuser)."""
     return pg_server.conninfo(pg_server.new_database())
+
+
+# -- one fixture, both backends (SPEC §10) ----------------------------------------------------
+
+#: The logins the suite acts as; on PostgreSQL each is a database role (members are roles).
+PG_TEST_ROLES = (
+    "alice", "bob", "carol", "dave", "erin", "frank", "sam", "mallory", "dev1", "dev2", "dev3",
+    "support1", "analyst", "owner2", "dana", "ana", "sup", "olga", "dev",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "file_only: a test of the file store itself; store_target gives it the file only"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that asks for ``store_target`` runs on the file store and on PostgreSQL,
+    unless it is marked ``file_only`` or names ``store_path`` itself (it reads the file)."""
+    if "store_target" not in metafunc.fixturenames:
+        return
+    import inspect
+
+    own = set(inspect.signature(metafunc.function).parameters)
+    file_only = "store_path" in own or metafunc.definition.get_closest_marker("file_only") is not None
+    metafunc.parametrize("store_target", ["file"] if file_only else ["file", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def store_target(request: pytest.FixtureRequest, store_path: Path) -> str | Path:
+    """The store a test runs against: this test's file path, or the libpq URL of a fresh
+    database on the session's PostgreSQL server (connected as its superuser, which may act
+    for the suite's logins: each is a database role there)."""
+    if getattr(request, "param", "file") == "file":
+        return store_path
+    server = request.getfixturevalue("pg_server")
+    if not getattr(server, "test_roles_made", False):
+        from psycopg import sql
+
+        with server.admin() as connection:
+            for role in PG_TEST_ROLES:
+                exists = connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+                if exists is None:
+                    connection.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        server.test_roles_made = True
+    return server.conninfo(server.new_database())
+
+
+def is_postgres_target(target: str | Path) -> bool:
+    """Whether ``store_target`` is a PostgreSQL database."""
+    return isinstance(target, str) and target.startswith("postgresql://")
+
+
+def new_owner_repo(target: str | Path) -> Repository:
+    """What ``owner_repo`` makes, on ``target`` (a ``store_target``): a store owned by
+    ``alice`` with a deployed and an undeployed project."""
+    repo = Repository(target, OWNER, clock=fixed_clock)
+    repo.initialise("Acme Studio")
+    repo.add_project("Storefront", deployed=True)
+    repo.add_project("Kiosk beta", deployed=False)
+    return repo
+
+
+def stored_state(repo: Repository) -> bytes:
+    """Everything the store holds, as bytes, to assert that a refused change changed nothing:
+    the file and its audit trail, or every table of the PostgreSQL database."""
+    if not repo.is_postgres:
+        from store.audit import audit_path
+
+        trail = audit_path(repo.path)
+        return repo.path.read_bytes() + (trail.read_bytes() if trail.exists() else b"")
+    import orjson
+
+    from store.backend import KeyQuery
+
+    backend = repo.backend
+    return orjson.dumps({
+        "meta": backend.meta(), "members": backend.members(), "projects": backend.projects(),
+        "keys": backend.window(KeyQuery(), 0, 10**9), "audit": backend.audit_records(),
+    }, option=orjson.OPT_SORT_KEYS)

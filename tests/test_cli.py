@@ -45,11 +45,12 @@ class Result:
 
 
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], store_path: Path):
-    """``run(*argv, login=...)``: main() on this test's store (``--store`` appended)."""
+def run(capsys: pytest.CaptureFixture[str], store_target: Path | str):
+    """``run(*argv, login=...)``: main() on this test's store (``--store`` appended): a file,
+    or a PostgreSQL database (see conftest's ``store_target``)."""
 
     def runner(*argv: str, login: str = OWNER, store: bool = True) -> Result:
-        args = [*argv, "--store", str(store_path)] if store else list(argv)
+        args = [*argv, "--store", str(store_target)] if store else list(argv)
         code = main(args, login=login)
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
@@ -58,7 +59,7 @@ def run(capsys: pytest.CaptureFixture[str], store_path: Path):
 
 
 @pytest.fixture
-def ready(run, store_path: Path):
+def ready(run):
     """A store owned by alice with a deployed Storefront and an undeployed Kiosk."""
     assert run("init", "--org", "Acme Studio").code == 0
     assert run("projects", "add", "Storefront", "--deployed").code == 0

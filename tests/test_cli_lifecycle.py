@@ -271,6 +271,7 @@ def test_members_remove(ready) -> None:
 
 
 @pytest.mark.real_accounts
+@pytest.mark.file_only  # members are OS logins here; database roles on PostgreSQL (test_pg_wire.py)
 def test_members_add_refuses_a_login_without_an_account(ready) -> None:
     result = ready("members", "add", "zz-no-such-login", "--role", "developer")
     assert result.code == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OWNER, fixed_clock, web_draft
+from conftest import OWNER, fixed_clock, new_owner_repo, web_draft
 from store.errors import Conflict
 from store.models import KeyChanges, WebSettings
 from store.repository import Repository
@@ -19,9 +19,15 @@ COLLEAGUE = "bob"
 
 
 @pytest.fixture
-def colleague(owner_repo: Repository, store_path: Path) -> Repository:
+def colleague(owner_repo: Repository) -> Repository:
     owner_repo.add_member(COLLEAGUE, "owner", display_name="Bob")
-    return Repository(store_path, COLLEAGUE, clock=fixed_clock)
+    return Repository(owner_repo.store, COLLEAGUE, clock=fixed_clock)
+
+
+@pytest.fixture
+def owner_repo(store_target: Path | str) -> Repository:
+    """The shared owner_repo, on the file store and on PostgreSQL (``store_target``)."""
+    return new_owner_repo(store_target)
 
 
 def seen_when_opened(repo: Repository, key_id: str) -> tuple[int, KeyChanges]:

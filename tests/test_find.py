@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
+from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, new_owner_repo, web_draft
 from store import tokens
 from store.find import KeyFinder, parse_query
 from store.repository import Repository
@@ -18,11 +18,17 @@ from tui.cli import main
 
 
 @pytest.fixture
-def keys(owner_repo: Repository, store_path: Path):
+def owner_repo(store_target: Path | str) -> Repository:
+    """The shared owner_repo, on the file store and on PostgreSQL (``store_target``)."""
+    return new_owner_repo(store_target)
+
+
+@pytest.fixture
+def keys(owner_repo: Repository):
     """Keys of two creators in two projects; one revoked."""
     owner_repo.add_member("bob", "developer")
     owner_repo.add_project("Warehouse", deployed=True)
-    bob = Repository(store_path, "bob", clock=fixed_clock)
+    bob = Repository(owner_repo.store, "bob", clock=fixed_clock)
     made = {
         "checkout": owner_repo.create_key(web_draft(name="Checkout widget")),
         "ios": owner_repo.create_key(mobile_draft(name="iOS app")),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from conftest import FIXED_NOW, OWNER, analytics_draft, mobile_draft, web_draft
+from conftest import FIXED_NOW, OWNER, analytics_draft, mobile_draft, new_owner_repo, web_draft
 from store import presenter
 from store.models import to_iso
 from store.repository import Repository
@@ -15,6 +16,12 @@ from tui.cli import main
 from tui.cli_output import key_fields
 
 NOW = FIXED_NOW
+
+
+@pytest.fixture
+def owner_repo(store_target: Path | str) -> Repository:
+    """The shared owner_repo, on the file store and on PostgreSQL (``store_target``)."""
+    return new_owner_repo(store_target)
 
 
 def record(**fields: object) -> dict:
@@ -95,11 +102,11 @@ def test_no_secret_ever_in_the_facts(owner_repo: Repository) -> None:
 
 
 @pytest.fixture
-def cli(capsys, store_path, owner_repo):
+def cli(capsys, owner_repo):
     """``cli(*argv, login=...)`` → (exit status, stdout, stderr) on the test's store."""
 
     def run(*argv: str, login: str = OWNER) -> tuple[int, str, str]:
-        code = main([*argv, "--store", str(store_path)], login=login)
+        code = main([*argv, "--store", str(owner_repo.store)], login=login)
         captured = capsys.readouterr()
         return code, captured.out, captured.err
 
@@ -134,7 +141,7 @@ def test_show_secret_of_an_analytics_key_gives_the_rule_books_reason(cli, owner_
 def test_revoke_and_edit_refusals_come_from_the_rule_book(cli, owner_repo: Repository) -> None:
     owner_repo.add_member("sam", "support")
     key = owner_repo.create_key(web_draft()).key
-    sam = Repository(owner_repo.path, "sam")
+    sam = Repository(owner_repo.store, "sam")
     for argv, action in ((("revoke", key.id, "--yes"), "revoke"), (("edit", key.id, "--name", "x"), "edit")):
         code, _, err = cli(*argv, login="sam")
         assert code == 2

@@ -9,11 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OWNER, fixed_clock, mobile_draft, web_draft
+from conftest import OWNER, fixed_clock, mobile_draft, new_owner_repo, web_draft
 from store import tokens
 from store.repository import Repository
 from store.scan import MAX_FILE_SIZE, sightings_in
 from tui.cli import main
+
+
+@pytest.fixture
+def owner_repo(store_target: Path | str) -> Repository:
+    """The shared owner_repo, on the file store and on PostgreSQL (``store_target``)."""
+    return new_owner_repo(store_target)
 
 
 def run(store_path: Path, capsys, *argv: str, login: str = OWNER):

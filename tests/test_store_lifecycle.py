@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
+from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, new_owner_repo, stored_state, web_draft
 from store import tokens
 from store.audit import audit_path
 from store.errors import Conflict, Forbidden, InvalidInput, NotFound, StoreUnusable
@@ -36,6 +36,12 @@ class Clock:
 
 
 @pytest.fixture
+def owner_repo(store_target: Path | str) -> Repository:
+    """The shared owner_repo, on the file store and on PostgreSQL (``store_target``)."""
+    return new_owner_repo(store_target)
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock(fixed_clock())
 
@@ -43,10 +49,12 @@ def clock() -> Clock:
 @pytest.fixture
 def repo(owner_repo: Repository, clock: Clock) -> Repository:
     """The owner's repository on the same store, with a clock the test moves."""
-    return Repository(owner_repo.path, OWNER, clock=clock)
+    return Repository(owner_repo.store, OWNER, clock=clock)
 
 
 def audit_text(repo: Repository) -> str:
+    if repo.is_postgres:
+        return orjson.dumps(repo.backend.audit_records()).decode()
     return audit_path(repo.path).read_text()
 
 
@@ -107,7 +115,7 @@ def test_every_earlier_secret_reads_rolled_never_unknown(repo: Repository, clock
     assert verdicts == ["rolled", "rolled", None, None]
     clock.advance(days=8)
     assert [repo.verify(secret).reason for secret in secrets] == ["rolled", "rolled", "rolled", None]
-    fresh = Repository(repo.path, OWNER, clock=clock)  # the hash index built from the file
+    fresh = Repository(repo.store, OWNER, clock=clock)  # the hash index built from the file
     assert fresh.verify(secrets[0]).reason == "rolled"
 
 
@@ -125,7 +133,7 @@ def test_analytics_roll_shows_the_secret_once_and_never_stores_it(repo: Reposito
     assert rolled.key.expires_at == created.key.expires_at
     secret = rolled.secret.get_secret_value()
     assert secret.startswith("ana_")
-    raw = repo.path.read_bytes() + audit_path(repo.path).read_bytes()
+    raw = stored_state(repo)
     assert secret.encode() not in raw
     assert created.secret.get_secret_value().encode() not in raw
     assert repo.verify(secret).valid
@@ -159,19 +167,19 @@ def test_roll_refuses_other_grace_periods_and_other_members_keys(repo: Repositor
         repo.roll_key(key.id, timedelta(hours=2))
     repo.add_member("bob", "developer")
     with pytest.raises(NotFound):  # a developer does not see another member's key at all
-        Repository(repo.path, "bob", clock=fixed_clock).roll_key(key.id, GRACE_CHOICES["0"])
+        Repository(repo.store, "bob", clock=fixed_clock).roll_key(key.id, GRACE_CHOICES["0"])
     repo.add_member("sam", "support")
     with pytest.raises(Forbidden, match="sam is support: only an owner may roll"):
-        Repository(repo.path, "sam", clock=fixed_clock).roll_key(key.id, GRACE_CHOICES["0"])
+        Repository(repo.store, "sam", clock=fixed_clock).roll_key(key.id, GRACE_CHOICES["0"])
 
 
 def test_roll_with_a_stale_revision_is_refused_and_changes_nothing(repo: Repository) -> None:
     key = repo.create_key(web_draft()).key
     repo.roll_key(key.id, GRACE_CHOICES["0"], expected_revision=key.revision)
-    before = repo.path.read_bytes()
+    before = stored_state(repo)
     with pytest.raises(Conflict, match=r"changed by alice .*revision 2; you saw 1.*not rolled"):
         repo.roll_key(key.id, GRACE_CHOICES["0"], expected_revision=key.revision)
-    assert repo.path.read_bytes() == before
+    assert stored_state(repo) == before
 
 
 def test_two_processes_rolling_the_same_key_at_once_exactly_one_wins(
@@ -237,18 +245,18 @@ def test_disable_refuses_verify_and_enable_restores_it(repo: Repository) -> None
 
 def test_disable_is_all_or_none(repo: Repository) -> None:
     repo.add_member("bob", "developer")
-    bob = Repository(repo.path, "bob", clock=fixed_clock)
+    bob = Repository(repo.store, "bob", clock=fixed_clock)
     own = bob.create_key(web_draft(name="Bob's")).key
     theirs = repo.create_key(web_draft(name="Alice's")).key
-    before = repo.path.read_bytes()
+    before = stored_state(repo)
     with pytest.raises(NotFound):  # bob does not even see alice's key
         bob.disable_keys([own.id, theirs.id])
     revoked = repo.create_key(web_draft(name="Gone")).key
     repo.revoke_keys([revoked.id])
-    before = repo.path.read_bytes()
+    before = stored_state(repo)
     with pytest.raises(Forbidden, match="a revoked key cannot be disabled"):
         repo.disable_keys([theirs.id, revoked.id])
-    assert repo.path.read_bytes() == before
+    assert stored_state(repo) == before
     repo.disable_keys([own.id, theirs.id])
     assert {v.id: v.record["status"] for v in repo.list_keys(include_revoked=False)} == {
         own.id: "disabled", theirs.id: "disabled",
@@ -259,7 +267,7 @@ def test_support_may_not_disable_others_keys_even_when_already_disabled(repo: Re
     key = repo.create_key(web_draft()).key
     repo.disable_keys([key.id])
     repo.add_member("sam", "support")
-    sam = Repository(repo.path, "sam", clock=fixed_clock)
+    sam = Repository(repo.store, "sam", clock=fixed_clock)
     with pytest.raises(Forbidden, match="only an owner may enable"):
         sam.disable_keys([key.id])
     with pytest.raises(Forbidden, match="only an owner may enable"):
@@ -332,7 +340,7 @@ def test_edit_sets_and_removes_the_expiry_with_an_audit_event(repo: Repository) 
     assert (event.action, event.detail) == ("key.edit", "expiry 2027-01-31 00:00 UTC (was never)")
     cleared = repo.edit_key(key.id, {"expires_at": NO_EXPIRY})
     assert cleared.expires_at is None and cleared.revision == 3
-    assert "expires_at" not in orjson.loads(repo.path.read_bytes())["keys"][key.id]
+    assert "expires_at" not in repo.backend.key(key.id)
     assert repo.edit_key(key.id, {"expires_at": NO_EXPIRY}).revision == 3  # nothing changed
     with pytest.raises(InvalidInput, match="not in the future"):
         repo.edit_key(key.id, {"expires_at": "2026-01-01T00:00:00Z"})
@@ -363,7 +371,7 @@ def test_default_policy_and_owner_sets_it(repo: Repository) -> None:
     assert changed.as_json() == {
         "max_lifetime_days": {"web": 90, "mobile": None, "analytics": 60}, "warn_days": 7,
     }
-    assert Repository(repo.path, OWNER).get_policy() == changed
+    assert Repository(repo.store, OWNER).get_policy() == changed
     event = repo.history()[0]
     assert event.action == "policy.set"
     assert event.detail == (
@@ -377,7 +385,7 @@ def test_default_policy_and_owner_sets_it(repo: Repository) -> None:
 @pytest.mark.parametrize("role", ["support", "analytics", "developer"])
 def test_only_an_owner_changes_the_policy(repo: Repository, role: str) -> None:
     repo.add_member("sam", role)
-    sam = Repository(repo.path, "sam", clock=fixed_clock)
+    sam = Repository(repo.store, "sam", clock=fixed_clock)
     assert sam.get_policy().warn_days == 14  # any member may read it
     with pytest.raises(Forbidden, match=f"sam is {role}: only an owner may change the policy"):
         sam.set_policy(warn_days=3)
@@ -441,6 +449,7 @@ def test_policy_violations_name_active_keys_that_break_it(repo: Repository, cloc
     }
 
 
+@pytest.mark.file_only  # edits the file by hand
 def test_a_hand_edited_policy_that_does_not_validate_is_refused(repo: Repository) -> None:
     data = orjson.loads(repo.path.read_bytes())
     data["_meta"]["1"]["policy"] = {"max_lifetime_days": {"web": "ninety"}, "warn_days": 14}
@@ -457,7 +466,7 @@ def test_a_hand_edited_policy_that_does_not_validate_is_refused(repo: Repository
 
 def test_removed_member_is_refused_at_once_and_their_keys_stay(repo: Repository) -> None:
     repo.add_member("bob", "developer")
-    bob = Repository(repo.path, "bob", clock=fixed_clock)
+    bob = Repository(repo.store, "bob", clock=fixed_clock)
     key = bob.create_key(web_draft(name="Bob's")).key
     assert bob.list_keys()  # bob's repository is open, as in a running UI
     removed = repo.remove_member("bob")
@@ -480,24 +489,25 @@ def test_last_owner_cannot_be_removed_and_only_owners_remove(repo: Repository) -
         repo.remove_member(OWNER)
     repo.add_member("sam", "support")
     with pytest.raises(Forbidden, match="sam is support: only an owner may manage members"):
-        Repository(repo.path, "sam", clock=fixed_clock).remove_member(OWNER)
+        Repository(repo.store, "sam", clock=fixed_clock).remove_member(OWNER)
     with pytest.raises(NotFound, match="no member 'zoe'"):
         repo.remove_member("zoe")
     repo.add_member("carol", "owner")
     repo.remove_member(OWNER)  # another owner remains: alice may leave
     with pytest.raises(Forbidden):
         repo.list_keys()
-    carol = Repository(repo.path, "carol", clock=fixed_clock)
+    carol = Repository(repo.store, "carol", clock=fixed_clock)
     with pytest.raises(InvalidInput, match="carol is the last owner"):
         carol.remove_member("carol")
 
 
 @pytest.mark.real_accounts
+@pytest.mark.file_only  # members are OS logins here; on PostgreSQL see test_pg_wire.py
 def test_members_add_refuses_a_login_without_an_account_here(repo: Repository) -> None:
-    before = repo.path.read_bytes()
+    before = stored_state(repo)
     with pytest.raises(InvalidInput, match="zz-no-such-login has no account on this host"):
         repo.add_member("zz-no-such-login", "developer")
-    assert repo.path.read_bytes() == before
+    assert stored_state(repo) == before
     assert repo.add_member("daemon", "developer").login == "daemon"  # a real account
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
+from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, new_owner_repo, web_draft
 from store import tokens
 from store.audit import audit_path
 from store.errors import Forbidden, InvalidInput, NotFound
@@ -20,11 +20,17 @@ Keys = dict[str, str]  # login → the id of the key that login made
 
 
 @pytest.fixture
-def team(owner_repo: Repository, store_path: Path) -> Team:
+def owner_repo(store_target: Path | str) -> Repository:
+    """The shared owner_repo, on the file store and on PostgreSQL (``store_target``)."""
+    return new_owner_repo(store_target)
+
+
+@pytest.fixture
+def team(owner_repo: Repository, store_target: Path | str) -> Team:
     """The owner alice and one repository per other member, each acting as that login."""
     for login, role in MEMBERS.items():
         owner_repo.add_member(login, role)
-    repos = {login: Repository(store_path, login, clock=fixed_clock) for login in MEMBERS}
+    repos = {login: Repository(store_target, login, clock=fixed_clock) for login in MEMBERS}
     return {OWNER: owner_repo, **repos}
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXED_NOW, OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
+from conftest import FIXED_NOW, OWNER, analytics_draft, fixed_clock, mobile_draft, new_owner_repo, web_draft
 from store import tokens
 from store.models import Verdict
 from store.repository import Repository
@@ -17,6 +17,12 @@ from support import store_workers
 from support.store_workers import CONTEXT
 
 SHOP = "https://shop.example.com"
+
+
+@pytest.fixture
+def owner_repo(store_target: Path | str) -> Repository:
+    """The shared owner_repo, on the file store and on PostgreSQL (``store_target``)."""
+    return new_owner_repo(store_target)
 
 
 def secret_of(created) -> str:

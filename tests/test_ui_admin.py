@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Input, OptionList
 
 import tui.app
-from conftest import OWNER, analytics_draft, fixed_clock, web_draft
+from conftest import OWNER, analytics_draft, fixed_clock, new_owner_repo, web_draft
 from screen_harness import screen_text, settle, wait_for_workers
 from store.models import Role
 from store.repository import Repository
@@ -34,6 +34,12 @@ class Harness(ApiKeysApp):
 
     def on_mount(self) -> None:
         pass
+
+
+@pytest.fixture
+def owner_repo(store_target: Path | str) -> Repository:
+    """The shared owner_repo, on the file store and on PostgreSQL (``store_target``)."""
+    return new_owner_repo(store_target)
 
 
 def harness(store_path: Path, login: str = OWNER, live_interval: float = 60.0) -> Harness:
@@ -102,10 +108,10 @@ def add_developer(owner_repo: Repository, login: str = "dev1") -> None:
 # -- projects ---------------------------------------------------------------------------------
 
 
-async def test_projects_lists_id_name_deployed_and_key_count(owner_repo, store_path):
+async def test_projects_lists_id_name_deployed_and_key_count(owner_repo, store_target):
     owner_repo.create_key(web_draft())
     owner_repo.create_key(analytics_draft())
-    app = harness(store_path)
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, ProjectsScreen())
         assert column(screen, "name") == ["Kiosk beta", "Storefront"]
@@ -118,8 +124,8 @@ async def test_projects_lists_id_name_deployed_and_key_count(owner_repo, store_p
         assert "Add project" in text and "Deploy on/off" in text  # the footer offers both
 
 
-async def test_projects_add_then_toggle_deployed(owner_repo, store_path):
-    app = harness(store_path)
+async def test_projects_add_then_toggle_deployed(owner_repo, store_target):
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, ProjectsScreen())
         await pilot.press("n")
@@ -145,8 +151,8 @@ async def test_projects_add_then_toggle_deployed(owner_repo, store_path):
         assert actions == ["project.deploy", "project.deploy", "project.add"]
 
 
-async def test_project_prompt_shows_errors_inline_and_stays_open(owner_repo, store_path):
-    app = harness(store_path)
+async def test_project_prompt_shows_errors_inline_and_stays_open(owner_repo, store_target):
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, ProjectsScreen())
         await pilot.press("n")
@@ -177,9 +183,9 @@ async def test_empty_projects_say_how_to_add_one(store_path):
         assert app.is_running
 
 
-async def test_developer_sees_projects_read_only(owner_repo, store_path):
+async def test_developer_sees_projects_read_only(owner_repo, store_target):
     add_developer(owner_repo)
-    app = harness(store_path, "dev1")
+    app = harness(store_target, "dev1")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, ProjectsScreen())
         assert column(screen, "name") == ["Kiosk beta", "Storefront"]
@@ -203,9 +209,9 @@ async def test_developer_sees_projects_read_only(owner_repo, store_path):
 # -- members ----------------------------------------------------------------------------------
 
 
-async def test_members_mark_the_acting_member(owner_repo, store_path):
+async def test_members_mark_the_acting_member(owner_repo, store_target):
     add_developer(owner_repo)
-    app = harness(store_path)
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, MembersScreen())
         assert column(screen, "login") == ["alice (you)", "dev1"]
@@ -213,8 +219,8 @@ async def test_members_mark_the_acting_member(owner_repo, store_path):
         assert column(screen, "name")[1] == "Dev One"
 
 
-async def test_owner_adds_a_member_with_a_role_then_changes_it(owner_repo, store_path):
-    app = harness(store_path)
+async def test_owner_adds_a_member_with_a_role_then_changes_it(owner_repo, store_target):
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, MembersScreen())
         await pilot.press("n")
@@ -243,8 +249,8 @@ async def test_owner_adds_a_member_with_a_role_then_changes_it(owner_repo, store
         assert column(screen, "role")[row_keys(screen).index("bob")] == "support"
 
 
-async def test_adding_an_existing_member_is_refused_in_the_prompt(owner_repo, store_path):
-    app = harness(store_path)
+async def test_adding_an_existing_member_is_refused_in_the_prompt(owner_repo, store_target):
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_screen(app, pilot, MembersScreen())
         await pilot.press("n")
@@ -253,8 +259,8 @@ async def test_adding_an_existing_member_is_refused_in_the_prompt(owner_repo, st
         assert app.screen is prompt and "already a member" in prompt.error_text
 
 
-async def test_last_owner_cannot_be_demoted(owner_repo, store_path):
-    app = harness(store_path)
+async def test_last_owner_cannot_be_demoted(owner_repo, store_target):
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, MembersScreen())
         assert cursor_row_key(screen) == OWNER
@@ -269,9 +275,9 @@ async def test_last_owner_cannot_be_demoted(owner_repo, store_path):
         assert column(screen, "role")[0] == "owner"
 
 
-async def test_developer_sees_members_read_only(owner_repo, store_path):
+async def test_developer_sees_members_read_only(owner_repo, store_target):
     add_developer(owner_repo)
-    app = harness(store_path, "dev1")
+    app = harness(store_target, "dev1")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, MembersScreen())
         assert column(screen, "login") == ["alice", "dev1 (you)"]
@@ -290,11 +296,11 @@ async def test_developer_sees_members_read_only(owner_repo, store_path):
 # -- activity ---------------------------------------------------------------------------------
 
 
-async def test_activity_lists_newest_first_and_filters(owner_repo, store_path):
+async def test_activity_lists_newest_first_and_filters(owner_repo, store_target):
     first = owner_repo.create_key(web_draft(name="Alpha widget")).key
     second = owner_repo.create_key(web_draft(name="Beta widget")).key
     owner_repo.revoke_keys([first.id])
-    app = harness(store_path)
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, ActivityScreen())
         assert screen.title == "Activity"
@@ -324,10 +330,10 @@ async def test_activity_lists_newest_first_and_filters(owner_repo, store_path):
         assert app.screen is not screen
 
 
-async def test_activity_filter_matches_every_column(owner_repo, store_path):
+async def test_activity_filter_matches_every_column(owner_repo, store_target):
     add_developer(owner_repo)
     owner_repo.create_key(web_draft(name="Gamma"))
-    app = harness(store_path)
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, ActivityScreen())
         for needle, column_key in (("dev1", "detail"), ("MEMBER.ADD", "what"), ("gamma", "detail")):
@@ -351,13 +357,14 @@ async def test_activity_of_one_key_shows_only_its_events(owner_repo, store_path)
         assert "Mine renamed" in text and other.id not in text
 
 
-async def test_activity_shows_every_event_and_the_cursor_row(owner_repo, store_path):
+@pytest.mark.file_only  # appends to the audit file directly
+async def test_activity_shows_every_event_and_the_cursor_row(owner_repo, store_target):
     owner_repo.audit.append([
         owner_repo._event("project.add", None, f"added project 'Project {index}'")
         for index in range(2500)
     ])
     total = len(owner_repo.history())
-    app = harness(store_path)
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, ActivityScreen())
         assert len(row_keys(screen)) == total > 2500  # no cap: the table costs what it shows
@@ -373,8 +380,8 @@ async def test_activity_shows_every_event_and_the_cursor_row(owner_repo, store_p
 # -- help -------------------------------------------------------------------------------------
 
 
-async def test_help_lists_the_bindings_of_the_screen_it_was_opened_on(owner_repo, store_path):
-    app = harness(store_path)
+async def test_help_lists_the_bindings_of_the_screen_it_was_opened_on(owner_repo, store_target):
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         projects = await open_screen(app, pilot, ProjectsScreen())
         await pilot.press("question_mark")
@@ -404,8 +411,8 @@ async def test_help_lists_the_bindings_of_the_screen_it_was_opened_on(owner_repo
         assert app.screen is members
 
 
-async def test_help_has_the_notes_and_scrolls(owner_repo, store_path):
-    app = harness(store_path)
+async def test_help_has_the_notes_and_scrolls(owner_repo, store_target):
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_screen(app, pilot, ActivityScreen())
         await pilot.press("question_mark")
@@ -420,9 +427,9 @@ async def test_help_has_the_notes_and_scrolls(owner_repo, store_path):
         assert isinstance(app.screen, ActivityScreen)
 
 
-async def test_help_leaves_out_actions_a_developer_cannot_use(owner_repo, store_path):
+async def test_help_leaves_out_actions_a_developer_cannot_use(owner_repo, store_target):
     add_developer(owner_repo)
-    app = harness(store_path, "dev1")
+    app = harness(store_target, "dev1")
     async with app.run_test(size=(80, 24)) as pilot:
         await open_screen(app, pilot, MembersScreen())
         await pilot.press("question_mark")
@@ -435,11 +442,12 @@ async def test_help_leaves_out_actions_a_developer_cannot_use(owner_repo, store_
 # -- untrusted text ---------------------------------------------------------------------------
 
 
-async def test_markup_like_names_appear_literally(owner_repo, store_path):
+@pytest.mark.file_only  # its members are not database roles
+async def test_markup_like_names_appear_literally(owner_repo, store_target):
     for index, name in enumerate(MARKUP_NAMES):
         owner_repo.add_project(name)
         owner_repo.add_member(f"user{index}", Role.DEVELOPER, display_name=name)
-    app = harness(store_path)
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         for screen in (ProjectsScreen(), MembersScreen(), ActivityScreen()):
             await open_screen(app, pilot, screen)
@@ -459,8 +467,8 @@ async def test_markup_like_names_appear_literally(owner_repo, store_path):
         assert app.is_running and app.return_code is None
 
 
-async def test_a_markup_like_name_can_be_typed_into_the_prompt(owner_repo, store_path):
-    app = harness(store_path)
+async def test_a_markup_like_name_can_be_typed_into_the_prompt(owner_repo, store_target):
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, ProjectsScreen())
         await pilot.press("n")
@@ -474,9 +482,9 @@ async def test_a_markup_like_name_can_be_typed_into_the_prompt(owner_repo, store
 # -- live view --------------------------------------------------------------------------------
 
 
-async def test_projects_follow_another_admins_changes(owner_repo, store_path):
-    other_admin = Repository(store_path, OWNER, clock=fixed_clock)
-    app = harness(store_path, live_interval=0.05)
+async def test_projects_follow_another_admins_changes(owner_repo, store_target):
+    other_admin = Repository(store_target, OWNER, clock=fixed_clock)
+    app = harness(store_target, live_interval=0.05)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, ProjectsScreen())
         await pilot.press("down")  # Storefront
@@ -492,9 +500,9 @@ async def test_projects_follow_another_admins_changes(owner_repo, store_path):
         assert column(screen, "deployed")[row_keys(screen).index(storefront)] == "Yes"
 
 
-async def test_members_and_activity_follow_another_admins_changes(owner_repo, store_path):
-    other_admin = Repository(store_path, OWNER, clock=fixed_clock)
-    app = harness(store_path, live_interval=0.05)
+async def test_members_and_activity_follow_another_admins_changes(owner_repo, store_target):
+    other_admin = Repository(store_target, OWNER, clock=fixed_clock)
+    app = harness(store_target, live_interval=0.05)
     async with app.run_test(size=(80, 24)) as pilot:
         members = await open_screen(app, pilot, MembersScreen())
         other_admin.add_member("carol", Role.SUPPORT, display_name="Carol")
@@ -508,9 +516,9 @@ async def test_members_and_activity_follow_another_admins_changes(owner_repo, st
         assert column(activity, "what")[0] == "key.create"
 
 
-async def test_a_screen_below_catches_up_when_it_is_resumed(owner_repo, store_path):
-    other_admin = Repository(store_path, OWNER, clock=fixed_clock)
-    app = harness(store_path)  # live checks effectively off: only the resume reloads
+async def test_a_screen_below_catches_up_when_it_is_resumed(owner_repo, store_target):
+    other_admin = Repository(store_target, OWNER, clock=fixed_clock)
+    app = harness(store_target)  # live checks effectively off: only the resume reloads
     async with app.run_test(size=(80, 24)) as pilot:
         projects = await open_screen(app, pilot, ProjectsScreen())
         await pilot.press("question_mark")
@@ -521,11 +529,11 @@ async def test_a_screen_below_catches_up_when_it_is_resumed(owner_repo, store_pa
         assert app.screen is projects and added.id in row_keys(projects)
 
 
-async def test_reload_key_reads_the_store_again(owner_repo, store_path):
-    app = harness(store_path)
+async def test_reload_key_reads_the_store_again(owner_repo, store_target):
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         projects = await open_screen(app, pilot, ProjectsScreen())
-        added = Repository(store_path, OWNER, clock=fixed_clock).add_project("Reloaded")
+        added = Repository(store_target, OWNER, clock=fixed_clock).add_project("Reloaded")
         await pilot.press("r")
         await settle(app, pilot)
         assert added.id in row_keys(projects)
@@ -539,9 +547,9 @@ async def test_reload_key_reads_the_store_again(owner_repo, store_path):
     [("p", ProjectsScreen), ("m", MembersScreen), ("l", ActivityScreen)],
 )
 async def test_main_screen_opens_each_admin_screen_and_escape_returns(
-    owner_repo, store_path, key, screen_class
+    owner_repo, store_target, key, screen_class
 ):
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         main = app.screen
@@ -553,10 +561,10 @@ async def test_main_screen_opens_each_admin_screen_and_escape_returns(
         assert app.screen is main
 
 
-async def test_activity_of_a_key_the_member_may_not_see_says_so(owner_repo, store_path):
+async def test_activity_of_a_key_the_member_may_not_see_says_so(owner_repo, store_target):
     hidden = owner_repo.create_key(web_draft(name="Owner's key")).key
     add_developer(owner_repo)
-    app = harness(store_path, "dev1")
+    app = harness(store_target, "dev1")
     async with app.run_test(size=(80, 24)) as pilot:
         await open_screen(app, pilot, ActivityScreen(hidden.id))
         assert f"no key '{hidden.id}'" in messages(app)
@@ -564,10 +572,10 @@ async def test_activity_of_a_key_the_member_may_not_see_says_so(owner_repo, stor
         assert app.is_running
 
 
-async def test_long_names_are_cut_at_80_columns_and_shown_whole_when_wider(owner_repo, store_path):
+async def test_long_names_are_cut_at_80_columns_and_shown_whole_when_wider(owner_repo, store_target):
     long_name = "A project name long enough to need more than eighty columns of terminal"
     owner_repo.add_project(long_name)
-    app = harness(store_path)
+    app = harness(store_target)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_screen(app, pilot, ProjectsScreen())
         text = screen_text(app)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pyperclip
+from pathlib import Path
+
 import pytest
-from conftest import OWNER, analytics_draft, mobile_draft, web_draft
+from conftest import OWNER, analytics_draft, mobile_draft, new_owner_repo, web_draft
 from screen_harness import (
     MARKUP_NAMES,
     flat_text,
@@ -25,6 +27,12 @@ from tui.screens.key_detail import (
     REVOKED_SECRET_NOTE,
     KeyDetailScreen,
 )
+
+
+@pytest.fixture
+def owner_repo(store_target: Path | str) -> Repository:
+    """The shared owner_repo, on the file store and on PostgreSQL (``store_target``)."""
+    return new_owner_repo(store_target)
 
 
 async def open_details(app, pilot) -> KeyDetailScreen:
@@ -56,9 +64,9 @@ def clipboard(monkeypatch):
     return calls
 
 
-async def test_web_key_shows_every_field(owner_repo, store_path, web_key):
+async def test_web_key_shows_every_field(owner_repo, store_target, web_key):
     key = web_key.key
-    app = details(store_path, key.id)
+    app = details(store_target, key.id)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_details(app, pilot)
         text = screen_text(app)
@@ -83,9 +91,9 @@ async def test_web_key_shows_every_field(owner_repo, store_path, web_key):
         assert "History" in text and "created web key 'Checkout widget'" in flat_text(app)
 
 
-async def test_mobile_key_shows_its_apps(owner_repo, store_path):
+async def test_mobile_key_shows_its_apps(owner_repo, store_target):
     created = owner_repo.create_key(mobile_draft())
-    app = details(store_path, created.key.id)
+    app = details(store_target, created.key.id)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_details(app, pilot)
         text = screen_text(app)
@@ -96,9 +104,9 @@ async def test_mobile_key_shows_its_apps(owner_repo, store_path):
         assert "Custom UI domains" not in text
 
 
-async def test_analytics_key_says_secret_was_shown_once(owner_repo, store_path):
+async def test_analytics_key_says_secret_was_shown_once(owner_repo, store_target):
     created = owner_repo.create_key(analytics_draft(project=None, days=60))
-    app = details(store_path, created.key.id)
+    app = details(store_target, created.key.id)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_details(app, pilot)
         text = flat_text(app)
@@ -112,9 +120,9 @@ async def test_analytics_key_says_secret_was_shown_once(owner_repo, store_path):
         assert keys.get("d") == "revoke"
 
 
-async def test_reveal_toggles(owner_repo, store_path, web_key):
+async def test_reveal_toggles(owner_repo, store_target, web_key):
     secret = web_key.secret.get_secret_value()
-    app = details(store_path, web_key.key.id)
+    app = details(store_target, web_key.key.id)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_details(app, pilot)
         assert secret not in screen_text(app)
@@ -127,8 +135,8 @@ async def test_reveal_toggles(owner_repo, store_path, web_key):
         assert presenter.mask(web_key.key.key_prefix) in screen_text(app)
 
 
-async def test_copy_from_details(owner_repo, store_path, web_key, clipboard):
-    app = details(store_path, web_key.key.id)
+async def test_copy_from_details(owner_repo, store_target, web_key, clipboard):
+    app = details(store_target, web_key.key.id)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_details(app, pilot)
         await pilot.press("c")
@@ -137,9 +145,9 @@ async def test_copy_from_details(owner_repo, store_path, web_key, clipboard):
         assert "Copied to the clipboard" in notifications(app)
 
 
-async def test_copy_analytics_key_from_details_is_refused_with_reason(owner_repo, store_path, clipboard, monkeypatch):
+async def test_copy_analytics_key_from_details_is_refused_with_reason(owner_repo, store_target, clipboard, monkeypatch):
     created = owner_repo.create_key(analytics_draft())
-    app = details(store_path, created.key.id)
+    app = details(store_target, created.key.id)
     osc52: list[str] = []
     monkeypatch.setattr(app, "copy_to_clipboard", osc52.append)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -154,9 +162,9 @@ async def test_copy_analytics_key_from_details_is_refused_with_reason(owner_repo
         assert created.secret.get_secret_value() not in screen_text(app)
 
 
-async def test_edit_analytics_key_is_refused_with_reason(owner_repo, store_path):
+async def test_edit_analytics_key_is_refused_with_reason(owner_repo, store_target):
     created = owner_repo.create_key(analytics_draft())
-    app = details(store_path, created.key.id)
+    app = details(store_target, created.key.id)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_details(app, pilot)
         await pilot.press("e")
@@ -165,9 +173,9 @@ async def test_edit_analytics_key_is_refused_with_reason(owner_repo, store_path)
         assert any("cannot be edited" in message for message in notifications(app))
 
 
-async def test_revoke_from_details(owner_repo, store_path, web_key):
+async def test_revoke_from_details(owner_repo, store_target, web_key):
     key = web_key.key
-    app = details(store_path, key.id)
+    app = details(store_target, key.id)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_details(app, pilot)
         await pilot.press("v")
@@ -198,8 +206,8 @@ async def test_revoke_from_details(owner_repo, store_path, web_key):
     assert owner_repo.verify(web_key.secret.get_secret_value(), origin="https://shop.example.com").reason == "revoked"
 
 
-async def test_revoke_cancelled_keeps_the_key(owner_repo, store_path, web_key):
-    app = details(store_path, web_key.key.id)
+async def test_revoke_cancelled_keeps_the_key(owner_repo, store_target, web_key):
+    app = details(store_target, web_key.key.id)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_details(app, pilot)
         await pilot.press("delete")
@@ -211,8 +219,8 @@ async def test_revoke_cancelled_keeps_the_key(owner_repo, store_path, web_key):
     assert owner_repo.get_key(web_key.key.id).status == "active"
 
 
-async def test_edit_from_details_reloads(owner_repo, store_path, web_key):
-    app = details(store_path, web_key.key.id)
+async def test_edit_from_details_reloads(owner_repo, store_target, web_key):
+    app = details(store_target, web_key.key.id)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_details(app, pilot)
         await pilot.press("e")
@@ -227,9 +235,9 @@ async def test_edit_from_details_reloads(owner_repo, store_path, web_key):
     assert owner_repo.get_key(web_key.key.id).name == "Renamed widget"
 
 
-async def test_another_members_key_is_read_only_for_support(owner_repo, store_path, web_key):
+async def test_another_members_key_is_read_only_for_support(owner_repo, store_target, web_key):
     owner_repo.add_member("sam", "support")
-    app = details(store_path, web_key.key.id, login="sam")
+    app = details(store_target, web_key.key.id, login="sam")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_details(app, pilot)
         keys = shown_keys(screen)
@@ -245,8 +253,8 @@ async def test_another_members_key_is_read_only_for_support(owner_repo, store_pa
         assert any("only an owner may revoke a key created by alice" in m for m in messages)
 
 
-async def test_escape_goes_back(owner_repo, store_path, web_key):
-    app = details(store_path, web_key.key.id)
+async def test_escape_goes_back(owner_repo, store_target, web_key):
+    app = details(store_target, web_key.key.id)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_details(app, pilot)
         await pilot.press("escape")
@@ -255,8 +263,8 @@ async def test_escape_goes_back(owner_repo, store_path, web_key):
         assert app.results == [None]
 
 
-async def test_unknown_key_says_so(owner_repo, store_path):
-    app = harness(store_path, OWNER, lambda: KeyDetailScreen("key_missing"))
+async def test_unknown_key_says_so(owner_repo, store_target):
+    app = harness(store_target, OWNER, lambda: KeyDetailScreen("key_missing"))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert "no key 'key_missing'" in screen_text(app)
@@ -266,8 +274,8 @@ async def test_unknown_key_says_so(owner_repo, store_path):
         assert app.is_running
 
 
-async def test_another_admins_change_appears(owner_repo, store_path, web_key):
-    app = details(store_path, web_key.key.id)
+async def test_another_admins_change_appears(owner_repo, store_target, web_key):
+    app = details(store_target, web_key.key.id)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_details(app, pilot)
         owner_repo.edit_key(web_key.key.id, {"name": "Changed elsewhere"})
@@ -277,11 +285,11 @@ async def test_another_admins_change_appears(owner_repo, store_path, web_key):
 
 
 @pytest.mark.parametrize("name", MARKUP_NAMES)
-async def test_markup_names_are_literal(owner_repo, store_path, name):
+async def test_markup_names_are_literal(owner_repo, store_target, name):
     owner_repo.add_project(name, deployed=True)
     created = owner_repo.create_key(web_draft(project=name, name=name))
     owner_repo.edit_key(created.key.id, {"web": {"domains": ["https://a.example.com"]}})
-    app = details(store_path, created.key.id)
+    app = details(store_target, created.key.id)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_details(app, pilot)
         text = screen_text(app)

@@ -8,8 +8,10 @@ import subprocess
 import sys
 
 import pyperclip
+from pathlib import Path
+
 import pytest
-from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
+from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, new_owner_repo, web_draft
 from screen_harness import (
     MARKUP_NAMES,
     flat_text,
@@ -33,6 +35,12 @@ from tui.screens.prompts import ConfirmDialog
 from tui.widgets.project_picker import ADD_OPTION, ALL_OPTION, ProjectPicker
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def owner_repo(store_target: Path | str) -> Repository:
+    """The shared owner_repo, on the file store and on PostgreSQL (``store_target``)."""
+    return new_owner_repo(store_target)
 
 
 def project_id(repo: Repository, name: str) -> str:
@@ -83,8 +91,8 @@ def developer_store(store_path, *, projects: bool = True) -> Repository:
 # -- creating ----------------------------------------------------------------------------
 
 
-async def test_create_web_key_end_to_end(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_create_web_key_end_to_end(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         assert form.focused.id == "name"
@@ -111,9 +119,9 @@ async def test_create_web_key_end_to_end(owner_repo, store_path):
     assert owner_repo.reveal_secret(key.id).get_secret_value() == created.secret.get_secret_value()
 
 
-async def test_create_mobile_key_picking_project_by_id(owner_repo, store_path):
+async def test_create_mobile_key_picking_project_by_id(owner_repo, store_target):
     storefront = project_id(owner_repo, "Storefront")
-    app = harness(store_path, OWNER, CreateKeyModal)
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_form(app, pilot)
         await fill_start(pilot, "iOS and Android", 1, storefront[:7])
@@ -132,8 +140,8 @@ async def test_create_mobile_key_picking_project_by_id(owner_repo, store_path):
     assert key.mobile.android_packages == ["com.example.shop", "com.example.shop.beta"]
 
 
-async def test_create_analytics_key_for_one_project(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_create_analytics_key_for_one_project(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_form(app, pilot)
         await fill_start(pilot, "Insights", 2, "kiosk")  # undeployed is fine for Analytics
@@ -150,8 +158,8 @@ async def test_create_analytics_key_for_one_project(owner_repo, store_path):
     assert key.secret is None  # never stored
 
 
-async def test_owner_may_choose_all_organization_projects(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_owner_may_choose_all_organization_projects(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_form(app, pilot)
         assert ALL_OPTION not in option_ids(app)  # not for a Web key
@@ -179,8 +187,8 @@ async def test_developer_is_not_offered_all_organization_projects(store_path):
         assert "All organization projects" not in screen_text(app)
 
 
-async def test_enter_in_a_field_moves_to_the_next(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_enter_in_a_field_moves_to_the_next(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_form(app, pilot)
         await type_text(pilot, "x")
@@ -188,8 +196,8 @@ async def test_enter_in_a_field_moves_to_the_next(owner_repo, store_path):
         assert app.focused.id == "scope"
 
 
-async def test_down_from_the_search_moves_into_the_matches(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_down_from_the_search_moves_into_the_matches(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await pilot.press("tab", "tab")
@@ -203,8 +211,8 @@ async def test_down_from_the_search_moves_into_the_matches(owner_repo, store_pat
         assert picker.search.value == "Storefront"
 
 
-async def test_typing_after_a_pick_drops_the_choice(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_typing_after_a_pick_drops_the_choice(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await fill_start(pilot, "x", 0, "store")
@@ -215,8 +223,8 @@ async def test_typing_after_a_pick_drops_the_choice(owner_repo, store_path):
         assert picker.choice is None and picker.project_id is None
 
 
-async def test_matches_show_only_while_choosing_a_project(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_matches_show_only_while_choosing_a_project(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         picker = form.query_one(ProjectPicker)
@@ -234,8 +242,8 @@ async def test_matches_show_only_while_choosing_a_project(owner_repo, store_path
         assert picker.options.display
 
 
-async def test_the_focused_field_is_always_visible_at_80x24(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_the_focused_field_is_always_visible_at_80x24(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await pilot.press("tab", "tab", "tab", "tab")  # scope, search, matches, domains
@@ -265,8 +273,8 @@ async def save_and_expect_errors(app, pilot, form, owner_repo) -> None:
     assert owner_repo.list_keys() == [], "nothing was written"
 
 
-async def test_empty_name_is_shown_under_the_name(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_empty_name_is_shown_under_the_name(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await fill_start(pilot, "", 0, "store")
@@ -285,8 +293,8 @@ async def test_empty_name_is_shown_under_the_name(owner_repo, store_path):
         ("", "add at least one custom UI domain"),
     ],
 )
-async def test_bad_domains_are_shown_under_the_domains(owner_repo, store_path, domains, expected):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_bad_domains_are_shown_under_the_domains(owner_repo, store_target, domains, expected):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await fill_start(pilot, "Widget", 0, "store")
@@ -297,8 +305,8 @@ async def test_bad_domains_are_shown_under_the_domains(owner_repo, store_path, d
         assert app.focused.id == "domains"
 
 
-async def test_undeployed_project_for_web_offers_to_deploy_and_cancel_says_why(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_undeployed_project_for_web_offers_to_deploy_and_cancel_says_why(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await fill_start(pilot, "Widget", 0, "kiosk")
@@ -317,8 +325,8 @@ async def test_undeployed_project_for_web_offers_to_deploy_and_cancel_says_why(o
     assert not owner_repo.find_project("Kiosk beta").deployed
 
 
-async def test_undeployed_project_for_web_deployed_from_the_form(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_undeployed_project_for_web_deployed_from_the_form(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_form(app, pilot)
         await fill_start(pilot, "Widget", 0, "kiosk")
@@ -347,8 +355,8 @@ async def test_developer_is_not_offered_to_deploy(store_path):
         assert "is not deployed" in error_text(app, "project")
 
 
-async def test_several_errors_at_once_focus_the_first(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_several_errors_at_once_focus_the_first(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await fill_start(pilot, "", 0, "kiosk")
@@ -360,8 +368,8 @@ async def test_several_errors_at_once_focus_the_first(owner_repo, store_path):
         assert app.focused.id == "name"
 
 
-async def test_developing_locally_needs_networks(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_developing_locally_needs_networks(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         assert not form.query_one("#networks-field").display
@@ -375,8 +383,8 @@ async def test_developing_locally_needs_networks(owner_repo, store_path):
         assert app.focused.id == "networks"
 
 
-async def test_bad_network_is_shown_under_the_networks(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_bad_network_is_shown_under_the_networks(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await fill_start(pilot, "Widget", 0, "store")
@@ -387,8 +395,8 @@ async def test_bad_network_is_shown_under_the_networks(owner_repo, store_path):
         assert "is not an IP network" in error_text(app, "networks")
 
 
-async def test_mobile_needs_an_app(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_mobile_needs_an_app(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await fill_start(pilot, "Phone", 1, "store")
@@ -397,8 +405,8 @@ async def test_mobile_needs_an_app(owner_repo, store_path):
         assert app.focused.id == "ios"
 
 
-async def test_bad_app_ids_are_shown_under_their_platform(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_bad_app_ids_are_shown_under_their_platform(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await fill_start(pilot, "Phone", 1, "store")
@@ -410,8 +418,8 @@ async def test_bad_app_ids_are_shown_under_their_platform(owner_repo, store_path
         assert "is not an Android package name" in error_text(app, "android_packages")
 
 
-async def test_no_project_chosen(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_no_project_chosen(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await fill_start(pilot, "Widget", 0, "nothing like it")
@@ -422,8 +430,8 @@ async def test_no_project_chosen(owner_repo, store_path):
     assert len(owner_repo.list_projects()) == 2
 
 
-async def test_errors_clear_once_fixed(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_errors_clear_once_fixed(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await fill_start(pilot, "", 0, "store")
@@ -437,8 +445,8 @@ async def test_errors_clear_once_fixed(owner_repo, store_path):
     assert [view.name for view in owner_repo.list_keys()] == ["Fixed"]
 
 
-async def test_escape_on_an_untouched_form_closes_at_once(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_escape_on_an_untouched_form_closes_at_once(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_form(app, pilot)
         await pilot.press("escape")
@@ -446,8 +454,8 @@ async def test_escape_on_an_untouched_form_closes_at_once(owner_repo, store_path
         assert app.results == [None]
 
 
-async def test_escape_with_changes_asks_before_discarding(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_escape_with_changes_asks_before_discarding(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await fill_start(pilot, "Widget", 0, "store")
@@ -473,9 +481,9 @@ async def test_escape_with_changes_asks_before_discarding(owner_repo, store_path
     assert owner_repo.list_keys() == []
 
 
-async def test_edit_form_escape_asks_only_after_a_change(owner_repo, store_path):
+async def test_edit_form_escape_asks_only_after_a_change(owner_repo, store_target):
     key = owner_repo.create_key(web_draft()).key
-    app = harness(store_path, OWNER, lambda: EditKeyModal(key))
+    app = harness(store_target, OWNER, lambda: EditKeyModal(key))
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await pilot.press("end")
@@ -486,8 +494,8 @@ async def test_edit_form_escape_asks_only_after_a_change(owner_repo, store_path)
         assert app.results == [None] and app.screen is not form
 
 
-async def test_save_button_saves(owner_repo, store_path):
-    app = harness(store_path, OWNER, CreateKeyModal)
+async def test_save_button_saves(owner_repo, store_target):
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await fill_start(pilot, "Widget", 0, "store")
@@ -594,9 +602,9 @@ async def test_edit_web_key_rename_and_add_domain(owner_repo, store_path):
     assert stored.key_prefix == key.key_prefix and stored.secret_hash == key.secret_hash
 
 
-async def test_edit_mobile_key_shows_its_fields(owner_repo, store_path):
+async def test_edit_mobile_key_shows_its_fields(owner_repo, store_target):
     key = owner_repo.create_key(mobile_draft()).key
-    app = harness(store_path, OWNER, lambda: EditKeyModal(key))
+    app = harness(store_target, OWNER, lambda: EditKeyModal(key))
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         assert not form.query("#domains") and not form.query("#expires")
@@ -609,9 +617,9 @@ async def test_edit_mobile_key_shows_its_fields(owner_repo, store_path):
     assert owner_repo.get_key(key.id).mobile.android_packages == ["com.example.droid"]
 
 
-async def test_edit_errors_are_inline_and_nothing_changes(owner_repo, store_path):
+async def test_edit_errors_are_inline_and_nothing_changes(owner_repo, store_target):
     key = owner_repo.create_key(web_draft()).key
-    app = harness(store_path, OWNER, lambda: EditKeyModal(key))
+    app = harness(store_target, OWNER, lambda: EditKeyModal(key))
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await pilot.press("tab", "end")
@@ -623,9 +631,9 @@ async def test_edit_errors_are_inline_and_nothing_changes(owner_repo, store_path
     assert owner_repo.get_key(key.id).web.domains == ["https://shop.example.com"]
 
 
-async def test_analytics_key_cannot_be_edited(owner_repo, store_path):
+async def test_analytics_key_cannot_be_edited(owner_repo, store_target):
     key = owner_repo.create_key(analytics_draft()).key
-    app = harness(store_path, OWNER, lambda: EditKeyModal(key))
+    app = harness(store_target, OWNER, lambda: EditKeyModal(key))
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         assert "cannot be edited" in error_text(app, "form")
@@ -640,10 +648,10 @@ async def test_analytics_key_cannot_be_edited(owner_repo, store_path):
     assert owner_repo.get_key(key.id).updated_at == key.updated_at
 
 
-async def test_edit_refused_by_the_store_shows_the_reason(owner_repo, store_path):
+async def test_edit_refused_by_the_store_shows_the_reason(owner_repo, store_target):
     owner_repo.add_member("sam", "support")
     key = owner_repo.create_key(web_draft()).key
-    app = harness(store_path, "sam", lambda: EditKeyModal(key))
+    app = harness(store_target, "sam", lambda: EditKeyModal(key))
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await type_text(pilot, "Taken over")
@@ -657,9 +665,9 @@ async def test_edit_refused_by_the_store_shows_the_reason(owner_repo, store_path
 # -- key created -------------------------------------------------------------------------
 
 
-async def test_key_created_shows_full_secret_and_analytics_warning(owner_repo, store_path):
+async def test_key_created_shows_full_secret_and_analytics_warning(owner_repo, store_target):
     created = owner_repo.create_key(analytics_draft(name="Insights export"))
-    app = harness(store_path, OWNER, lambda: KeyCreatedScreen(created))
+    app = harness(store_target, OWNER, lambda: KeyCreatedScreen(created))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         text = screen_text(app)
@@ -669,9 +677,9 @@ async def test_key_created_shows_full_secret_and_analytics_warning(owner_repo, s
         assert "reveal" not in flat_text(app)
 
 
-async def test_key_created_web_says_it_can_be_revealed_again(owner_repo, store_path):
+async def test_key_created_web_says_it_can_be_revealed_again(owner_repo, store_target):
     created = owner_repo.create_key(web_draft())
-    app = harness(store_path, OWNER, lambda: KeyCreatedScreen(created))
+    app = harness(store_target, OWNER, lambda: KeyCreatedScreen(created))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         text = screen_text(app)
@@ -694,9 +702,9 @@ def record_osc52(monkeypatch, app, calls) -> None:
     monkeypatch.setattr(app, "copy_to_clipboard", lambda text: calls["osc52"].append(text))
 
 
-async def test_copy_with_pyperclip(owner_repo, store_path, monkeypatch, clipboard):
+async def test_copy_with_pyperclip(owner_repo, store_target, monkeypatch, clipboard):
     created = owner_repo.create_key(analytics_draft())
-    app = harness(store_path, OWNER, lambda: KeyCreatedScreen(created))
+    app = harness(store_target, OWNER, lambda: KeyCreatedScreen(created))
     record_osc52(monkeypatch, app, clipboard)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -707,13 +715,13 @@ async def test_copy_with_pyperclip(owner_repo, store_path, monkeypatch, clipboar
         assert created.secret.get_secret_value() not in " ".join(notifications(app))
 
 
-async def test_copy_falls_back_to_osc52_without_a_clipboard(owner_repo, store_path, monkeypatch, clipboard):
+async def test_copy_falls_back_to_osc52_without_a_clipboard(owner_repo, store_target, monkeypatch, clipboard):
     def no_clipboard(text: str) -> None:
         raise pyperclip.PyperclipException("no copy/paste mechanism")
 
     monkeypatch.setattr(pyperclip, "copy", no_clipboard)
     created = owner_repo.create_key(web_draft())
-    app = harness(store_path, OWNER, lambda: KeyCreatedScreen(created))
+    app = harness(store_target, OWNER, lambda: KeyCreatedScreen(created))
     record_osc52(monkeypatch, app, clipboard)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -724,10 +732,10 @@ async def test_copy_falls_back_to_osc52_without_a_clipboard(owner_repo, store_pa
         assert "sent to your terminal" in SENT_FROM_HERE and "press v" not in SENT_FROM_HERE
 
 
-async def test_copy_over_ssh_uses_osc52_only(owner_repo, store_path, monkeypatch, clipboard):
+async def test_copy_over_ssh_uses_osc52_only(owner_repo, store_target, monkeypatch, clipboard):
     monkeypatch.setenv("SSH_TTY", "/dev/pts/1")
     created = owner_repo.create_key(web_draft())
-    app = harness(store_path, OWNER, lambda: KeyCreatedScreen(created))
+    app = harness(store_target, OWNER, lambda: KeyCreatedScreen(created))
     record_osc52(monkeypatch, app, clipboard)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -745,8 +753,8 @@ def one_key() -> list[tuple[str, str, str]]:
     return [("key_abc", "Checkout widget", "web")]
 
 
-async def test_confirm_revoke_cancel_is_focused_and_escape_cancels(store_path, owner_repo):
-    app = harness(store_path, OWNER, lambda: ConfirmRevoke(one_key()))
+async def test_confirm_revoke_cancel_is_focused_and_escape_cancels(store_target, owner_repo):
+    app = harness(store_target, OWNER, lambda: ConfirmRevoke(one_key()))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.focused.id == "cancel"
@@ -759,16 +767,16 @@ async def test_confirm_revoke_cancel_is_focused_and_escape_cancels(store_path, o
         assert app.results == [False]
 
 
-async def test_confirm_revoke_enter_on_cancel_keeps_the_key(store_path, owner_repo):
-    app = harness(store_path, OWNER, lambda: ConfirmRevoke(one_key()))
+async def test_confirm_revoke_enter_on_cancel_keeps_the_key(store_target, owner_repo):
+    app = harness(store_target, OWNER, lambda: ConfirmRevoke(one_key()))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("enter")
         assert app.results == [False]
 
 
-async def test_confirm_revoke_tab_then_enter_confirms(store_path, owner_repo):
-    app = harness(store_path, OWNER, lambda: ConfirmRevoke(one_key()))
+async def test_confirm_revoke_tab_then_enter_confirms(store_target, owner_repo):
+    app = harness(store_target, OWNER, lambda: ConfirmRevoke(one_key()))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("tab")
@@ -778,9 +786,9 @@ async def test_confirm_revoke_tab_then_enter_confirms(store_path, owner_repo):
         assert app.results == [True]
 
 
-async def test_confirm_revoke_bulk_lists_count_and_names(store_path, owner_repo):
+async def test_confirm_revoke_bulk_lists_count_and_names(store_target, owner_repo):
     keys = [(f"key_{index:02d}", f"Key number {index}", "mobile") for index in range(12)]
-    app = harness(store_path, OWNER, lambda: ConfirmRevoke(keys))
+    app = harness(store_target, OWNER, lambda: ConfirmRevoke(keys))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         text = screen_text(app)
@@ -796,7 +804,7 @@ async def test_confirm_revoke_bulk_lists_count_and_names(store_path, owner_repo)
 
 
 @pytest.mark.parametrize("name", MARKUP_NAMES)
-async def test_markup_names_are_literal_on_every_modal(owner_repo, store_path, name):
+async def test_markup_names_are_literal_on_every_modal(owner_repo, store_target, name):
     owner_repo.add_project(name, deployed=True)
     created = owner_repo.create_key(web_draft(project=name, name=name))
     key = owner_repo.get_key(created.key.id)
@@ -806,7 +814,7 @@ async def test_markup_names_are_literal_on_every_modal(owner_repo, store_path, n
         (lambda: KeyCreatedScreen(created), "#created-key"),
         (lambda: ConfirmRevoke([(key.id, name, "web")]), "#confirm-list"),
     ):
-        app = harness(store_path, OWNER, make_screen)
+        app = harness(store_target, OWNER, make_screen)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(app, pilot)
             if isinstance(app.screen, KeyFormModal):
@@ -819,9 +827,9 @@ async def test_markup_names_are_literal_on_every_modal(owner_repo, store_path, n
             assert app.is_running and app.return_code is None
 
 
-async def test_markup_in_project_search_and_errors_is_literal(owner_repo, store_path):
+async def test_markup_in_project_search_and_errors_is_literal(owner_repo, store_target):
     owner_repo.add_project("[bold red]x[/]", deployed=True)
-    app = harness(store_path, OWNER, CreateKeyModal)
+    app = harness(store_target, OWNER, CreateKeyModal)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         await fill_start(pilot, "[/]", 0, "[bold")
@@ -836,9 +844,9 @@ async def test_markup_in_project_search_and_errors_is_literal(owner_repo, store_
 # -- an Analytics secret is never one keystroke from gone (SPEC §5) ----------------------
 
 
-async def test_key_created_copy_has_the_focus(owner_repo, store_path, clipboard, monkeypatch):
+async def test_key_created_copy_has_the_focus(owner_repo, store_target, clipboard, monkeypatch):
     created = owner_repo.create_key(analytics_draft())
-    app = harness(store_path, OWNER, lambda: KeyCreatedScreen(created))
+    app = harness(store_target, OWNER, lambda: KeyCreatedScreen(created))
     record_osc52(monkeypatch, app, clipboard)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -849,9 +857,9 @@ async def test_key_created_copy_has_the_focus(owner_repo, store_path, clipboard,
         assert app.results == []
 
 
-async def test_closing_an_uncopied_analytics_secret_asks_first(owner_repo, store_path):
+async def test_closing_an_uncopied_analytics_secret_asks_first(owner_repo, store_target):
     created = owner_repo.create_key(analytics_draft())
-    app = harness(store_path, OWNER, lambda: KeyCreatedScreen(created))
+    app = harness(store_target, OWNER, lambda: KeyCreatedScreen(created))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         shown = app.screen
@@ -873,9 +881,9 @@ async def test_closing_an_uncopied_analytics_secret_asks_first(owner_repo, store
         assert app.results == [None]
 
 
-async def test_a_copied_analytics_secret_closes_at_once(owner_repo, store_path, clipboard):
+async def test_a_copied_analytics_secret_closes_at_once(owner_repo, store_target, clipboard):
     created = owner_repo.create_key(analytics_draft())
-    app = harness(store_path, OWNER, lambda: KeyCreatedScreen(created))
+    app = harness(store_target, OWNER, lambda: KeyCreatedScreen(created))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("c")
@@ -885,9 +893,9 @@ async def test_a_copied_analytics_secret_closes_at_once(owner_repo, store_path, 
         assert app.results == [None]
 
 
-async def test_a_web_secret_closes_at_once(owner_repo, store_path):
+async def test_a_web_secret_closes_at_once(owner_repo, store_target):
     created = owner_repo.create_key(web_draft())
-    app = harness(store_path, OWNER, lambda: KeyCreatedScreen(created))
+    app = harness(store_target, OWNER, lambda: KeyCreatedScreen(created))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("escape")
@@ -943,12 +951,13 @@ async def test_a_colleagues_change_survives_my_rename(owner_repo, store_path):
 
 
 @needs_merge
-async def test_different_settings_of_one_key_merge(owner_repo, store_path):
+@pytest.mark.file_only  # the colleague is this OS login
+async def test_different_settings_of_one_key_merge(owner_repo, store_target):
     key = owner_repo.create_key(web_draft()).key
-    app = harness(store_path, OWNER, lambda: EditKeyModal(key))
+    app = harness(store_target, OWNER, lambda: EditKeyModal(key))
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
-        colleague_edits(store_path, key.id, "--add-domain", "https://colleague.example.com")
+        colleague_edits(store_target, key.id, "--add-domain", "https://colleague.example.com")
         form.query_one("#cross-page").focus()
         await pilot.press("space")  # cross page persistence on
         await pilot.press("ctrl+s")
@@ -960,12 +969,13 @@ async def test_different_settings_of_one_key_merge(owner_repo, store_path):
 
 
 @needs_merge
-async def test_overlapping_changes_are_refused_with_who_changed_what(owner_repo, store_path):
+@pytest.mark.file_only  # the colleague is this OS login
+async def test_overlapping_changes_are_refused_with_who_changed_what(owner_repo, store_target):
     key = owner_repo.create_key(web_draft()).key
-    app = harness(store_path, OWNER, lambda: EditKeyModal(key))
+    app = harness(store_target, OWNER, lambda: EditKeyModal(key))
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
-        colleague_edits(store_path, key.id, "--name", "Renamed by a colleague")
+        colleague_edits(store_target, key.id, "--name", "Renamed by a colleague")
         await pilot.press("ctrl+a", "ctrl+k")
         await type_text(pilot, "Renamed by alice")
         await pilot.press("ctrl+s")
@@ -977,11 +987,11 @@ async def test_overlapping_changes_are_refused_with_who_changed_what(owner_repo,
     assert owner_repo.get_key(key.id).name == "Renamed by a colleague"
 
 
-async def test_edit_sends_only_what_changed_with_the_revision(owner_repo, store_path, monkeypatch):
+async def test_edit_sends_only_what_changed_with_the_revision(owner_repo, store_target, monkeypatch):
     key = owner_repo.create_key(web_draft(developing_locally=True, networks=["10.0.0.0/8"])).key
     calls = []
     monkeypatch.setattr(Repository, "edit_key", lambda self, key_id, changes, **kw: calls.append((changes, kw)) or key)
-    app = harness(store_path, OWNER, lambda: EditKeyModal(key))
+    app = harness(store_target, OWNER, lambda: EditKeyModal(key))
     async with app.run_test(size=(80, 24)) as pilot:
         await open_form(app, pilot)
         await pilot.press("end")
@@ -994,9 +1004,9 @@ async def test_edit_sends_only_what_changed_with_the_revision(owner_repo, store_
     assert keywords["base"].name == "Checkout widget" and keywords["base"].web == key.web
 
 
-async def test_turning_developing_locally_off_clears_the_networks(owner_repo, store_path):
+async def test_turning_developing_locally_off_clears_the_networks(owner_repo, store_target):
     key = owner_repo.create_key(web_draft(developing_locally=True, networks=["10.0.0.0/8"])).key
-    app = harness(store_path, OWNER, lambda: EditKeyModal(key))
+    app = harness(store_target, OWNER, lambda: EditKeyModal(key))
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(app, pilot)
         form.query_one("#developing-locally").focus()

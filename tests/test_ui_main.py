@@ -9,7 +9,7 @@ from pathlib import Path
 import pyperclip
 import pytest
 
-from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
+from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, new_owner_repo, web_draft
 from screen_harness import flat_text, screen_text, settle, settle_until, shown_keys
 from store.errors import StoreError
 from store.repository import Repository
@@ -29,6 +29,12 @@ def table_lines(app) -> list[str]:
 
 
 @pytest.fixture
+def owner_repo(store_target: Path | str) -> Repository:
+    """The shared owner_repo, on the file store and on PostgreSQL (``store_target``)."""
+    return new_owner_repo(store_target)
+
+
+@pytest.fixture
 def seeded(owner_repo: Repository) -> Repository:
     """Three keys of each scope with distinct names."""
     for index in range(3):
@@ -39,8 +45,8 @@ def seeded(owner_repo: Repository) -> Repository:
     return owner_repo
 
 
-async def test_lists_keys_with_count_and_title(seeded, store_path):
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+async def test_lists_keys_with_count_and_title(seeded, store_target):
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         screen = app.screen
@@ -54,16 +60,16 @@ async def test_lists_keys_with_count_and_title(seeded, store_path):
             assert column in header
 
 
-async def test_wide_terminal_adds_columns(seeded, store_path):
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+async def test_wide_terminal_adds_columns(seeded, store_target):
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(130, 24)) as pilot:
         await settle(app, pilot)
         header = table_lines(app)[0]
         assert "Created by" in header and "Last used" in header and "Status" in header
 
 
-async def test_sort_cycles_and_a_new_order_starts_at_its_top(seeded, store_path):
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+async def test_sort_cycles_and_a_new_order_starts_at_its_top(seeded, store_target):
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         table = app.screen.table
@@ -83,8 +89,8 @@ async def test_sort_cycles_and_a_new_order_starts_at_its_top(seeded, store_path)
         assert [row.name for row in table.rows] == names
 
 
-async def test_filter_as_you_type_and_escape_clears(seeded, store_path):
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+async def test_filter_as_you_type_and_escape_clears(seeded, store_target):
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("slash", *"mobile")
@@ -104,17 +110,17 @@ async def test_filter_as_you_type_and_escape_clears(seeded, store_path):
         assert app.screen.focused is table
 
 
-async def test_filter_without_match_says_so(seeded, store_path):
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+async def test_filter_without_match_says_so(seeded, store_target):
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("slash", *"zzz")
         assert "No key matches “zzz”" in screen_text(app)
 
 
-async def test_filter_by_id(seeded, store_path):
+async def test_filter_by_id(seeded, store_target):
     key_id = seeded.list_keys()[4].id
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("slash", *key_id.lower())
@@ -139,12 +145,12 @@ async def test_a_new_store_is_created_with_the_login_as_owner(store_path):
     assert Repository(store_path, "carol").me().role.value == "owner"
 
 
-async def test_markup_names_are_shown_literally(owner_repo, store_path):
+async def test_markup_names_are_shown_literally(owner_repo, store_target):
     for name in MARKUP_NAMES:
         owner_repo.create_key(web_draft(name=name))
     owner_repo.add_project("[b]Proj[/b]", deployed=True)
     owner_repo.create_key(web_draft(project="[b]Proj[/b]", name="in odd project"))
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         lines = "\n".join(table_lines(app))
@@ -159,22 +165,22 @@ async def test_markup_names_are_shown_literally(owner_repo, store_path):
         assert sorted(row.name for row in app.screen.table.rows) == ["[/]", "[bold red]x[/]"]
 
 
-async def test_developer_sees_only_own_keys(owner_repo, store_path):
+async def test_developer_sees_only_own_keys(owner_repo, store_target):
     owner_repo.create_key(web_draft(name="Owner's key"))
     owner_repo.add_member("dev1", "developer")
-    developer = Repository(store_path, "dev1", clock=fixed_clock)
+    developer = Repository(store_target, "dev1", clock=fixed_clock)
     developer.create_key(web_draft(name="Dev key"))
-    app = make_app(store_path, "dev1", clock=fixed_clock)
+    app = make_app(store_target, "dev1", clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert [row.name for row in app.screen.table.rows] == ["Dev key"]
         assert "your keys only" in screen_text(app)
 
 
-async def test_owner_key_is_read_only_for_support(owner_repo, store_path):
+async def test_owner_key_is_read_only_for_support(owner_repo, store_target):
     owner_repo.create_key(web_draft(name="Owner's key"))
     owner_repo.add_member("sup", "support")
-    app = make_app(store_path, "sup", clock=fixed_clock)
+    app = make_app(store_target, "sup", clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         screen = app.screen
@@ -189,14 +195,14 @@ async def test_owner_key_is_read_only_for_support(owner_repo, store_path):
         assert any("only an owner may revoke" in n.message for n in app._notifications)
 
 
-async def test_live_refresh_keeps_cursor_on_the_same_key(seeded, store_path):
-    app = make_app(store_path, OWNER, clock=fixed_clock, live_interval=0.05)
+async def test_live_refresh_keeps_cursor_on_the_same_key(seeded, store_target):
+    app = make_app(store_target, OWNER, clock=fixed_clock, live_interval=0.05)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         table = app.screen.table
         await pilot.press("down", "down")
         chosen = table.cursor_row.id
-        other_admin = Repository(store_path, OWNER, clock=fixed_clock)
+        other_admin = Repository(store_target, OWNER, clock=fixed_clock)
         other_admin.create_key(web_draft(name="From another admin"))
         assert await settle_until(app, pilot, lambda: table.row_count == 10)
         assert table.rows[0].name == "From another admin"
@@ -230,7 +236,7 @@ async def test_store_corrupted_while_open_is_reported(seeded, store_path):
 
 
 @pytest.mark.parametrize("scenario", ["pyperclip", "no-clipboard", "ssh"])
-async def test_copy_paths(seeded, store_path, monkeypatch, scenario):
+async def test_copy_paths(seeded, store_target, monkeypatch, scenario):
     copied: list[str] = []
     sent: list[str] = []
 
@@ -242,7 +248,7 @@ async def test_copy_paths(seeded, store_path, monkeypatch, scenario):
     monkeypatch.setattr(pyperclip, "copy", fake_copy)
     if scenario == "ssh":
         monkeypatch.setenv("SSH_TTY", "/dev/pts/3")
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     monkeypatch.setattr(app, "copy_to_clipboard", sent.append)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -261,10 +267,10 @@ async def test_copy_paths(seeded, store_path, monkeypatch, scenario):
         assert not any(secret in m for m in messages)
 
 
-async def test_copy_analytics_key_is_refused_with_reason(seeded, store_path, monkeypatch):
+async def test_copy_analytics_key_is_refused_with_reason(seeded, store_target, monkeypatch):
     sent: list[str] = []
     monkeypatch.setattr(pyperclip, "copy", sent.append)
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("slash", *"analytics bravo", "enter")
@@ -284,10 +290,10 @@ async def test_a_store_moved_away_while_open_is_reported_not_recreated(seeded, s
     assert not store_path.exists()
 
 
-async def test_a_login_that_is_not_a_member_gets_one_screen_naming_the_owners(seeded, store_path):
+async def test_a_login_that_is_not_a_member_gets_one_screen_naming_the_owners(seeded, store_target):
     seeded.add_member("olga", "owner", display_name="Olga Owner")
     seeded.add_member("dev", "developer", display_name="Dee Developer")
-    app = make_app(store_path, "mallory", clock=fixed_clock, live_interval=0.05)
+    app = make_app(store_target, "mallory", clock=fixed_clock, live_interval=0.05)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert isinstance(app.screen, NotMemberScreen)
@@ -309,8 +315,8 @@ async def test_a_login_that_is_not_a_member_gets_one_screen_naming_the_owners(se
         assert "mallory (developer)" in screen_text(app)
 
 
-async def test_bulk_revoke_of_marked_keys_end_to_end(seeded, store_path):
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+async def test_bulk_revoke_of_marked_keys_end_to_end(seeded, store_target):
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         table = app.screen.table
@@ -351,11 +357,11 @@ async def test_revoke_cancelled_changes_nothing(seeded, store_path):
     assert store_path.read_bytes() == before
 
 
-async def test_a_crash_report_never_shows_local_variables(seeded, store_path):
+async def test_a_crash_report_never_shows_local_variables(seeded, store_target):
     from rich.console import Console
 
     secret = seeded.reveal_secret(seeded.list_keys()[0].id).get_secret_value()
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         record = {"secret": secret}  # a local of the failing frame, as in a render path
@@ -371,8 +377,8 @@ async def test_a_crash_report_never_shows_local_variables(seeded, store_path):
     assert secret not in report
 
 
-async def test_bulk_revoke_says_how_many_marked_keys_the_filter_hides(seeded, store_path):
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+async def test_bulk_revoke_says_how_many_marked_keys_the_filter_hides(seeded, store_target):
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         table = app.screen.table
@@ -392,8 +398,8 @@ async def test_bulk_revoke_says_how_many_marked_keys_the_filter_hides(seeded, st
     assert all(seeded.get_key(key_id).status == "active" for key_id in marked)
 
 
-async def test_a_wide_terminal_offers_more_keys_in_the_footer(seeded, store_path):
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+async def test_a_wide_terminal_offers_more_keys_in_the_footer(seeded, store_target):
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         narrow = shown_keys(app.screen)
@@ -412,8 +418,8 @@ async def test_a_wide_terminal_offers_more_keys_in_the_footer(seeded, store_path
         assert shown_keys(app.screen) == narrow
 
 
-async def test_the_command_palette_lists_each_action_once(seeded, store_path):
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+async def test_the_command_palette_lists_each_action_once(seeded, store_target):
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         titles = [command.title for command in app.get_system_commands(app.screen)]
@@ -422,7 +428,8 @@ async def test_the_command_palette_lists_each_action_once(seeded, store_path):
         assert {"New", "Edit", "Revoke", "Copy", "Sort", "Members", "Activity log"} <= set(titles)
 
 
-async def test_a_loading_line_shows_while_the_store_loads(seeded, store_path, monkeypatch):
+@pytest.mark.file_only  # the line names the file's size
+async def test_a_loading_line_shows_while_the_store_loads(seeded, store_target, monkeypatch):
     release = threading.Event()
     list_keys = Repository.list_keys
 
@@ -432,7 +439,7 @@ async def test_a_loading_line_shows_while_the_store_loads(seeded, store_path, mo
 
     monkeypatch.setattr(Repository, "list_keys", slow_list_keys)
     monkeypatch.setattr(key_list, "PROGRESS_BYTES", 1)
-    app = make_app(store_path, OWNER, clock=fixed_clock)
+    app = make_app(store_target, OWNER, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert "Reading the store (0 MB)…" in screen_text(app)

@@ -40,6 +40,7 @@ from store.models import (
     validation_errors,
 )
 from store.presenter import creator_label
+from store.backends import is_postgres_store
 from store.repository import Repository, current_login, default_store_path
 from tui.format import scope_label, short_time
 from tui.cli_output import (
@@ -118,7 +119,7 @@ def _run(argv: list[str], login: str | None) -> int:
         return exit_.code if isinstance(exit_.code, int) else 0
     handler: Callable[[Command], int] = getattr(args, "handler", run_ui)
     try:
-        command = Command(args, login or current_login(), parser)
+        command = Command(args, login or current_login(), parser, explicit_login=login)
         return handler(command)
     except CommandError as error:
         complain(str(error))
@@ -145,16 +146,30 @@ def _run(argv: list[str], login: str | None) -> int:
 class Command:
     """What a subcommand runs with: its arguments, the acting login and the store path."""
 
-    def __init__(self, args: argparse.Namespace, login: str, parser: argparse.ArgumentParser) -> None:
+    def __init__(
+        self, args: argparse.Namespace, login: str, parser: argparse.ArgumentParser,
+        *, explicit_login: str | None = None,
+    ) -> None:
         self.args = args
         self.login = login
         self.parser = parser
         named = getattr(args, "store", None)
-        self.named_store = Path(named).expanduser() if named else None
-        self.path = self.named_store or default_store_path()
+        self.named_store: Path | str | None = _store_argument(named) if named else None
+        self.path: Path | str = self.named_store or _default_store()
+        # On PostgreSQL the server says who acts (session_user); only tests name a login.
+        self._explicit_login = explicit_login
+
+    @property
+    def on_postgres(self) -> bool:
+        """Whether the store is a PostgreSQL database (``postgresql://…``)."""
+        return isinstance(self.path, str)
 
     def repo(self) -> Repository:
         """A repository on the store for the acting login (nothing is read yet)."""
+        if self.on_postgres:
+            repo = Repository(self.path, self._explicit_login)
+            self.login = repo.login
+            return repo
         return Repository(self.path, self.login)
 
     def existing_repo(self) -> Repository:
@@ -170,6 +185,36 @@ class Command:
         return repo
 
 
+def _store_argument(text: str) -> Path | str:
+    """``--store``/``$APIKEYS_STORE``: a PostgreSQL conninfo stays a string, a path a Path."""
+    if is_postgres_store(text):
+        if _names_password(text):
+            raise CommandError(
+                "the store string holds a password: store strings end up in command lines, "
+                "shell histories and logs; keep it in ~/.pgpass or a service file (see the README)"
+            )
+        return text
+    return Path(text).expanduser()
+
+
+def _names_password(conninfo: str) -> bool:
+    """Whether a libpq URL carries a password (``user:secret@`` or ``password=``)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    try:
+        parts = urlsplit(conninfo)
+        return bool(parts.password) or "password" in parse_qs(parts.query)
+    except ValueError:
+        return False
+
+
+def _default_store() -> Path | str:
+    explicit = os.environ.get("APIKEYS_STORE")
+    if explicit and is_postgres_store(explicit):
+        return _store_argument(explicit)
+    return default_store_path()
+
+
 # -- the parser ----------------------------------------------------------------------------
 
 
@@ -177,8 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command line; ``--store`` is accepted before or after the subcommand."""
     store = _Parser(add_help=False)
     store.add_argument(
-        "--store", metavar="PATH", default=argparse.SUPPRESS,
-        help="the store file (default: $APIKEYS_STORE, else store.json in your data folder)",
+        "--store", metavar="STORE", default=argparse.SUPPRESS,
+        help="the store: a file path, or postgresql://… (libpq; passwords in ~/.pgpass or a service "
+        "file); default: $APIKEYS_STORE, else store.json in your data folder",
     )
     common = [store]
     parser = _Parser(
@@ -313,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--key", metavar="ID", help="only this key's events")
     log.add_argument("--json", action="store_true", help="print a JSON array")
     _add_lifecycle_commands(command)
+    _add_migrate_command(command)
     return parser
 
 
@@ -397,6 +444,10 @@ def run_ui(command: Command) -> int:
     if not _has_terminal():
         _refuse_without_terminal(command.parser)
     repo = command.repo()
+    if repo.is_postgres:
+        repo.open_or_create()
+        repo.close()
+        return _open_app(command.path, repo.login)
     if repo.storage.exists():
         # Only the head (schema version, tables before the keys) is checked before the UI
         # opens: parsing 100,000 keys here cost 0.3–0.5 s before Textual even started. A keys
@@ -416,6 +467,8 @@ def run_demo(command: Command) -> int:
     args = command.args
     if not args.seed_only and not _has_terminal():
         _refuse_without_terminal(command.parser)
+    if isinstance(command.named_store, str):
+        return _demo_on_postgres(command, command.named_store)
     if command.named_store is not None:
         path = command.named_store
         for existing in (path, audit_path(path)):
@@ -437,6 +490,53 @@ def run_demo(command: Command) -> int:
     status = _open_app(path, command.login)
     print_line(f"The demo store stays at {safe_text(path)}")
     return status
+
+
+def _demo_on_postgres(command: Command, conninfo: str) -> int:
+    """``demo --store postgresql://…``: seed an empty database in bulk (COPY), then open the UI."""
+    from store.backends.bulk import seed_bulk
+
+    args = command.args
+    backend = seed_bulk(conninfo, command._explicit_login, keys=args.keys)
+    place, login = backend.describe(), backend.identity()
+    backend.close()
+    print_line(f"Seeded a demo store with {args.keys:,} keys: {safe_text(place)}")
+    if args.seed_only:
+        return 0
+    return _open_app(conninfo, login)
+
+
+def _add_migrate_command(command: Callable[..., argparse.ArgumentParser]) -> None:
+    migrate = command(
+        "migrate", "copy the whole store (keys, members, projects, policy, audit trail, usage) "
+        "into a new store: a file into PostgreSQL or back", run_migrate,
+    )
+    migrate.add_argument("--to", required=True, metavar="STORE",
+                         help="the new store: a path, or postgresql://… (must hold no store yet)")
+
+
+def run_migrate(command: Command) -> int:
+    """Copy the store named by --store into the empty store --to names; the source is only read."""
+    from store.backends import open_backend
+    from store.backends.migrate import migrate
+
+    source_repo = command.existing_repo()
+    if source_repo.me().role.value != "owner":
+        raise CommandError(f"{safe_text(source_repo.login)} is not an owner: only an owner migrates the store")
+    target_store = _store_argument(command.args.to)
+    if str(target_store) == str(command.path):
+        raise CommandError("--to names the store being migrated: name a new one")
+    source, target = source_repo.backend, open_backend(target_store)
+    try:
+        copied = migrate(source, target)
+    finally:
+        target.close()
+    print_line(
+        f"Migrated {len(copied.keys):,} keys, {len(copied.members)} members, {len(copied.projects)} "
+        f"projects, {len(copied.events):,} audit events and {len(copied.usage):,} usage days "
+        f"from {safe_text(source_repo.place)} to {safe_text(target.describe())}"
+    )
+    return 0
 
 
 class _SeedingProgress:
@@ -475,7 +575,7 @@ def _seeding_progress() -> _SeedingProgress | None:
     return _SeedingProgress(sys.stderr)
 
 
-def _open_app(path: Path, login: str) -> int:
+def _open_app(path: Path | str, login: str) -> int:
     from tui.app import make_app
 
     app = make_app(path, login)
@@ -513,9 +613,11 @@ def run_init(command: Command) -> int:
         raise InvalidInput({"organisation name": str(error)}) from None
     if not created:
         repo.organisation()  # a store that does not parse says so, rather than "exists"
-        raise CommandError(f"a store already exists at {repo.path}; it was not changed")
+        raise CommandError(f"a store already exists at {repo.place}; it was not changed")
     shared = f", shared with group {args.group} (mode 0660)" if args.group else ""
-    print_line(f"Created the store of {safe_text(repo.organisation())} at {safe_text(repo.path)}{shared}")
+    if repo.is_postgres:
+        shared = f"; members are the database roles granted {repo.backend.group_role()}"  # type: ignore[attr-defined]
+    print_line(f"Created the store of {safe_text(repo.organisation())} at {safe_text(repo.place)}{shared}")
     print_line(f"{safe_text(repo.login)} is its owner. Next: `{PROG} projects add NAME --deployed`")
     return 0
 
@@ -985,7 +1087,7 @@ def run_log(command: Command) -> int:
     """The audit trail, newest first."""
     repo = command.existing_repo()
     events = repo.history(command.args.key)
-    skipped = repo.audit.unreadable_lines
+    skipped = 0 if repo.is_postgres else repo.audit.unreadable_lines
     if skipped:
         complain(
             f"note: skipped {skipped} unreadable line{'s' if skipped != 1 else ''} of "

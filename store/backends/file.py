@@ -230,6 +230,7 @@ class FileBackend:
         """The store file's locked transaction; a crashed writer's audit events are appended
         first (``AuditLog.recover``)."""
         with self.storage.transaction(timeout=LOCK_TIMEOUT if timeout is None else timeout) as inner:
+            self.audit.check()  # a planted audit file is refused before anything is written
             self.audit.recover(inner.meta.get("audit_pending"))
             yield FileTransaction(inner, self.audit)
 

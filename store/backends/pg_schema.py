@@ -7,7 +7,7 @@ A migration is never edited once released: a change of schema is a new version.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Columns of the keys table that a record's fields map onto; the rest of a record is ``extra``.
 KEY_COLUMNS = (
@@ -107,6 +107,11 @@ CREATE TABLE usage (
     PRIMARY KEY (key_id, day)
 );
 CREATE INDEX keys_previous_hash ON keys (previous_secret_hash) WHERE previous_secret_hash IS NOT NULL;
+""",
+    # Every secret a rolled key ever had names it (refused as "rolled", never "unknown"):
+    # verify looks the hash up in the retired list through this index.
+    3: """
+CREATE INDEX keys_retired_hashes ON keys USING gin ((extra -> 'retired_secret_hashes'));
 """,
 }
 

@@ -75,6 +75,8 @@ class PostgresBackend:
         self._locks = {purpose: threading.RLock() for purpose in ("read", "verify", "write")}
         self._checked = False
         self._place: str | None = None
+        self._identity: str | None = None
+        self._superuser = False
         self.has_trigram: bool | None = None
 
     def __repr__(self) -> str:
@@ -227,6 +229,7 @@ class PostgresBackend:
     def create(
         self, meta: Record, owner: Record, events: list[AuditEvent], *,
         group: str | None = None, upto_version: int = SCHEMA_VERSION,
+        populate: Callable[[PostgresTransaction], None] | None = None,
     ) -> bool:
         """Make the schema, the group role and its privileges, the meta row, the first member
         (who must be ``session_user``) and the first audit events, in one transaction; False
@@ -240,8 +243,11 @@ class PostgresBackend:
                 connection.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK,))
                 if _stored_version(connection) is not None:
                     return False
-                identity = connection.execute("SELECT session_user").fetchone()[0]
-                if owner.get("login") != identity:
+                identity, superuser = connection.execute(
+                    "SELECT session_user, rolsuper FROM pg_roles WHERE rolname = session_user"
+                ).fetchone()
+                # A superuser (whom the server lets do anything) may name the first owner.
+                if owner.get("login") != identity and not superuser:
                     raise InvalidInput({"login": f"the first owner must be the connected role {identity!r}"})
                 database = connection.execute("SELECT current_database()").fetchone()[0]
                 group_role = group_role_for(database)
@@ -262,15 +268,44 @@ class PostgresBackend:
                 )
                 _insert_member(connection, group_role, owner)
                 _insert_events(connection, events)
+                if populate is not None:  # migrate: the whole store in this one transaction
+                    filling = PostgresTransaction(connection)
+                    populate(filling)
+                    filling.finish()
                 _notify(connection, "store")
             return True
         finally:
             connection.close()
 
     def identity(self) -> str:
-        """The database role the server authenticated for this connection."""
+        """The database role the server authenticated (``session_user``); asked once, and
+        answered before the store exists (``init`` needs it)."""
+        if self._identity is None:
+            connection = self._connect(autocommit=True)
+            try:
+                with self._errors():
+                    self._identity, self._superuser = connection.execute(
+                        "SELECT session_user, rolsuper FROM pg_roles WHERE rolname = session_user"
+                    ).fetchone()
+            finally:
+                connection.close()
+        return self._identity
+
+    def is_superuser(self) -> bool:
+        """Whether the authenticated role is a superuser (whom the server lets do anything)."""
+        self.identity()
+        return bool(self._superuser)
+
+    def role_exists(self, role: str) -> bool:
+        """Whether a database role of that name exists (members are database roles)."""
         with self._connection("read") as connection:
-            return connection.execute("SELECT session_user").fetchone()[0]
+            return _role_exists(connection, role)
+
+    def snapshot(self) -> Mapping[str, Any]:
+        """The store in the file layout (``_meta``, ``keys``, ``projects``, ``members``), each
+        table read on first use, for read-only code written against the file store; keys are
+        looked up by id (iterating them reads every key: use windows for lists)."""
+        return _Snapshot(self)
 
     def group_role(self) -> str:
         """The store's group role (members are granted it)."""
@@ -321,6 +356,11 @@ class PostgresBackend:
             if row is None:
                 row = connection.execute(
                     f"SELECT {KEY_SELECT} FROM keys k WHERE k.previous_secret_hash = %s LIMIT 1",
+                    (secret_hash,),
+                ).fetchone()
+            if row is None:  # an older secret of a rolled key: refused as rolled, not unknown
+                row = connection.execute(
+                    f"SELECT {KEY_SELECT} FROM keys k WHERE k.extra -> 'retired_secret_hashes' ? %s LIMIT 1",
                     (secret_hash,),
                 ).fetchone()
         return _key_record(row) if row else None
@@ -466,6 +506,15 @@ class PostgresBackend:
             ).fetchall()
         return [UsageCount(*row) for row in rows]
 
+    def all_usage(self) -> list[UsageCount]:
+        """Every stored per-day counter (for ``migrate``), by key and day."""
+        with self._connection("read") as connection:
+            rows = connection.execute(
+                "SELECT key_id, to_char(day, 'YYYY-MM-DD'), valid, refused, last_origin, last_ip "
+                "FROM usage ORDER BY key_id, day"
+            ).fetchall()
+        return [UsageCount(*row) for row in rows]
+
     # -- audit --------------------------------------------------------------------------------
 
     def audit_records(self, key_id: str | None = None, *, visible_to: str | None = None) -> list[Record]:
@@ -487,6 +536,80 @@ class PostgresBackend:
             rows = connection.execute(statement, params).fetchall()
         return [{"at": at, "actor": actor, "action": action, "key_id": kid, "detail": detail}
                 for at, actor, action, kid, detail in rows]
+
+
+class _Snapshot(Mapping[str, Any]):
+    """A read-only view of the store in the file layout (see :meth:`PostgresBackend.snapshot`)."""
+
+    NAMES = ("_meta", "keys", "projects", "members", "usage")
+
+    def __init__(self, backend: PostgresBackend) -> None:
+        self._backend = backend
+        self._tables: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.NAMES:
+            raise KeyError(name)
+        if name not in self._tables:
+            backend = self._backend
+            if name == "_meta":
+                self._tables[name] = {"1": backend.meta()}
+            elif name == "keys":
+                self._tables[name] = _KeyLookup(backend)
+            elif name == "projects":
+                self._tables[name] = backend.projects()
+            elif name == "members":
+                self._tables[name] = backend.members()
+            else:
+                self._tables[name] = {}  # usage lives in its own table: see backend.usage()
+        return self._tables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.NAMES)
+
+    def __len__(self) -> int:
+        return len(self.NAMES)
+
+
+class _KeyLookup(Mapping[str, Record]):
+    """Keys by id, each read when asked; iterating reads them all (oldest first)."""
+
+    def __init__(self, backend: PostgresBackend) -> None:
+        self._backend = backend
+        self._seen: dict[str, Record | None] = {}
+        self._all: dict[str, Record] | None = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._all is not None:
+            return self._all.get(key, default)
+        if key not in self._seen:
+            self._seen[key] = self._backend.key(key) if isinstance(key, str) else None
+        found = self._seen[key]
+        return default if found is None else found
+
+    def __getitem__(self, key: str) -> Record:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def _every(self) -> dict[str, Record]:
+        if self._all is None:
+            rows = self._backend.window(KeyQuery(sort=KeySort.CREATED_ASC), 0, EVERY_ROW)
+            self._all = {record["id"]: record for record in rows}
+        return self._all
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._every())
+
+    def __len__(self) -> int:
+        return len(self._every())
+
+
+EVERY_ROW = 2**62  # a LIMIT that never stops a window
 
 
 class ChangeListener:
@@ -615,7 +738,7 @@ class _Rows(MutableMapping[str, Record]):
     def _write(self, key: str, record: Record, before: Record | None) -> None:
         raise NotImplementedError
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         if key not in self._seen:
             self._seen[key] = self._select(key)
         found = self._seen[key]
