@@ -24,6 +24,9 @@ from .audit import AuditLog
 from .backend import ChangeNotices, KeyQuery, KeySort
 from .backends import open_backend
 from .errors import Conflict, Forbidden, InvalidInput, InvalidRecord, NotFound
+from .find import KeyFinder, parse_query
+from .key_index import KeyIndex
+from .key_source import DatabaseKeySource, IndexKeySource, KeySource
 from .models import (
     NO_EXPIRY,
     ApiKey,
@@ -35,16 +38,16 @@ from .models import (
     Member,
     MobileSettings,
     Project,
-    RolledKey,
     Role,
+    RolledKey,
     Scope,
     Status,
     Verdict,
     WebSettings,
     check_display_text,
     check_expiry_text,
-    status_of,
     expiry_from,
+    status_of,
     to_iso,
     utc_now,
     validate_or_raise,
@@ -58,14 +61,11 @@ from .policy import (
     stored_policy,
     violation,
 )
+from .scan import Finding, ScanReport, scan_files, scan_git_history
 from .storage import StoreFile, Transaction, collector_paused, empty_tables
+from .usage import KEEP_DAYS, DatabaseUsageRecorder, KeyUsage, UsageRecorder
 from .validation import listable, readable_record, record_problem
 from .verify import hash_index, verdict_for
-from .find import KeyFinder, parse_query
-from .key_index import KeyIndex
-from .key_source import DatabaseKeySource, IndexKeySource, KeySource
-from .scan import Finding, ScanReport, scan_files, scan_git_history
-from .usage import KEEP_DAYS, DatabaseUsageRecorder, KeyUsage, UsageRecorder
 
 ALL_PROJECTS = "All organization projects"
 
@@ -233,8 +233,9 @@ class Repository:
 
     def report_reading(self, progress: Callable[[int, int], None] | None) -> None:
         """Have parses of a big store tell ``progress`` (keys read, keys in the store) after
-        each block they read (a loading line); None stops it."""
-        self.storage.on_read_progress = progress
+        each block they read (a loading line); None stops it. A database has no such parse."""
+        if not self.is_postgres:
+            self.storage.on_read_progress = progress
 
     def organisation(self) -> str:
         """The organisation's name."""

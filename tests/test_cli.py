@@ -13,8 +13,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import OWNER
 
+from conftest import OWNER
 from store.audit import audit_path
 from store.repository import Repository
 from tui import cli

@@ -6,15 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import fixed_clock
 from store.backend import Backend, KeyQuery, KeySort
 from store.backends import open_backend
 from store.backends.file import FileBackend
+from store.key_index import KeyIndex
 from store.models import AuditEvent
 from store.repository import stamped
 from store.seed import seed_demo
-from store.key_index import KeyIndex
-
-from conftest import fixed_clock
 
 NOW = "2026-12-01T09:30:00Z"
 

@@ -24,18 +24,20 @@ try:
 except ImportError:  # without psycopg nothing below imports; CI (APIKEYS_REQUIRE_POSTGRES=1) fails
     skip_or_fail("psycopg is not installed (pip install -e '.[test]' installs it)")
 
+from conftest import FIXED_NOW, fixed_clock  # noqa: E402
 from store.backend import KeyQuery, KeySort, UsageCount, search_text  # noqa: E402
 from store.backends import is_postgres_store, open_backend  # noqa: E402
+from store.backends.bulk import seed_bulk  # noqa: E402
 from store.backends.file import ordered  # noqa: E402
 from store.backends.postgres import (  # noqa: E402
-    KEY_COLUMNS, SCHEMA_VERSION, PostgresBackend, group_role_for,
+    KEY_COLUMNS,
+    SCHEMA_VERSION,
+    PostgresBackend,
+    group_role_for,
 )
-from store.backends.bulk import seed_bulk  # noqa: E402
 from store.errors import InvalidInput, StoreUnusable  # noqa: E402
 from store.models import AuditEvent, KeyDraft, to_iso  # noqa: E402
 from store.repository import ALL_PROJECTS, new_key_record, stamped  # noqa: E402
-
-from conftest import FIXED_NOW, fixed_clock  # noqa: E402
 
 WORKERS = Path(__file__).parent / "support" / "pg_workers.py"
 NOW = to_iso(FIXED_NOW)
@@ -205,13 +207,12 @@ def test_a_change_and_its_audit_rows_commit_together_or_not_at_all(pg_url: str) 
     assert backend.key(record["id"])["name"] == "Checkout widget"
     assert audit_count(backend, record["id"]) == 1
 
-    with pytest.raises(RuntimeError):
-        with backend.transaction() as transaction:
-            current = transaction.keys[record["id"]]
-            transaction.keys[record["id"]] = stamped(current, NOW, "x", name="Half done")
-            transaction.changed()
-            transaction.record_events([AuditEvent(at=NOW, actor="x", action="key.edit", key_id=record["id"])])
-            raise RuntimeError("the body failed")
+    with pytest.raises(RuntimeError), backend.transaction() as transaction:
+        current = transaction.keys[record["id"]]
+        transaction.keys[record["id"]] = stamped(current, NOW, "x", name="Half done")
+        transaction.changed()
+        transaction.record_events([AuditEvent(at=NOW, actor="x", action="key.edit", key_id=record["id"])])
+        raise RuntimeError("the body failed")
     assert backend.key(record["id"])["name"] == "Checkout widget"
     assert audit_count(backend, record["id"]) == 1
 
@@ -512,11 +513,10 @@ def test_listen_notify_delivers_another_sessions_change(pg_url: str) -> None:
                 break
         assert any(f"key:{record['id']}" in notice for notice in notices)
         # A change that was rolled back is never announced.
-        with pytest.raises(RuntimeError):
-            with other.transaction() as transaction:
-                transaction.keys[record["id"]] = stamped(transaction.keys[record["id"]], NOW, "x", name="No")
-                transaction.changed()
-                raise RuntimeError
+        with pytest.raises(RuntimeError), other.transaction() as transaction:
+            transaction.keys[record["id"]] = stamped(transaction.keys[record["id"]], NOW, "x", name="No")
+            transaction.changed()
+            raise RuntimeError
         add_key(other, "Second")
         later = []
         for _ in range(100):

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import orjson
 import pytest
-from conftest import FIXED_NOW, fixed_clock
 
+from conftest import FIXED_NOW, fixed_clock
 from store import tokens
 from store.errors import StoreUnusable
 from store.models import ApiKey, Role, to_iso

@@ -9,7 +9,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, new_owner_repo, stored_state, web_draft
+from conftest import (
+    OWNER,
+    analytics_draft,
+    fixed_clock,
+    mobile_draft,
+    new_owner_repo,
+    stored_state,
+    web_draft,
+)
 from store import tokens
 from store.audit import audit_path
 from store.errors import Conflict, Forbidden, InvalidInput, NotFound, StoreUnusable

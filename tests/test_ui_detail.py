@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import pyperclip
 from pathlib import Path
 
+import pyperclip
 import pytest
+
 from conftest import OWNER, analytics_draft, mobile_draft, new_owner_repo, web_draft
 from screen_harness import (
     MARKUP_NAMES,
@@ -17,7 +18,6 @@ from screen_harness import (
     shown_keys,
     type_text,
 )
-
 from store import presenter
 from store.repository import Repository
 from tui.screens.confirm_revoke import ConfirmRevoke

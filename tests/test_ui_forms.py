@@ -6,11 +6,12 @@ import inspect
 import os
 import subprocess
 import sys
-
-import pyperclip
 from pathlib import Path
 
+import pyperclip
 import pytest
+from textual.widgets import Button, Input, Label
+
 from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, new_owner_repo, web_draft
 from screen_harness import (
     MARKUP_NAMES,
@@ -21,8 +22,6 @@ from screen_harness import (
     settle,
     type_text,
 )
-from textual.widgets import Button, Input, Label
-
 from store.models import ApiKey, CreatedKey
 from store.repository import Repository, current_login
 from tui.clipboard import COPIED

@@ -22,11 +22,12 @@ from pydantic import ValidationError
 from store import lifecycle, presenter
 from store.access import KeyAction
 from store.audit import audit_path
+from store.backends import is_postgres_store
 from store.errors import Conflict, InvalidInput, InvalidRecord, StoreError
 from store.key_index import KeyIndex
 from store.models import (
-    NO_EXPIRY,
     EXPIRY_CHOICES,
+    NO_EXPIRY,
     ApiKey,
     KeyChanges,
     MobileSettings,
@@ -40,9 +41,7 @@ from store.models import (
     validation_errors,
 )
 from store.presenter import creator_label
-from store.backends import is_postgres_store
 from store.repository import Repository, current_login, default_store_path
-from tui.format import scope_label, short_time
 from tui.cli_output import (
     PROG,
     complain,
@@ -51,13 +50,13 @@ from tui.cli_output import (
     key_json,
     print_fields,
     print_json,
-    when,
     print_line,
     print_table,
     silence_stdout,
     sparkline,
     when,
 )
+from tui.format import scope_label, short_time
 from tui.text import safe_text
 
 DEMO_KEYS_MAX = 1_000_000

@@ -30,7 +30,8 @@ import orjson
 
 try:
     import psycopg
-    from psycopg import errors as pg_errors, sql
+    from psycopg import errors as pg_errors
+    from psycopg import sql
 except ImportError:  # pragma: no cover - the extra is not installed
     psycopg = None  # type: ignore[assignment]
 
@@ -38,7 +39,15 @@ from ..backend import SCOPES_IN_ORDER, KeyQuery, KeySort, Record, UsageCount, ch
 from ..errors import Conflict, InvalidInput, StoreUnusable
 from ..models import AuditEvent
 from .pg_schema import (
-    GRANTS, KEY_COLUMNS, KEY_INDEXES, KEY_SELECT, MIGRATIONS, SCHEMA_V1, SCHEMA_VERSION, TRIGRAM_INDEX, iso_text,
+    GRANTS,
+    KEY_COLUMNS,
+    KEY_INDEXES,
+    KEY_SELECT,
+    MIGRATIONS,
+    SCHEMA_V1,
+    SCHEMA_VERSION,
+    TRIGRAM_INDEX,
+    iso_text,
 )
 
 CHANNEL = "apikeys_changes"
