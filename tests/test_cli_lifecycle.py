@@ -11,10 +11,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from test_cli import create_analytics, create_web, ready, run  # noqa: F401 (fixtures)
 
 from conftest import OWNER
 from store.repository import Repository, current_login
+from support.cli_fixtures import create_analytics, create_web
 
 ORIGIN = "https://shop.example.com"
 
