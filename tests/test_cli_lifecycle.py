@@ -223,7 +223,7 @@ def test_policy_show_set_and_check(ready) -> None:
     )
     assert refused.code == 2
     assert refused.one_error_line() == (
-        "apikeys: expires at: web keys may live at most 90 days (policy): choose --expires 90d or sooner"
+        "apikeys: expires at: web keys may live at most 90 days (policy): choose an expiry of 90d or sooner"
     )
     assert ready("edit", forever["id"], "--expires", "90d").code == 0
     assert ready("policy", "check").code == 0
