@@ -201,6 +201,7 @@ async def test_bulk_disable_of_marked_keys_says_how_many_the_filter_hides(owner_
         assert isinstance(dialog, ConfirmDisable)
         assert dialog.hidden == 1 and len(dialog.keys) == 2
         assert "Disable 2 API keys?" in flat_text(app)
+        assert "stops working until they are enabled again" in flat_text(app)
         assert "1 of these 2 marked keys is hidden by the filter" in flat_text(app)
         await pilot.press("tab", "enter")
         await settle(app, pilot)
