@@ -63,3 +63,51 @@ async def test_keys_the_field_does_not_bind_still_reach_the_app() -> None:
     async with app.run_test() as pilot:
         await pilot.press("end", "!", "ctrl+s")
     assert pressed == ["old text!"]
+
+
+async def test_keys_after_a_submit_that_moves_the_focus_go_where_the_focus_went() -> None:
+    from textual.widgets import Button
+
+    pressed: list[str] = []
+    submitted: list[str] = []
+
+    class FilterThenTable(App[None]):
+        BINDINGS = [("j", "down", "Down")]
+
+        def compose(self) -> ComposeResult:
+            yield TextInput(id="field", focus_on_submit="#table")
+            yield Button("table", id="table")
+
+        def on_input_submitted(self) -> None:
+            submitted.append(self.query_one("#field", Input).value)
+
+        def action_down(self) -> None:
+            pressed.append("j")
+
+    app = FilterThenTable()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        for key in ["w", "i", "d", "enter", "j", "j"]:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.query_one("#field", Input).value == "wid"
+        assert app.focused is app.query_one("#table")
+    assert pressed == ["j", "j"] and submitted == ["wid"]
+
+
+async def test_tab_then_typing_in_one_burst_fills_the_next_field() -> None:
+    class TwoFields(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TextInput(id="first")
+            yield TextInput(id="second")
+
+    app = TwoFields()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        for key in ["a", "tab", "b", "c"]:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.query_one("#first", Input).value == "a"
+        assert app.query_one("#second", Input).value == "bc"
