@@ -75,21 +75,43 @@ def test_windowed_rows_read_only_the_windows_asked_for(filled) -> None:
     from store.key_source import WindowedRows
 
     repo, ids = filled
-    calls: list[tuple[int, int]] = []
-    source = repo.key_source("created_asc")
-    window = source.window
-
-    def counted(offset: int, limit: int):
-        calls.append((offset, limit))
-        return window(offset, limit)
-
-    source.window = counted  # type: ignore[method-assign]
-    rows = WindowedRows(source, page=2, keep=2)
+    rows = WindowedRows(repo.key_source("created_asc"), page=2, keep=2)
     assert len(rows) == 6
     assert rows[5].id == ids[5] and rows[4].id == ids[4]
-    assert calls == [(4, 2)]
+    assert rows.fetches == 1  # one page: the last
     assert [view.id for view in rows[0:2]] == ids[:2]
+    assert rows[2].id == ids[2] and rows.fetches == 3  # the page after a kept one
     assert rows.index(ids[3]) == 3 and rows.index(rows[1]) == 1
     assert "key_nosuchkey" not in rows and ids[2] in rows
     with pytest.raises(IndexError):
         rows[6]
+
+
+def test_windowed_rows_read_pages_by_keyset_and_from_the_end(filled) -> None:
+    """Pages next to a kept one, the last pages and a page around a known key read the same
+    rows as a plain offset window would."""
+    from store.key_source import WindowedRows
+
+    repo, _ids = filled
+    for order in ("created_desc", "created_asc", "scope", "last_used"):
+        expected = [view.id for view in repo.key_source(order).window(0, 10)]
+        rows = WindowedRows(repo.key_source(order), page=2, keep=8)
+        assert [rows[i].id for i in (5, 4, 3, 2, 1, 0)] == expected[::-1]
+        rows = WindowedRows(repo.key_source(order), page=2, keep=8)
+        assert [view.id for view in rows] == expected
+        around = WindowedRows(repo.key_source(order), page=4, length=6, exact=True)
+        around.read_around(5, expected[5])
+        assert around.cached(4).id == expected[4] and around.cached(5).id == expected[5]
+        assert [around[i].id for i in range(6)] == expected
+
+
+def test_a_pasted_secret_and_derived_words_find_keys(filled, store_target) -> None:
+    """The filter as the file store's finder reads it: a full secret finds its key by hash,
+    ``unused`` finds keys never used."""
+    repo, _ids = filled
+    created = repo.create_key(web_draft(name="Pasted one"))
+    secret = created.secret.get_secret_value()
+    source = repo.key_source("created_desc", secret)
+    assert [view.id for view in source.window(0, 10)] == [created.key.id]
+    assert repo.key_source("created_desc", "unused pasted").count() == 1
+    assert repo.key_source("created_desc", "web_" + "x" * 40).count() == 0

@@ -313,6 +313,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._id_index: dict[str, int] | None = None
         self.marked_ids: set[str] = set()
         """Ids of the marked rows (kept across `set_rows`, even for ids no longer shown)."""
+        self._marked_rows: dict[str, Any] = {}  # each marked row as it was when marked
         self._layout: list[tuple[Column, int]] = []
         self._layout_width = -1
         self._line_cache: LRUCache[tuple, Strip] = LRUCache(256)
@@ -517,17 +518,27 @@ class VirtualTable(ScrollView, can_focus=True):
         rid = self._row_id(row)
         if rid in self.marked_ids:
             self.marked_ids.discard(rid)
+            self._marked_rows.pop(rid, None)
         else:
             self.marked_ids.add(rid)
+            self._marked_rows[rid] = row
         self._refresh_row(self._cursor)
         self.post_message(self.MarksChanged(self, len(self.marked_ids)))
 
     def clear_marks(self) -> None:
         """Unmark every row."""
+        self._marked_rows.clear()
         if self.marked_ids:
             self.marked_ids.clear()
             self.refresh()
             self.post_message(self.MarksChanged(self, 0))
+
+    def marked_row(self, row_id: str) -> Any | None:
+        """The marked row ``row_id`` as it was when marked (on any page: a windowed table
+        need not hold it), or None."""
+        if row_id not in self.marked_ids:
+            return None
+        return self._marked_rows.get(row_id)
 
     def marked_rows(self) -> list[Any]:
         """The rows currently shown that are marked, in display order (one pass over the rows)."""
