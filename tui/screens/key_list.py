@@ -135,6 +135,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         self.windowed: WindowedRows | None = None
         self._total = 0  # keys before the filter (a lower bound until counted exactly)
         self._total_exact = True
+        self._total_of = False  # whether that total counts revoked keys
         self._cursor_keys: list[str] = []  # the cursor's key, then its neighbours, at a reload
         self._querying = False
         self._query_again: bool | None = None  # a keystroke during a query: its keep_cursor
@@ -242,8 +243,12 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
                      total: bool) -> Window:
         """Count (capped), find the cursor's key and read its page (worker thread)."""
         source = self._source(query)
-        counted = source.count(at_most=COUNT_CAP)
-        exact = counted < COUNT_CAP
+        filtered = bool(query[1] or query[3])
+        if not total and not filtered and self._total_exact and self._total_of == query[2]:
+            counted, exact = self._total, True  # every key, counted already: no count again
+        else:
+            counted = source.count(at_most=COUNT_CAP)
+            exact = counted < COUNT_CAP
         rows = WindowedRows(source, page=PAGE, length=counted, exact=exact)
         position = None
         for key_id in cursor_keys:
@@ -259,7 +264,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
                  if view is not None] if counted else []
         widest = max((len(view.record["name"]) for view in first), default=0)
         all_total, all_exact = counted, exact
-        if total and (query[1] or query[3]):
+        if total and filtered:
             unfiltered = self._source((query[0], "", query[2], False))
             all_total = unfiltered.count(at_most=COUNT_CAP)
             all_exact = all_total < COUNT_CAP
@@ -272,6 +277,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         rows, old = window.rows, self.windowed
         self.windowed = rows
         self._total, self._total_exact = window.total, window.total_exact
+        self._total_of = window.query[2]
         at_end = old is not None and not old.exact and self.table.cursor_index >= len(old) - 1
         self.table.set_rows(rows, keep_cursor=False)
         if window.position is not None and keep_cursor:
@@ -298,6 +304,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             end_wanted = at_end or self.table.cursor_index >= len(rows) - 1
             rows.set_length(max(shown, 0), exact=True)
             self._total, self._total_exact = total, True
+            self._total_of = window.query[2]
             self.table.set_rows(rows, keep_cursor=True)
             if end_wanted and not window.rows.exact:
                 self.table.action_cursor_last()
