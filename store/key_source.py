@@ -11,7 +11,7 @@ key's position by indexed counts), so a million keys cost a window's worth of ro
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, overload
 
 from .backend import KeyQuery
@@ -110,6 +110,11 @@ class DatabaseKeySource:
         found: int | None = self._counting.position(self.query, key_id)
         return found
 
+    def window_far(self, offset: int, limit: int) -> list[KeyView]:
+        """A window far from any known key (``OFFSET``: a scan of ``offset`` rows), read on
+        the counting connection, so a worker reading it never holds up the other windows."""
+        return self._views(self._counting.window(self.query, offset, limit))
+
     def matching(self, key_ids: Iterable[str]) -> set[str]:
         """Those of ``key_ids`` this source holds (one lookup by id)."""
         ids = list(key_ids)
@@ -140,6 +145,7 @@ class WindowedRows(Sequence[KeyView]):
     """
 
     NEAR_END = 4  # pages: that close to the end, a page is read from the end
+    FAR = 5_000  # rows: a page this deep with no kept neighbour is read in a worker if it can
 
     def __init__(self, source: KeySource, *, page: int = 100, keep: int = 16,
                  length: int | None = None, exact: bool = True) -> None:
@@ -152,6 +158,12 @@ class WindowedRows(Sequence[KeyView]):
         """Whether ``len()`` is the exact count (else it is at least that)."""
         self.fetches = 0
         """How many windows were read (for tests and measurements)."""
+        self.on_far_page: Callable[[int], None] | None = None
+        """Set by a screen: a far page (one only ``OFFSET`` reaches, e.g. a scroll bar
+        dragged to the middle) is then not read on the spot; its rows read as
+        :func:`pending_view` placeholders and ``on_far_page(number)`` is called once, to read
+        it in a worker (:meth:`read_far_page`) and hand it back (:meth:`put_page`)."""
+        self._asked: set[int] = set()
 
     def __len__(self) -> int:
         if self._length is None:
@@ -177,6 +189,11 @@ class WindowedRows(Sequence[KeyView]):
         number = index // self.page
         rows = self._pages.get(number)
         if rows is None:
+            if self.on_far_page is not None and self._far(number):
+                if number not in self._asked:
+                    self._asked.add(number)
+                    self.on_far_page(number)
+                return pending_view(index)
             rows = self._read_page(number)
             self._keep_page(number, rows)
         else:
@@ -209,6 +226,25 @@ class WindowedRows(Sequence[KeyView]):
         after = source.window(0, start + self.page - index - 1, after=key_id)
         self.fetches += 3
         self._keep_page(number, [*before, *here[:1], *after])
+
+    def _far(self, number: int) -> bool:
+        start = number * self.page
+        if start < self.FAR or number - 1 in self._pages or number + 1 in self._pages:
+            return False
+        near_end = self.exact and len(self) - start <= self.NEAR_END * self.page
+        return not near_end and hasattr(self.source, "window_far")
+
+    def read_far_page(self, number: int) -> list[KeyView]:
+        """Read a far page (meant for a worker; changes nothing here: see :meth:`put_page`)."""
+        source: Any = self.source
+        return list(source.window_far(number * self.page, self.page))
+
+    def put_page(self, number: int, rows: list[KeyView] | None) -> None:
+        """A page read in a worker (UI thread); None: not read after all (asked again when
+        shown again)."""
+        self._asked.discard(number)
+        if rows is not None:
+            self._keep_page(number, rows)
 
     def _read_page(self, number: int) -> list[KeyView]:
         source: Any = self.source
@@ -260,4 +296,18 @@ class WindowedRows(Sequence[KeyView]):
         return True
 
 
-__all__ = ["DatabaseKeySource", "IndexKeySource", "KeySource", "WindowedRows"]
+def pending_view(index: int) -> KeyView:
+    """A stand-in for row ``index`` while its page is read (``record["pending"]`` is True)."""
+    record = {"id": f"\0pending{index}", "pending": True, "name": "…", "scope": "",
+              "project_id": None, "status": "active", "created_at": "", "created_by": "",
+              "key_prefix": ""}
+    return KeyView(record, "", problem=None)
+
+
+def is_pending(view: Any) -> bool:
+    """Whether ``view`` is a :func:`pending_view` stand-in."""
+    return isinstance(view, KeyView) and view.record.get("pending") is True
+
+
+__all__ = ["DatabaseKeySource", "IndexKeySource", "KeySource", "WindowedRows", "is_pending",
+           "pending_view"]

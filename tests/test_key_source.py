@@ -115,3 +115,25 @@ def test_a_pasted_secret_and_derived_words_find_keys(filled, store_target) -> No
     assert [view.id for view in source.window(0, 10)] == [created.key.id]
     assert repo.key_source("created_desc", "unused pasted").count() == 1
     assert repo.key_source("created_desc", "web_" + "x" * 40).count() == 0
+
+
+def test_a_far_page_is_read_in_a_worker_with_stand_ins_meanwhile(filled, monkeypatch) -> None:
+    """On a database, a page only OFFSET reaches reads as stand-ins and is handed to the
+    screen to read elsewhere; the file store's index reads any page at once."""
+    from store.key_source import WindowedRows, is_pending
+
+    repo, ids = filled
+    monkeypatch.setattr(WindowedRows, "FAR", 2)
+    monkeypatch.setattr(WindowedRows, "NEAR_END", 0)
+    rows = WindowedRows(repo.key_source("created_asc"), page=2, length=6)
+    asked: list[int] = []
+    rows.on_far_page = asked.append
+    view = rows[2]
+    if not repo.is_postgres:
+        assert view.id == ids[2] and asked == []
+        return
+    assert is_pending(view) and asked == [1]
+    assert is_pending(rows[3]) and asked == [1]  # asked once per page
+    rows.put_page(1, rows.read_far_page(1))
+    assert [rows[2].id, rows[3].id] == ids[2:4]
+    assert rows[4].id == ids[4] and asked == [1]  # beside a kept page: by keyset, at once

@@ -17,7 +17,7 @@ from store.access import KeyAction
 from store.errors import Forbidden, StoreError
 from store.find import hide_secrets, parse_query
 from store.key_index import SORT_ORDERS, KeyIndex
-from store.key_source import KeySource, WindowedRows
+from store.key_source import KeySource, WindowedRows, is_pending
 from store.models import ApiKey, CreatedKey, KeyView, Member, Role, Status
 from store.presenter import creator_label
 from store.repository import Repository
@@ -140,6 +140,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         self._querying = False
         self._query_again: bool | None = None  # a keystroke during a query: its keep_cursor
         self._widest = (0, 0)
+        self._far_wanted: tuple[WindowedRows, int] | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -276,6 +277,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         """Show a window read by a worker; count exactly in another when the count was capped."""
         rows, old = window.rows, self.windowed
         self.windowed = rows
+        rows.on_far_page = lambda number: self._read_far_page(rows, number)
         self._total, self._total_exact = window.total, window.total_exact
         self._total_of = window.query[2]
         at_end = old is not None and not old.exact and self.table.cursor_index >= len(old) - 1
@@ -311,6 +313,27 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             self._update_summary(len(rows))
 
         store_call(self, count, counted, group="count", exclusive=True)
+
+    def _read_far_page(self, rows: WindowedRows, number: int) -> None:
+        """A page far from the known ones (the scroll bar dragged): read in a worker, its
+        rows shown as "…" meanwhile; only the latest such read is kept waiting for."""
+
+        wanted = self._far_wanted = (rows, number)
+
+        def read() -> list[KeyView] | None:
+            # Reads queue on one connection: one asked for before the latest is skipped.
+            return rows.read_far_page(number) if self._far_wanted is wanted else None
+
+        def done(views: list[KeyView] | None) -> None:
+            rows.put_page(number, views)
+            if rows is self.windowed and views is not None:
+                self.table.refresh_rows()
+                self._show_status()
+
+        def failed(error: StoreError) -> None:
+            rows.put_page(number, None)
+
+        store_call(self, read, done, failed=failed, group="far-page")
 
     def _query_rows(self, *, keep_cursor: bool) -> None:
         """Read the current sort and filter's window in a worker; keystrokes meanwhile are
@@ -499,6 +522,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     def cell(self, view: KeyView, column: str) -> str | Text:
         """A key's cell: user text as is (the table shows it literally)."""
         record = view.record
+        if record.get("pending"):  # a far page being read
+            return "…" if column == "name" else ""
         if column == "name":
             return record["name"]
         if column == "scope":
@@ -538,6 +563,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
     def row_style(self, view: KeyView) -> str:
         """Dim a key that no longer verifies; bold one that expires soon."""
+        if is_pending(view):
+            return "dim"
         status = view.status(self.repo.now())
         if status is not Status.ACTIVE:
             return "dim"
@@ -556,6 +583,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         why when pressed, rather than silently doing nothing.
         """
         view = self.table.cursor_row if self.is_mounted else None
+        if is_pending(view):
+            view = None  # its page is being read: no key to act on yet
         if action in ("edit_key", "copy_key", "open_key", "roll_key") and view is None:
             return False
         if action in ("revoke", "disable_keys", "enable_keys") and view is None and not self._marked_ids():

@@ -414,6 +414,13 @@ class VirtualTable(ScrollView, can_focus=True):
         rows = self._rows
         if hint is not None and 0 <= hint < len(rows) and self._row_id(rows[hint]) == row_id:
             return hint
+        if not isinstance(rows, (list, tuple)):
+            # Rows read a window at a time (a database): never walk them all; the sequence
+            # knows where a row id sits (its ``index`` takes an id).
+            try:
+                return rows.index(row_id)
+            except ValueError:
+                return None
         if self._id_index is None:
             get_id = self._row_id
             self._id_index = {get_id(row): index for index, row in enumerate(rows)}
@@ -544,6 +551,8 @@ class VirtualTable(ScrollView, can_focus=True):
         """The rows currently shown that are marked, in display order (one pass over the rows)."""
         if not self.marked_ids:
             return []
+        if not isinstance(self._rows, (list, tuple)):  # read by windows: never walk them all
+            return [self._marked_rows[key] for key in self.marked_ids if key in self._marked_rows]
         get_id, marked = self._row_id, self.marked_ids
         return [row for row in self._rows if get_id(row) in marked]
 
