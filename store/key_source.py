@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, overload
 
 from .backend import KeyQuery
+from .errors import StoreError
 from .find import Query
 from .key_index import KeyIndex
 from .lifecycle import expires_within
@@ -164,6 +165,11 @@ class WindowedRows(Sequence[KeyView]):
         :func:`pending_view` placeholders and ``on_far_page(number)`` is called once, to read
         it in a worker (:meth:`read_far_page`) and hand it back (:meth:`put_page`)."""
         self._asked: set[int] = set()
+        self.on_error: Callable[[StoreError], None] | None = None
+        """Set by a screen: a page that cannot be read (a lost connection) then reads as
+        stand-ins, ``on_error`` is told once, and no page is read again (a reload makes new
+        rows) — rather than an error raised into the middle of a frame."""
+        self.failed: StoreError | None = None
 
     def __len__(self) -> int:
         if self._length is None:
@@ -189,12 +195,21 @@ class WindowedRows(Sequence[KeyView]):
         number = index // self.page
         rows = self._pages.get(number)
         if rows is None:
+            if self.failed is not None:
+                return pending_view(index)
             if self.on_far_page is not None and self._far(number):
                 if number not in self._asked:
                     self._asked.add(number)
                     self.on_far_page(number)
                 return pending_view(index)
-            rows = self._read_page(number)
+            try:
+                rows = self._read_page(number)
+            except StoreError as error:
+                if self.on_error is None:
+                    raise
+                self.failed = error
+                self.on_error(error)
+                return pending_view(index)
             self._keep_page(number, rows)
         else:
             self._pages.move_to_end(number)

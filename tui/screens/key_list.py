@@ -278,6 +278,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         rows, old = window.rows, self.windowed
         self.windowed = rows
         rows.on_far_page = lambda number: self._read_far_page(rows, number)
+        rows.on_error = self._window_failed
         self._total, self._total_exact = window.total, window.total_exact
         self._total_of = window.query[2]
         at_end = old is not None and not old.exact and self.table.cursor_index >= len(old) - 1
@@ -313,6 +314,12 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             self._update_summary(len(rows))
 
         store_call(self, count, counted, group="count", exclusive=True)
+
+    def _window_failed(self, error: StoreError) -> None:
+        """A window could not be read while painting: say so once (the rows read as "…"
+        until the next load: ``r``, or the live view's once the connection is back)."""
+        self.notify(f"{error} — press r to read again", title="Store error", severity="error",
+                    markup=False, timeout=10)
 
     def _read_far_page(self, rows: WindowedRows, number: int) -> None:
         """A page far from the known ones (the scroll bar dragged): read in a worker, its
