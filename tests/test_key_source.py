@@ -137,3 +137,27 @@ def test_a_far_page_is_read_in_a_worker_with_stand_ins_meanwhile(filled, monkeyp
     rows.put_page(1, rows.read_far_page(1))
     assert [rows[2].id, rows[3].id] == ids[2:4]
     assert rows[4].id == ids[4] and asked == [1]  # beside a kept page: by keyset, at once
+
+
+def test_a_page_that_cannot_be_read_reads_as_stand_ins_and_is_told_once() -> None:
+    from store.errors import StoreUnusable
+    from store.key_source import WindowedRows, is_pending
+
+    class Broken:
+        def count(self, at_most=None):
+            return 10
+
+        def window(self, offset, limit, **kwargs):
+            raise StoreUnusable("lost the connection")
+
+        def position(self, key_id):
+            return None
+
+    told: list[str] = []
+    rows = WindowedRows(Broken(), page=4)
+    rows.on_error = lambda error: told.append(str(error))
+    assert is_pending(rows[0]) and is_pending(rows[9])
+    assert told == ["lost the connection"]
+    bare = WindowedRows(Broken(), page=4)
+    with pytest.raises(StoreUnusable):
+        bare[0]
