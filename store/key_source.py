@@ -65,9 +65,10 @@ class IndexKeySource:
 class DatabaseKeySource:
     """A :class:`KeySource` answered by SQL (:class:`store.backend.Backend` windows).
 
-    Windows are read on ``backend`` (fast, indexed: a screen may ask for them on its UI
-    thread); counts and positions, which may scan many index entries, on ``counting`` (a
-    connection of their own, so a count running in a worker never holds a window up).
+    Windows and positions are read on ``backend`` (indexed: a screen may ask for windows on
+    its UI thread); exact counts, which may scan a million index entries, and far windows on
+    ``counting`` (a connection of their own, so a count running in a worker never holds a
+    window up).
     """
 
     def __init__(
@@ -107,8 +108,9 @@ class DatabaseKeySource:
         return self._views(self._backend.window_reversed(self.query, offset, limit))[::-1]
 
     def position(self, key_id: str) -> int | None:
-        """How many matching keys come before ``key_id`` (indexed counts)."""
-        found: int | None = self._counting.position(self.query, key_id)
+        """How many matching keys come before ``key_id`` (indexed counts; on the windows'
+        connection: an exact count running on the other never holds it up)."""
+        found: int | None = self._backend.position(self.query, key_id)
         return found
 
     def window_far(self, offset: int, limit: int) -> list[KeyView]:

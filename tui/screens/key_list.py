@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -11,6 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from store.access import KeyAction
@@ -37,6 +39,7 @@ SORT_LABELS = {"created_desc": "created ↓", "created_asc": "created ↑", "sco
 PREPARE_AFTER = 0.05  # seconds after the first frame with rows: the other orders, the finder
 COUNT_CAP = 10_000  # a database count stops here at first ("10,000+ keys"); a worker counts on
 PAGE = 100  # rows a database window holds: a screenful or five, one indexed query
+COUNT_AFTER = 0.3  # seconds of quiet (no keystroke changing the rows) before an exact count
 
 COLUMNS = (
     Column("name", "Name", 16, priority=100, flex=True),
@@ -141,6 +144,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         self._query_again: bool | None = None  # a keystroke during a query: its keep_cursor
         self._widest = (0, 0)
         self._far_wanted: tuple[WindowedRows, int] | None = None
+        self._count_timer: Timer | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -287,9 +291,16 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             self.table.move_cursor(window.position)
         self._update_summary(len(rows))
         if not rows.exact or not window.total_exact:
-            self._count_exactly(window, at_end=at_end and keep_cursor)
+            # After a pause in typing: each count may take a while, and they queue.
+            if self._count_timer is not None:
+                self._count_timer.stop()
+            self._count_timer = self.set_timer(
+                COUNT_AFTER, partial(self._count_exactly, window, at_end=at_end and keep_cursor))
 
     def _count_exactly(self, window: Window, *, at_end: bool = False) -> None:
+        self._count_timer = None
+        if window.rows is not self.windowed:
+            return
         rows = window.rows
         filtered = bool(window.query[1] or window.query[3])
 
