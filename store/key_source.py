@@ -312,6 +312,15 @@ class WindowedRows(Sequence[KeyView]):
             return False
         return True
 
+    def present(self, key_ids: Iterable[str]) -> set[str]:
+        """Those of ``key_ids`` among these rows (one lookup by id on a database)."""
+        ids = set(key_ids)
+        matching = getattr(self.source, "matching", None)
+        if matching is not None:
+            found: set[str] = matching(ids)
+            return found
+        return {key_id for key_id in ids if self.__contains__(key_id)}
+
 
 def pending_view(index: int) -> KeyView:
     """A stand-in for row ``index`` while its page is read (``record["pending"]`` is True)."""

@@ -315,12 +315,12 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             if rows is not self.windowed:
                 return  # read again since: that load counts its own
             shown, total = answer
-            end_wanted = at_end or self.table.cursor_index >= len(rows) - 1
+            end_wanted = not rows.exact and (at_end or self.table.cursor_index >= len(rows) - 1)
             rows.set_length(max(shown, 0), exact=True)
             self._total, self._total_exact = total, True
             self._total_of = window.query[2]
             self.table.set_rows(rows, keep_cursor=True)
-            if end_wanted and not window.rows.exact:
+            if end_wanted:  # End was pressed on "10,000+": the true end now
                 self.table.action_cursor_last()
             self._update_summary(len(rows))
 
@@ -435,6 +435,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             self._pending_cursor = None
             self._show_window(data.window, keep_cursor=True)
             self._first_load = False
+            if data.window.query != self._query_key():  # typed while it loaded
+                self._query_rows(keep_cursor=True)
             return
         self.table.set_columns(_sized(data.widest_name, data.widest_project))
         self._show_rows()
@@ -821,9 +823,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             # Marked rows are kept by the table as they were marked, on any page; how many the
             # filter hides is one lookup by id.
             views = [view for view in map(self.table.marked_row, marked) if view is not None]
-            shown = getattr(self.windowed.source, "matching", None)
-            hidden = len(views) - len(shown(marked)) if shown is not None else 0
-            return views, hidden
+            return views, len(views) - len(self.windowed.present(marked))
         if marked:
             views = [view for view in self.index.views if view.id in marked] if self.index else []
             return views, len(views) - len(self.table.marked_rows())

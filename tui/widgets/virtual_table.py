@@ -551,8 +551,10 @@ class VirtualTable(ScrollView, can_focus=True):
         """The rows currently shown that are marked, in display order (one pass over the rows)."""
         if not self.marked_ids:
             return []
-        if not isinstance(self._rows, (list, tuple)):  # read by windows: never walk them all
-            return [self._marked_rows[key] for key in self.marked_ids if key in self._marked_rows]
+        present = getattr(self._rows, "present", None)
+        if present is not None:  # rows read by windows: never walk them all; ask them
+            shown = present(self.marked_ids)
+            return [row for key, row in self._marked_rows.items() if key in shown]
         get_id, marked = self._row_id, self.marked_ids
         return [row for row in self._rows if get_id(row) in marked]
 
