@@ -4,11 +4,12 @@ changes by LISTEN/NOTIFY (issue 10). Driven with Pilot on a bulk-seeded database
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from conftest import OWNER, fixed_clock, is_postgres_target, new_owner_repo, web_draft
+from conftest import OWNER, analytics_draft, fixed_clock, is_postgres_target, new_owner_repo, web_draft
 from screen_harness import screen_text, settle, settle_until
 from store.errors import StoreUnusable
 from store.repository import Repository
@@ -182,3 +183,40 @@ async def test_a_lost_listener_is_said_once_and_tried_again(pg_url: str, monkeyp
         other.create_key(web_draft(name="After the retry"))
         assert await settle_until(app, pilot, lambda: app.screen.table.row_count == 1)
         other.close()
+
+
+async def test_filter_by_pasted_secret_unused_and_expiring_only(store_target) -> None:
+    """The filter reads the same on both backends: a pasted full secret finds exactly its key
+    (shown masked), ``unused`` finds keys never used, ``x`` only keys expiring soon."""
+    repo = new_owner_repo(store_target)
+    soon = repo.create_key(analytics_draft(name="Soon gone", days=30)).key
+    repo.create_key(analytics_draft(name="Later gone", days=60))
+    pasted = repo.create_key(web_draft(name="Pasted"))
+    secret = pasted.secret.get_secret_value()
+    used = repo.create_key(web_draft(name="Used one"))
+    assert repo.verify(used.secret.get_secret_value(), origin="https://shop.example.com").valid
+    repo.usage_recorder.flush()
+
+    def twenty_days_on() -> datetime:  # the 30-day key expires within the warning window
+        return fixed_clock() + timedelta(days=20)
+
+    app = make_app(store_target, OWNER, clock=twenty_days_on, live_interval=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen, table = app.screen, app.screen.table
+        assert table.row_count == 4
+        await pilot.press("slash")
+        screen.query_one("#filter").insert_text_at_cursor(secret)
+        await settle(app, pilot)
+        assert [table.rows[i].id for i in range(table.row_count)] == [pasted.key.id]
+        assert secret not in screen_text(app)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await pilot.press("slash", *"unused")
+        await settle(app, pilot)
+        names = {table.rows[i].name for i in range(table.row_count)}
+        assert names == {"Soon gone", "Later gone", "Pasted"}
+        await pilot.press("escape", "x")
+        await settle(app, pilot)
+        assert [table.rows[i].id for i in range(table.row_count)] == [soon.id]
+        assert "only expiring in" in screen_text(app)
