@@ -220,3 +220,23 @@ async def test_filter_by_pasted_secret_unused_and_expiring_only(store_target) ->
         await settle(app, pilot)
         assert [table.rows[i].id for i in range(table.row_count)] == [soon.id]
         assert "only expiring in" in screen_text(app)
+
+
+async def test_the_projects_screen_follows_another_sessions_change(store_target) -> None:
+    """Every list screen is live: Projects shows a project another session adds."""
+    from tui.screens.projects import ProjectsScreen
+
+    new_owner_repo(store_target)
+    interval = 3600 if is_postgres_target(store_target) else 0.05
+    app = make_app(store_target, OWNER, clock=fixed_clock, live_interval=interval)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ProjectsScreen)
+        count = app.screen.table.row_count
+        other = Repository(store_target, OWNER, clock=fixed_clock)
+        other.add_project("Made elsewhere", deployed=True)
+        assert await settle_until(app, pilot, lambda: app.screen.table.row_count == count + 1)
+        assert "Made elsewhere" in screen_text(app)
+        other.close()
