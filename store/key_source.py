@@ -113,9 +113,14 @@ class DatabaseKeySource:
         found: int | None = self._backend.position(self.query, key_id)
         return found
 
-    def window_far(self, offset: int, limit: int) -> list[KeyView]:
-        """A window far from any known key (``OFFSET``: a scan of ``offset`` rows), read on
-        the counting connection, so a worker reading it never holds up the other windows."""
+    def window_far(self, offset: int, limit: int, *, length: int | None = None) -> list[KeyView]:
+        """A window far from any known key (``OFFSET``: a scan of that many rows; counted
+        from the end when that is shorter and ``length`` is the exact count), read on the
+        counting connection, so a worker reading it never holds up the other windows."""
+        if length is not None and offset > length // 2:
+            end = min(length, offset + limit)
+            backwards = self._counting.window_reversed(self.query, length - end, end - offset)
+            return self._views(backwards)[::-1]
         return self._views(self._counting.window(self.query, offset, limit))
 
     def matching(self, key_ids: Iterable[str]) -> set[str]:
@@ -254,7 +259,8 @@ class WindowedRows(Sequence[KeyView]):
     def read_far_page(self, number: int) -> list[KeyView]:
         """Read a far page (meant for a worker; changes nothing here: see :meth:`put_page`)."""
         source: Any = self.source
-        return list(source.window_far(number * self.page, self.page))
+        length = len(self) if self.exact else None
+        return list(source.window_far(number * self.page, self.page, length=length))
 
     def put_page(self, number: int, rows: list[KeyView] | None) -> None:
         """A page read in a worker (UI thread); None: not read after all (asked again when

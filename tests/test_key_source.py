@@ -136,6 +136,7 @@ def test_a_far_page_is_read_in_a_worker_with_stand_ins_meanwhile(filled, monkeyp
     assert is_pending(rows[3]) and asked == [1]  # asked once per page
     rows.put_page(1, rows.read_far_page(1))
     assert [rows[2].id, rows[3].id] == ids[2:4]
+    assert [view.id for view in rows.read_far_page(2)] == ids[4:6]  # counted from the end
     assert rows[4].id == ids[4] and asked == [1]  # beside a kept page: by keyset, at once
 
 

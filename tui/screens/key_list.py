@@ -823,6 +823,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             # Marked rows are kept by the table as they were marked, on any page; how many the
             # filter hides is one lookup by id.
             views = [view for view in map(self.table.marked_row, marked) if view is not None]
+            views.sort(key=lambda view: view.record.get("created_at", ""))  # oldest first
             return views, len(views) - len(self.windowed.present(marked))
         if marked:
             views = [view for view in self.index.views if view.id in marked] if self.index else []
