@@ -104,6 +104,16 @@ class KeyQuery:
     include_revoked: bool = True
     scope: str | None = None
     project_id: str | None = None
+    # What the main screen's filter and its ``x`` add (the file store's finder does the same):
+    secret_hashes: tuple[str, ...] = ()
+    """Hashes of pasted secrets: only the key holding each one (also as its previous secret
+    during a roll's grace), never matched as text."""
+    expiring: tuple[str, str] | None = None
+    """``(now, until)`` as ISO text: only active keys whose expiry lies after ``now`` and no
+    later than ``until``."""
+    now: str | None = None
+    """When statuses are read for the words: ``expired`` finds active keys past their expiry
+    (never-used keys are found by ``never`` and ``unused`` at any time)."""
 
     @staticmethod
     def words_of(text: str) -> tuple[str, ...]:

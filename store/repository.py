@@ -24,7 +24,7 @@ from .audit import AuditLog
 from .backend import ChangeNotices, KeyQuery, KeySort
 from .backends import open_backend
 from .errors import Conflict, Forbidden, InvalidInput, InvalidRecord, NotFound
-from .find import KeyFinder, parse_query
+from .find import KeyFinder, Query, parse_query
 from .key_index import KeyIndex
 from .key_source import DatabaseKeySource, IndexKeySource, KeySource
 from .models import (
@@ -323,28 +323,57 @@ class Repository:
         return [_key_view(record["id"], record, projects) for record in self.backend.window(query, 0, 2**62)]
 
     def key_source(
-        self, order: str = "created_desc", filter_text: str = "", *, include_revoked: bool = True
+        self, order: str = "created_desc", filter_text: str | Query = "", *,
+        include_revoked: bool = True, expiring_days: float | None = None,
     ) -> KeySource:
         """The keys this member may see in ``order`` (``created_desc``, ``created_asc``,
-        ``scope``; PostgreSQL also ``last_used``) matching ``filter_text``, as a source the
-        main table reads a window at a time (see :mod:`store.key_source`). The file store
+        ``scope``, ``last_used``) matching ``filter_text`` (see :mod:`store.find`: every word
+        somewhere, a pasted secret by its hash; or a parsed :class:`~store.find.Query`), as a
+        source the main table reads a window at a time (see :mod:`store.key_source`). With
+        ``expiring_days``, only active keys expiring within that many days. The file store
         answers from its in-memory index; PostgreSQL with indexed queries, never loading
         every key."""
         data = self._current()
         role = self._role(data)
+        query = parse_query(filter_text) if isinstance(filter_text, str) else filter_text
+        now = self.now()
+        expiring = None if expiring_days is None else (now, lifecycle.horizon(now, expiring_days))
         if self.is_postgres:
-            query = KeyQuery(
-                sort=KeySort(order), words=KeyQuery.words_of(filter_text), include_revoked=include_revoked,
+            key_query = KeyQuery(
+                sort=KeySort(order), words=query.words, include_revoked=include_revoked,
                 created_by=None if access.sees_every_key(role) else self.login,
+                secret_hashes=query.secret_hashes, expiring=expiring, now=now,
             )
             names = {pid: p.get("name", pid) for pid, p in data["projects"].items()}
-            return DatabaseKeySource(self.backend, query, names, ALL_PROJECTS)
+            return DatabaseKeySource(self.backend, key_query, names, ALL_PROJECTS,
+                                     counting=self._counting_backend())
         with self._lock:
             views = self.list_keys(include_revoked=include_revoked)
             generation = (self.storage.generation, include_revoked, access.sees_every_key(role))
             if self._index is None or self._index[0] != generation:
                 self._index = (generation, KeyIndex(views))
-            return IndexKeySource(self._index[1], order, filter_text)
+            return IndexKeySource(self._index[1], order, query, now=now, expiring=expiring)
+
+    def _counting_backend(self) -> Any:
+        """A second PostgreSQL backend (its own connection) for the counts and positions
+        that a screen runs in workers, so they never hold up the windows it reads."""
+        counting = getattr(self, "_counting", None)
+        if counting is None:
+            counting = self._counting = open_backend(self.store)
+        return counting
+
+    def close_key_sources(self) -> None:
+        """Close what :meth:`key_source` opened (the counting connection), if anything."""
+        counting = getattr(self, "_counting", None)
+        if counting is not None:
+            self._counting = None
+            counting.close()
+
+    def project_names(self) -> list[str]:
+        """Every project's name (the main table's Project column is as wide as the widest)."""
+        data = self._current()
+        self._role(data)
+        return [str(project.get("name", project_id)) for project_id, project in data["projects"].items()]
 
     def change_notices(self) -> ChangeNotices | None:
         """Notices of other sessions' changes for the live view: PostgreSQL ``LISTEN`` on a

@@ -75,21 +75,90 @@ def test_windowed_rows_read_only_the_windows_asked_for(filled) -> None:
     from store.key_source import WindowedRows
 
     repo, ids = filled
-    calls: list[tuple[int, int]] = []
-    source = repo.key_source("created_asc")
-    window = source.window
-
-    def counted(offset: int, limit: int):
-        calls.append((offset, limit))
-        return window(offset, limit)
-
-    source.window = counted  # type: ignore[method-assign]
-    rows = WindowedRows(source, page=2, keep=2)
+    rows = WindowedRows(repo.key_source("created_asc"), page=2, keep=2)
     assert len(rows) == 6
     assert rows[5].id == ids[5] and rows[4].id == ids[4]
-    assert calls == [(4, 2)]
+    assert rows.fetches == 1  # one page: the last
     assert [view.id for view in rows[0:2]] == ids[:2]
+    assert rows[2].id == ids[2] and rows.fetches == 3  # the page after a kept one
     assert rows.index(ids[3]) == 3 and rows.index(rows[1]) == 1
     assert "key_nosuchkey" not in rows and ids[2] in rows
     with pytest.raises(IndexError):
         rows[6]
+
+
+def test_windowed_rows_read_pages_by_keyset_and_from_the_end(filled) -> None:
+    """Pages next to a kept one, the last pages and a page around a known key read the same
+    rows as a plain offset window would."""
+    from store.key_source import WindowedRows
+
+    repo, _ids = filled
+    for order in ("created_desc", "created_asc", "scope", "last_used"):
+        expected = [view.id for view in repo.key_source(order).window(0, 10)]
+        rows = WindowedRows(repo.key_source(order), page=2, keep=8)
+        assert [rows[i].id for i in (5, 4, 3, 2, 1, 0)] == expected[::-1]
+        rows = WindowedRows(repo.key_source(order), page=2, keep=8)
+        assert [view.id for view in rows] == expected
+        around = WindowedRows(repo.key_source(order), page=4, length=6, exact=True)
+        around.read_around(5, expected[5])
+        assert around.cached(4).id == expected[4] and around.cached(5).id == expected[5]
+        assert [around[i].id for i in range(6)] == expected
+
+
+def test_a_pasted_secret_and_derived_words_find_keys(filled, store_target) -> None:
+    """The filter as the file store's finder reads it: a full secret finds its key by hash,
+    ``unused`` finds keys never used."""
+    repo, _ids = filled
+    created = repo.create_key(web_draft(name="Pasted one"))
+    secret = created.secret.get_secret_value()
+    source = repo.key_source("created_desc", secret)
+    assert [view.id for view in source.window(0, 10)] == [created.key.id]
+    assert repo.key_source("created_desc", "unused pasted").count() == 1
+    assert repo.key_source("created_desc", "web_" + "x" * 40).count() == 0
+
+
+def test_a_far_page_is_read_in_a_worker_with_stand_ins_meanwhile(filled, monkeypatch) -> None:
+    """On a database, a page only OFFSET reaches reads as stand-ins and is handed to the
+    screen to read elsewhere; the file store's index reads any page at once."""
+    from store.key_source import WindowedRows, is_pending
+
+    repo, ids = filled
+    monkeypatch.setattr(WindowedRows, "FAR", 2)
+    monkeypatch.setattr(WindowedRows, "NEAR_END", 0)
+    rows = WindowedRows(repo.key_source("created_asc"), page=2, length=6)
+    asked: list[int] = []
+    rows.on_far_page = asked.append
+    view = rows[2]
+    if not repo.is_postgres:
+        assert view.id == ids[2] and asked == []
+        return
+    assert is_pending(view) and asked == [1]
+    assert is_pending(rows[3]) and asked == [1]  # asked once per page
+    rows.put_page(1, rows.read_far_page(1))
+    assert [rows[2].id, rows[3].id] == ids[2:4]
+    assert [view.id for view in rows.read_far_page(2)] == ids[4:6]  # counted from the end
+    assert rows[4].id == ids[4] and asked == [1]  # beside a kept page: by keyset, at once
+
+
+def test_a_page_that_cannot_be_read_reads_as_stand_ins_and_is_told_once() -> None:
+    from store.errors import StoreUnusable
+    from store.key_source import WindowedRows, is_pending
+
+    class Broken:
+        def count(self, at_most=None):
+            return 10
+
+        def window(self, offset, limit, **kwargs):
+            raise StoreUnusable("lost the connection")
+
+        def position(self, key_id):
+            return None
+
+    told: list[str] = []
+    rows = WindowedRows(Broken(), page=4)
+    rows.on_error = lambda error: told.append(str(error))
+    assert is_pending(rows[0]) and is_pending(rows[9])
+    assert told == ["lost the connection"]
+    bare = WindowedRows(Broken(), page=4)
+    with pytest.raises(StoreUnusable):
+        bare[0]

@@ -445,6 +445,43 @@ class PostgresBackend:
         self.schema_version()
         return ChangeListener(self)
 
+    def window_reversed(
+        self, query: KeyQuery, offset: int, limit: int, *, before: str | None = None
+    ) -> list[Record]:
+        """``limit`` keys of ``query`` counted from its end (or from just before the key
+        ``before``), nearest first: the order read backwards, on the same indexes, so the last
+        window of a million keys, or the one above a known window, costs what the first does."""
+        where, params = _conditions(query)
+        offset, limit = max(0, offset), max(0, limit)
+        order = sql.SQL(_reversed_order(query.sort))
+        with self._connection("read") as connection:
+            if before is None:
+                statement = sql.SQL("SELECT {columns} FROM keys k {where} ORDER BY {order} LIMIT %s OFFSET %s")
+                return [_key_record(row) for row in connection.execute(statement.format(
+                    columns=sql.SQL(KEY_SELECT), where=_where(where), order=order), [*params, limit, offset]).fetchall()]
+            anchor = _anchor(connection, before)
+            if anchor is None:
+                return []
+            rows: list[Record] = []
+            # The conditions of the keys before the anchor, nearest part first.
+            for condition, values in reversed(_preceding(query.sort, anchor)):
+                wanted = offset + limit - len(rows)
+                if wanted <= 0:
+                    break
+                statement = sql.SQL("SELECT {columns} FROM keys k {where} ORDER BY {order} LIMIT %s")
+                rows += [_key_record(row) for row in connection.execute(statement.format(
+                    columns=sql.SQL(KEY_SELECT), where=_where([*where, condition]), order=order),
+                    [*params, *values, wanted]).fetchall()]
+            return rows[offset:offset + limit]
+
+    def matching_ids(self, query: KeyQuery, key_ids: Iterable[str]) -> set[str]:
+        """Those of ``key_ids`` that ``query`` matches (one indexed lookup by id)."""
+        where, params = _conditions(query)
+        statement = sql.SQL("SELECT k.id FROM keys k {where}").format(
+            where=_where([*where, sql.SQL("k.id = ANY(%s)")]))
+        with self._connection("read") as connection:
+            return {row[0] for row in connection.execute(statement, [*params, list(key_ids)]).fetchall()}
+
     # -- changing -----------------------------------------------------------------------------
 
     @contextmanager
@@ -988,8 +1025,10 @@ def _conditions(query: KeyQuery) -> tuple[list[sql.Composable], list[Any]]:
     for word in query.words:
         # The text is folded when stored and the word here, so LIKE is exact; pg_trgm's GIN
         # index serves it where the extension exists, a scan where it does not.
-        where.append(sql.SQL("k.search_text LIKE %s"))
-        params.append("%" + _escape_like(word.casefold()) + "%")
+        condition, values = _word_condition(word.casefold(), query.now)
+        where.append(condition)
+        params += values
+    _filter_conditions(query, where, params)
     return where, params
 
 
@@ -1110,6 +1149,44 @@ def _insert_events(connection: Any, events: list[AuditEvent]) -> None:
 def _notify(connection: Any, payload: str) -> None:
     connection.execute("SELECT nextval('change_seq')")
     connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+
+
+def _reversed_order(sort: KeySort) -> str:
+    """``sort``'s ORDER BY read backwards (an index serves it scanned the other way)."""
+    flipped = {"ASC": "DESC", "DESC": "ASC"}
+    return ", ".join(
+        f"{column} {flipped[direction]}" for column, direction in
+        (part.rsplit(" ", 1) for part in _ORDER[sort].split(", "))
+    )
+
+
+NEVER_USED_WORDS = "never used\nunused"  # what the file store's finder adds for a never-used key
+
+
+def _word_condition(word: str, now: str | None) -> tuple[sql.Composable, list[Any]]:
+    """A folded word: in the stored search text, or in a derived fact as the file store's
+    finder reads it (``never``/``unused`` for never-used keys, ``expired`` past expiry)."""
+    parts = [sql.SQL("k.search_text LIKE %s")]
+    values: list[Any] = ["%" + _escape_like(word) + "%"]
+    if word in NEVER_USED_WORDS:
+        parts.append(sql.SQL("k.last_used_at IS NULL"))
+    if now is not None and word in "expired":
+        parts.append(sql.SQL("(k.status = 'active' AND k.expires_at <= %s::timestamptz)"))
+        values.append(now)
+    if len(parts) == 1:
+        return parts[0], values
+    return sql.SQL("(") + sql.SQL(" OR ").join(parts) + sql.SQL(")"), values
+
+
+def _filter_conditions(query: KeyQuery, where: list[sql.Composable], params: list[Any]) -> None:
+    """The main screen's additions: pasted secrets by hash, and the expiring-soon window."""
+    for digest in query.secret_hashes:
+        where.append(sql.SQL("(k.secret_hash = %s OR k.previous_secret_hash = %s)"))
+        params += [digest, digest]
+    if query.expiring is not None:
+        where.append(sql.SQL(
+            "k.status = 'active' AND k.expires_at > %s::timestamptz AND k.expires_at <= %s::timestamptz"))
+        params += list(query.expiring)
 
 
 def _first_line(error: BaseException) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -11,12 +12,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from store.access import KeyAction
 from store.errors import Forbidden, StoreError
 from store.find import hide_secrets, parse_query
 from store.key_index import SORT_ORDERS, KeyIndex
+from store.key_source import KeySource, WindowedRows, is_pending
 from store.models import ApiKey, CreatedKey, KeyView, Member, Role, Status
 from store.presenter import creator_label
 from store.repository import Repository
@@ -34,6 +37,9 @@ PROGRESS_BYTES = 2_000_000  # a store file this big is announced with its size
 SORT_LABELS = {"created_desc": "created ↓", "created_asc": "created ↑", "scope": "scope",
                "last_used": "last used"}
 PREPARE_AFTER = 0.05  # seconds after the first frame with rows: the other orders, the finder
+COUNT_CAP = 10_000  # a database count stops here at first ("10,000+ keys"); a worker counts on
+PAGE = 100  # rows a database window holds: a screenful or five, one indexed query
+COUNT_AFTER = 0.3  # seconds of quiet (no keystroke changing the rows) before an exact count
 
 COLUMNS = (
     Column("name", "Name", 16, priority=100, flex=True),
@@ -48,16 +54,32 @@ COLUMNS = (
 
 
 @dataclass
-class KeysLoaded:
-    """What one load of the store brings back from the worker."""
+class Window:
+    """The rows of one sort and filter on a database store, as a worker read them: the
+    capped count, the page the cursor is on (or the first), the cursor's place in it."""
 
-    index: KeyIndex
+    rows: WindowedRows
+    position: int | None
+    total: int
+    total_exact: bool
+    widest_name: int
+    query: tuple[str, str, bool, bool]
+    """(order, filter, show revoked, expiring only) as they were when it was read."""
+
+
+@dataclass
+class KeysLoaded:
+    """What one load of the store brings back from the worker (``index`` on the file store,
+    ``window`` on a database)."""
+
+    index: KeyIndex | None
     organisation: str
     role: Role
     sees_every_key: bool
     project_count: int
     widest_name: int
     widest_project: int
+    window: Window | None = None
 
 
 @dataclass
@@ -112,6 +134,17 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         self._first_load = True
         self._opened = False
         self._reported_tenth = -1
+        # A database store (PostgreSQL): windows, never every key.
+        self.windowed: WindowedRows | None = None
+        self._total = 0  # keys before the filter (a lower bound until counted exactly)
+        self._total_exact = True
+        self._total_of = False  # whether that total counts revoked keys
+        self._cursor_keys: list[str] = []  # the cursor's key, then its neighbours, at a reload
+        self._querying = False
+        self._query_again: bool | None = None  # a keystroke during a query: its keep_cursor
+        self._widest = (0, 0)
+        self._far_wanted: tuple[WindowedRows, int] | None = None
+        self._count_timer: Timer | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -157,6 +190,15 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             member = repo.me()
         except Forbidden:
             return NotMember(organisation, repo.owners())
+        if repo.is_postgres:
+            names = repo.project_names()
+            window = self._read_window(self._query_key(), self._cursor_keys, total=True)
+            return KeysLoaded(
+                index=None, organisation=organisation, role=member.role,
+                sees_every_key=repo.sees_every_key(), project_count=len(names),
+                widest_name=window.widest_name,
+                widest_project=max((len(name) for name in names), default=0), window=window,
+            )
         views = repo.list_keys(include_revoked=self.show_revoked)
         if first and len(views) > PROGRESS_FROM:
             self.post_message(self.Progress(f"Sorting {len(views):,} keys…"))
@@ -171,6 +213,177 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             widest_name=max((len(view.record["name"]) for view in views), default=0),
             widest_project=max((len(view.project_name) for view in views), default=0),
         )
+
+    # -- a database store: windows --------------------------------------------------------
+
+    def reload(self) -> None:
+        """Load again; on a database the worker keeps the cursor on its key by asking for that
+        key's position (or, if it went, a neighbour's)."""
+        self._cursor_keys = self._cursor_candidates()
+        super().reload()
+
+    def _cursor_candidates(self) -> list[str]:
+        if self._pending_cursor:
+            return [self._pending_cursor]
+        rows = self.windowed
+        if rows is None or not self.is_mounted:
+            return []
+        index = self.table.cursor_index
+        near = (rows.cached(i) for i in (index, index + 1, index - 1) if i >= 0)
+        return [view.id for view in near if view is not None]
+
+    def _query_key(self) -> tuple[str, str, bool, bool]:
+        return (self.key_order, self.filter_text, self.show_revoked, self.expiring_only)
+
+    def _source(self, query: tuple[str, str, bool, bool]) -> KeySource:
+        """The database source of the current sort, filter, revoked and expiring choices."""
+        order, text, revoked, expiring_only = query
+        warn = self.expiring.warn_days if self.expiring is not None else EXPIRY_WARNING_DAYS
+        return self.repo.key_source(
+            order, parse_query(text, self._secret_masks), include_revoked=revoked,
+            expiring_days=warn if expiring_only else None,
+        )
+
+    def _read_window(self, query: tuple[str, str, bool, bool], cursor_keys: list[str], *,
+                     total: bool) -> Window:
+        """Count (capped), find the cursor's key and read its page (worker thread)."""
+        source = self._source(query)
+        filtered = bool(query[1] or query[3])
+        if not total and not filtered and self._total_exact and self._total_of == query[2]:
+            counted, exact = self._total, True  # every key, counted already: no count again
+        else:
+            counted = source.count(at_most=COUNT_CAP)
+            exact = counted < COUNT_CAP
+        rows = WindowedRows(source, page=PAGE, length=counted, exact=exact)
+        position = None
+        for key_id in cursor_keys:
+            position = source.position(key_id)
+            if position is not None:
+                if position >= counted:  # past the capped count: the table reaches it anyway
+                    rows.set_length(position + 1, exact=False)
+                rows.read_around(position, key_id)
+                break
+        if position is None and counted:
+            rows[0]  # noqa: B018 - the first page, read here rather than on the UI thread
+        first = [view for view in (rows.cached(i) for i in range(len(rows)) if i < PAGE)
+                 if view is not None] if counted else []
+        widest = max((len(view.record["name"]) for view in first), default=0)
+        all_total, all_exact = counted, exact
+        if total and filtered:
+            unfiltered = self._source((query[0], "", query[2], False))
+            all_total = unfiltered.count(at_most=COUNT_CAP)
+            all_exact = all_total < COUNT_CAP
+        elif not total:
+            all_total, all_exact = self._total, self._total_exact
+        return Window(rows, position, all_total, all_exact, widest, query)
+
+    def _show_window(self, window: Window, *, keep_cursor: bool) -> None:
+        """Show a window read by a worker; count exactly in another when the count was capped."""
+        rows, old = window.rows, self.windowed
+        self.windowed = rows
+        rows.on_far_page = lambda number: self._read_far_page(rows, number)
+        rows.on_error = self._window_failed
+        self._total, self._total_exact = window.total, window.total_exact
+        self._total_of = window.query[2]
+        at_end = old is not None and not old.exact and self.table.cursor_index >= len(old) - 1
+        self.table.set_rows(rows, keep_cursor=False)
+        if window.position is not None and keep_cursor:
+            self.table.move_cursor(window.position)
+        self._update_summary(len(rows))
+        if not rows.exact or not window.total_exact:
+            # After a pause in typing: each count may take a while, and they queue.
+            if self._count_timer is not None:
+                self._count_timer.stop()
+            self._count_timer = self.set_timer(
+                COUNT_AFTER, partial(self._count_exactly, window, at_end=at_end and keep_cursor))
+
+    def _count_exactly(self, window: Window, *, at_end: bool = False) -> None:
+        self._count_timer = None
+        if window.rows is not self.windowed:
+            return
+        rows = window.rows
+        filtered = bool(window.query[1] or window.query[3])
+
+        def count() -> tuple[int, int]:
+            shown = rows.source.count()
+            if not filtered:
+                return shown, shown
+            unfiltered = self._source((window.query[0], "", window.query[2], False))
+            return shown, unfiltered.count()
+
+        def counted(answer: tuple[int, int]) -> None:
+            if rows is not self.windowed:
+                return  # read again since: that load counts its own
+            shown, total = answer
+            end_wanted = not rows.exact and (at_end or self.table.cursor_index >= len(rows) - 1)
+            rows.set_length(max(shown, 0), exact=True)
+            self._total, self._total_exact = total, True
+            self._total_of = window.query[2]
+            self.table.set_rows(rows, keep_cursor=True)
+            if end_wanted:  # End was pressed on "10,000+": the true end now
+                self.table.action_cursor_last()
+            self._update_summary(len(rows))
+
+        store_call(self, count, counted, group="count", exclusive=True)
+
+    def _window_failed(self, error: StoreError) -> None:
+        """A window could not be read while painting: say so once (the rows read as "…"
+        until the next load: ``r``, or the live view's once the connection is back)."""
+        self.notify(f"{error} — press r to read again", title="Store error", severity="error",
+                    markup=False, timeout=10)
+
+    def _read_far_page(self, rows: WindowedRows, number: int) -> None:
+        """A page far from the known ones (the scroll bar dragged): read in a worker, its
+        rows shown as "…" meanwhile; only the latest such read is kept waiting for."""
+
+        wanted = self._far_wanted = (rows, number)
+
+        def read() -> list[KeyView] | None:
+            # Reads queue on one connection: one asked for before the latest is skipped.
+            return rows.read_far_page(number) if self._far_wanted is wanted else None
+
+        def done(views: list[KeyView] | None) -> None:
+            rows.put_page(number, views)
+            if rows is self.windowed and views is not None:
+                self.table.refresh_rows()
+                self._show_status()
+
+        def failed(error: StoreError) -> None:
+            rows.put_page(number, None)
+
+        store_call(self, read, done, failed=failed, group="far-page")
+
+    def _query_rows(self, *, keep_cursor: bool) -> None:
+        """Read the current sort and filter's window in a worker; keystrokes meanwhile are
+        gathered into one more read when it is back."""
+        if self._querying:
+            previous = self._query_again
+            self._query_again = keep_cursor if previous is None else previous and keep_cursor
+            return
+        self._querying = True
+        query = self._query_key()
+        cursor_keys = self._cursor_candidates() if keep_cursor else []
+
+        def done(window: Window) -> None:
+            self._querying = False
+            again, self._query_again = self._query_again, None
+            if again is not None or window.query != self._query_key():
+                self._query_rows(keep_cursor=bool(again) if again is not None else keep_cursor)
+                return
+            self._show_window(window, keep_cursor=keep_cursor)
+
+        def failed(error: StoreError) -> None:
+            self._querying = False
+            self._query_again = None
+            self._load_failed(error)
+
+        store_call(self, lambda: self._read_window(query, cursor_keys, total=False), done,
+                   failed=failed, group="window")
+
+    def on_unmount(self) -> None:
+        """Close the database connection the counts used (the app is ending)."""
+        if self.repo.is_postgres:
+            self.repo.close_key_sources()
 
     def _say_reading(self, repo: Repository) -> None:
         """On a big store, the loading line says how much there is to read (worker thread)."""
@@ -214,6 +427,17 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         self.sees_every_key, self.project_count = data.sees_every_key, data.project_count
         self.title = f"API Keys — {safe_text(data.organisation)}"
         self.sub_title = f"{safe_text(self.repo.login)} ({data.role.value})"
+        if data.window is not None:
+            widest = (max(data.widest_name, self._widest[0]), data.widest_project)
+            if widest != self._widest:  # the widest name seen so far: columns never shrink
+                self._widest = widest
+                self.table.set_columns(_sized(*widest))
+            self._pending_cursor = None
+            self._show_window(data.window, keep_cursor=True)
+            self._first_load = False
+            if data.window.query != self._query_key():  # typed while it loaded
+                self._query_rows(keep_cursor=True)
+            return
         self.table.set_columns(_sized(data.widest_name, data.widest_project))
         self._show_rows()
         if self._pending_cursor:
@@ -226,7 +450,9 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             gc.freeze()
         # The other sort orders and the finder's texts, ready before they are asked for, but
         # only once the rows are on the terminal: at 100,000 keys this holds the GIL ~0.5 s.
-        self.call_after_refresh(self.set_timer, PREPARE_AFTER, lambda: self._prepare(data.index))
+        index = data.index
+        if index is not None:
+            self.call_after_refresh(self.set_timer, PREPARE_AFTER, lambda: self._prepare(index))
 
     def _prepare(self, index: KeyIndex) -> None:
         if index is self.index and not index.stopped:
@@ -243,7 +469,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         if self._first_load and self.app.return_value is None:
             self.app.exit(error, return_code=error.exit_code)
             return
-        self.index = None
+        self.index = self.windowed = None
         self.table.set_rows([])
         self.table.display = False
         empty = self.query_one("#empty", Static)
@@ -255,6 +481,9 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     # -- showing --------------------------------------------------------------------------
 
     def _show_rows(self, *, keep_cursor: bool = True) -> None:
+        if self.windowed is not None:
+            self._query_rows(keep_cursor=keep_cursor)
+            return
         if self.index is None:
             return
         query = parse_query(self.filter_text, self._secret_masks)
@@ -264,10 +493,16 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         self._update_summary(len(rows))
 
     def _update_summary(self, shown: int) -> None:
-        assert self.index is not None
-        total = len(self.index)
-        noun = "key" if total == 1 else "keys"
-        parts = [f"{total:,} {noun}" if shown == total else f"{shown:,} of {total:,} {noun}"]
+        if self.windowed is not None:
+            total, plus = self._total, "" if self._total_exact else "+"
+            counted = f"{shown:,}" + ("" if self.windowed.exact else "+")
+            filtered = bool(self.filter_text or self.expiring_only)
+        else:
+            assert self.index is not None
+            total, plus, counted = len(self.index), "", f"{shown:,}"
+            filtered = shown != total
+        noun = "key" if total == 1 and not plus else "keys"
+        parts = [f"{counted} of {total:,}{plus} {noun}" if filtered else f"{counted} {noun}"]
         parts.append(f"sorted by {SORT_LABELS[self.key_order]}")
         if self.show_revoked:
             parts.append("revoked shown")
@@ -307,6 +542,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     def cell(self, view: KeyView, column: str) -> str | Text:
         """A key's cell: user text as is (the table shows it literally)."""
         record = view.record
+        if record.get("pending"):  # a far page being read
+            return "…" if column == "name" else ""
         if column == "name":
             return record["name"]
         if column == "scope":
@@ -346,6 +583,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
     def row_style(self, view: KeyView) -> str:
         """Dim a key that no longer verifies; bold one that expires soon."""
+        if is_pending(view):
+            return "dim"
         status = view.status(self.repo.now())
         if status is not Status.ACTIVE:
             return "dim"
@@ -364,6 +603,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         why when pressed, rather than silently doing nothing.
         """
         view = self.table.cursor_row if self.is_mounted else None
+        if is_pending(view):
+            view = None  # its page is being read: no key to act on yet
         if action in ("edit_key", "copy_key", "open_key", "roll_key") and view is None:
             return False
         if action in ("revoke", "disable_keys", "enable_keys") and view is None and not self._marked_ids():
@@ -375,7 +616,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
     @on(VirtualTable.MarksChanged)
     def _marks_changed(self) -> None:
-        if self.index is not None:
+        if self.index is not None or self.windowed is not None:
             self._update_summary(self.table.row_count)
         self.refresh_bindings()
 
@@ -438,13 +679,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         """Ask, then revoke the marked keys, or the key under the cursor."""
         from .confirm_revoke import ConfirmRevoke
 
-        marked = self._marked_ids()
-        if marked:
-            views = [view for view in self.index.views if view.id in marked] if self.index else []
-            hidden = len(views) - len(self.table.marked_rows())
-        else:
-            views = [self.table.cursor_row] if self.table.cursor_row is not None else []
-            hidden = 0
+        views, hidden = self._acted_on()
         repo = self.repo
 
         def refusals() -> list[tuple[KeyView, str | None]]:
@@ -584,6 +819,12 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     def _acted_on(self) -> tuple[list[KeyView], int]:
         """The marked keys (and how many of them the filter hides), or the cursor's key."""
         marked = self._marked_ids()
+        if marked and self.windowed is not None:
+            # Marked rows are kept by the table as they were marked, on any page; how many the
+            # filter hides is one lookup by id.
+            views = [view for view in map(self.table.marked_row, marked) if view is not None]
+            views.sort(key=lambda view: view.record.get("created_at", ""))  # oldest first
+            return views, len(views) - len(self.windowed.present(marked))
         if marked:
             views = [view for view in self.index.views if view.id in marked] if self.index else []
             return views, len(views) - len(self.table.marked_rows())
@@ -630,7 +871,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     def action_toggle_expiring(self) -> None:
         """Show only the keys expiring within the policy's warning window, or every key again."""
         self.expiring_only = not self.expiring_only
-        if self.expiring is not None:
+        if self.expiring is not None or self.windowed is not None:
             self._show_rows(keep_cursor=False)
 
     def action_policy(self) -> None:
@@ -642,22 +883,26 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     def _shown(self) -> None:
         super()._shown()
         repo = self.repo
-        if self.index is None:
+        if self.index is None and self.windowed is None:
             return
+        database = self.windowed is not None
 
         def read() -> Expiring:
+            warn_days = repo.get_policy().warn_days
+            if database:  # a count on the database; ``x`` asks it for the rows
+                count = repo.key_source(expiring_days=warn_days).count()
+                return Expiring(frozenset(), warn_days, repo.member_logins(), count)
             soon = repo.expiring_within()
-            return Expiring(frozenset(view.id for view in soon), repo.get_policy().warn_days,
-                            repo.member_logins())
+            return Expiring(frozenset(view.id for view in soon), warn_days, repo.member_logins())
 
         store_call(self, read, self._expiring_read, group="expiring", exclusive=True)
 
     def _expiring_read(self, expiring: Expiring) -> None:
         changed = self.expiring is None or self.expiring.members != expiring.members
         self.expiring = expiring
-        if self.expiring_only:
+        if self.expiring_only and self.windowed is None:
             self._show_rows()
-        elif self.index is not None:
+        elif self.index is not None or self.windowed is not None:
             self._update_summary(self.table.row_count)
             if changed:
                 self.table.refresh_rows()
@@ -672,7 +917,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         expiring = self.expiring
         if expiring is None:
             return []
-        count = len(expiring.ids)
+        count = expiring.count if expiring.count is not None else len(expiring.ids)
         if self.expiring_only:
             return [f"only expiring in {expiring.warn_days}d"]
         if not count:
@@ -692,6 +937,8 @@ class Expiring:
     ids: frozenset[str]
     warn_days: int
     members: frozenset[str]
+    count: int | None = None
+    """On a database: how many (``ids`` stays empty; ``x`` asks the database)."""
 
 
 def _sized(widest_name: int, widest_project: int) -> list[Column]:

@@ -1,10 +1,12 @@
 """Screens that show store data and keep it current, and the list screen every table is.
 
 A :class:`LiveScreen` loads in a thread worker when it becomes the current screen (first push
-and every resume), again on ``r``, and whenever another admin has changed the store file:
-every ``app.live_interval`` seconds it compares ``repo.changed_marker()`` (one ``os.stat``)
-with the marker seen before the last load. A subclass says what to ``fetch`` (worker thread)
-and how to ``show`` it.
+and every resume), again on ``r``, and whenever another admin has changed the store. On the
+file store, every ``app.live_interval`` seconds it compares ``repo.changed_marker()`` (one
+``os.stat``) with the marker seen before the last load. On PostgreSQL nothing is polled: the
+app's one :class:`ChangeWatch` waits on ``LISTEN`` (a connection of its own, in a thread
+worker) and has the current screen reload as soon as another session's change is committed. A
+subclass says what to ``fetch`` (worker thread) and how to ``show`` it.
 
 A :class:`ListScreen` is a live screen over one Line API table (keys, projects, members,
 activity): it owns the table, the status line (what is shown, then the cursor's row: "row
@@ -17,16 +19,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Collection, Sequence
+from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
+from textual import events, on
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
+from textual.worker import get_current_worker
 
+from store.backend import ChangeNotices
 from store.errors import StoreError
 from store.repository import Repository
 
@@ -47,6 +52,8 @@ class LiveScreen(Screen[None], Generic[Loaded]):
         super().__init__()
         self._seen_marker: object = object()  # matches nothing until the first load starts
         self._load_number = 0
+        self._loading = False
+        self._stale = False  # a change was announced while a load ran: load once more after it
         self.loaded = False
 
     @property
@@ -66,8 +73,12 @@ class LiveScreen(Screen[None], Generic[Loaded]):
         """Start watching the store for other admins' changes.
 
         Textual calls this as well as a subclass's own ``on_mount``: do not call it again.
+        On PostgreSQL the app's :class:`ChangeWatch` tells the current screen instead.
         """
-        self.set_interval(self.app.live_interval, self._poll)  # type: ignore[attr-defined]
+        if self.repo.is_postgres:
+            ChangeWatch.start(self.app)
+        else:
+            self.set_interval(self.app.live_interval, self._poll)  # type: ignore[attr-defined]
 
     def on_screen_resume(self) -> None:
         """Load on first show and after every screen or modal on top of it closes."""
@@ -81,7 +92,9 @@ class LiveScreen(Screen[None], Generic[Loaded]):
         """Load in a worker; an older load that finishes late is ignored."""
         self._load_number += 1
         number = self._load_number
-        self._seen_marker = self._marker()
+        self._loading, self._stale = True, False
+        if not self.repo.is_postgres:
+            self._seen_marker = self._marker()
         store_call(
             self,
             self.fetch,
@@ -93,17 +106,29 @@ class LiveScreen(Screen[None], Generic[Loaded]):
     def _loaded(self, number: int, data: Any) -> None:
         if number != self._load_number or not self.is_attached:
             return
+        self._loading = False
         self.loaded = True
         self.show(data)
         self._shown()
         self.refresh_bindings()
+        if self._stale:
+            self.reload()
 
     def _shown(self) -> None:
         """After every ``show``: a base class's own follow-up."""
 
     def _failed(self, number: int, error: StoreError) -> None:
         if number == self._load_number and self.is_attached:
+            self._loading = False
             self._load_failed(error)
+
+    def store_changed(self, notices: list[str]) -> None:
+        """Another session changed the store (PostgreSQL notices): load again, once, keeping
+        the cursor on its row; a burst of notices during a load costs one more load."""
+        if self._loading:
+            self._stale = True
+        else:
+            self.reload()
 
     def _load_failed(self, error: StoreError) -> None:
         """Say why the store could not be read (a notification, and on the summary lines)."""
@@ -292,3 +317,92 @@ def sized_columns(columns: Sequence[Column], rows: Sequence[Any],
         widest = max((len(text(row, column.key)) for row in rows), default=0)
         sized.append(dataclasses.replace(column, most=max(widest, len(column.label))))
     return sized
+
+
+class ChangeWatch:
+    """The app's one listener of other sessions' changes on PostgreSQL.
+
+    A thread worker waits on ``repo.change_notices()`` (``LISTEN`` on a connection of its
+    own) and, when notices arrive, has the current :class:`LiveScreen` reload (screens below
+    load again when they come back on top). A lost connection is said once on one line, then
+    tried again every :attr:`RETRY` seconds; when it is back, the current screen reloads (it
+    may have missed changes). The listener is closed when the worker ends: the app's exit
+    cancels it, and the wait returns within :attr:`WAIT` seconds to see that.
+    """
+
+    WAIT = 0.25  # seconds one wait lasts: how soon a cancelled watch notices it
+    RETRY = 2.0  # seconds between attempts to listen again after the connection was lost
+
+    def __init__(self, app: App[Any]) -> None:
+        self.app = app
+        self.lost = False
+
+    @classmethod
+    def start(cls, app: App[Any]) -> ChangeWatch:
+        """The app's watch, started on first use."""
+        watch: ChangeWatch | None = getattr(app, "_change_watch", None)
+        if watch is None:
+            watch = cls(app)
+            app._change_watch = watch  # type: ignore[attr-defined]
+            app.run_worker(watch.listen, thread=True, name=WATCH_WORKER, group=WATCH_WORKER,
+                           exit_on_error=False)
+        return watch
+
+    def listen(self) -> None:
+        """Wait for notices until cancelled (runs in the worker's thread)."""
+        worker = get_current_worker()
+        listener: ChangeNotices | None = None
+        try:
+            while not worker.is_cancelled:
+                try:
+                    if listener is None:
+                        listener = self.app.repo.change_notices()  # type: ignore[attr-defined]
+                        if listener is None:
+                            return  # not a database store: screens poll instead
+                        if self.lost:
+                            self.lost = False
+                            self._tell(self._back)
+                    notices = listener.wait(self.WAIT)
+                except StoreError as error:
+                    _close(listener)
+                    listener = None
+                    if not self.lost:
+                        self.lost = True
+                        self._tell(partial(self._said_lost, str(error)))
+                    worker.cancelled_event.wait(self.RETRY)
+                    continue
+                if notices:
+                    self._tell(partial(self._changed, notices))
+        finally:
+            _close(listener)
+
+    def _tell(self, callback: Callable[[], None]) -> None:
+        # Posted, never awaited: a worker that waits for the UI thread could hold up the exit.
+        self.app.post_message(events.Callback(callback=callback))
+
+    def _changed(self, notices: list[str]) -> None:
+        screen = self.app.screen
+        if isinstance(screen, LiveScreen) and screen.loaded:
+            screen.store_changed(notices)
+
+    def _said_lost(self, error: str) -> None:
+        self.app.notify(
+            f"Live updates paused: {error}. Trying again…", severity="warning", markup=False,
+            timeout=8,
+        )
+
+    def _back(self) -> None:
+        self.app.notify("Live updates are back.", markup=False)
+        self._changed(["reconnected"])
+
+
+WATCH_WORKER = "live-notices"
+"""The name (and group) of the watch's worker: tests that wait for every worker skip it."""
+
+
+def _close(listener: ChangeNotices | None) -> None:
+    if listener is not None:
+        try:
+            listener.close()
+        except Exception:  # noqa: BLE001 - a broken connection closes as well as it can
+            pass

@@ -313,6 +313,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._id_index: dict[str, int] | None = None
         self.marked_ids: set[str] = set()
         """Ids of the marked rows (kept across `set_rows`, even for ids no longer shown)."""
+        self._marked_rows: dict[str, Any] = {}  # each marked row as it was when marked
         self._layout: list[tuple[Column, int]] = []
         self._layout_width = -1
         self._line_cache: LRUCache[tuple, Strip] = LRUCache(256)
@@ -413,6 +414,13 @@ class VirtualTable(ScrollView, can_focus=True):
         rows = self._rows
         if hint is not None and 0 <= hint < len(rows) and self._row_id(rows[hint]) == row_id:
             return hint
+        if not isinstance(rows, (list, tuple)):
+            # Rows read a window at a time (a database): never walk them all; the sequence
+            # knows where a row id sits (its ``index`` takes an id).
+            try:
+                return rows.index(row_id)
+            except ValueError:
+                return None
         if self._id_index is None:
             get_id = self._row_id
             self._id_index = {get_id(row): index for index, row in enumerate(rows)}
@@ -517,22 +525,36 @@ class VirtualTable(ScrollView, can_focus=True):
         rid = self._row_id(row)
         if rid in self.marked_ids:
             self.marked_ids.discard(rid)
+            self._marked_rows.pop(rid, None)
         else:
             self.marked_ids.add(rid)
+            self._marked_rows[rid] = row
         self._refresh_row(self._cursor)
         self.post_message(self.MarksChanged(self, len(self.marked_ids)))
 
     def clear_marks(self) -> None:
         """Unmark every row."""
+        self._marked_rows.clear()
         if self.marked_ids:
             self.marked_ids.clear()
             self.refresh()
             self.post_message(self.MarksChanged(self, 0))
 
+    def marked_row(self, row_id: str) -> Any | None:
+        """The marked row ``row_id`` as it was when marked (on any page: a windowed table
+        need not hold it), or None."""
+        if row_id not in self.marked_ids:
+            return None
+        return self._marked_rows.get(row_id)
+
     def marked_rows(self) -> list[Any]:
         """The rows currently shown that are marked, in display order (one pass over the rows)."""
         if not self.marked_ids:
             return []
+        present = getattr(self._rows, "present", None)
+        if present is not None:  # rows read by windows: never walk them all; ask them
+            shown = present(self.marked_ids)
+            return [row for key, row in self._marked_rows.items() if key in shown]
         get_id, marked = self._row_id, self.marked_ids
         return [row for row in self._rows if get_id(row) in marked]
 
