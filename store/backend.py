@@ -68,7 +68,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -96,6 +96,13 @@ class KeyQuery:
     key's :func:`search_text`. ``created_by`` limits the keys to one creator (a developer sees
     only their own); ``include_revoked=False`` hides revoked keys; ``scope`` and
     ``project_id`` narrow further (``project_id=""`` means All organization projects).
+
+    ``now`` (ISO) makes the words match as :mod:`store.find` does (``apikeys list --find``
+    and the main filter): the status a word meets is the one shown at ``now`` (``expired``
+    rather than the stored ``active``), and a key never used is also found by ``never``,
+    ``used`` and ``unused``. ``secret_hashes`` (the hashes of pasted secrets) keep only the
+    key whose current or previous secret has every one of them. The PostgreSQL backend
+    honours both; the file store's lists go through :class:`store.find.KeyFinder` instead.
     """
 
     sort: KeySort = KeySort.CREATED_DESC
@@ -104,6 +111,8 @@ class KeyQuery:
     include_revoked: bool = True
     scope: str | None = None
     project_id: str | None = None
+    now: str | None = None
+    secret_hashes: tuple[str, ...] = field(default=(), repr=False)
 
     @staticmethod
     def words_of(text: str) -> tuple[str, ...]:

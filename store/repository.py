@@ -14,7 +14,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import platformdirs
 from pydantic import SecretStr
@@ -67,7 +67,11 @@ from .usage import KEEP_DAYS, DatabaseUsageRecorder, KeyUsage, UsageRecorder
 from .validation import listable, readable_record, record_problem
 from .verify import hash_index, verdict_for
 
+if TYPE_CHECKING:
+    from .backends.postgres import PostgresBackend
+
 ALL_PROJECTS = "All organization projects"
+EVERY_ROW = 2**62  # a window LIMIT that never stops it: lists that are whole by definition
 
 
 def current_login() -> str:
@@ -314,13 +318,21 @@ class Repository:
         """:meth:`list_keys` on PostgreSQL: one window of the rows this member may see, oldest
         first (the database filters; the UI's own screens ask for smaller windows)."""
         data = self._current()
-        role = self._role(data)
-        query = KeyQuery(
-            sort=KeySort.CREATED_ASC, include_revoked=include_revoked, scope=scope,
-            created_by=None if access.sees_every_key(role) else self.login,
+        query = self._visible_query(
+            self._role(data), sort=KeySort.CREATED_ASC, include_revoked=include_revoked, scope=scope
         )
-        projects = {pid: p.get("name", pid) for pid, p in data["projects"].items()}
-        return [_key_view(record["id"], record, projects) for record in self.backend.window(query, 0, 2**62)]
+        projects = _project_names(data)
+        return [_key_view(record["id"], record, projects)
+                for record in self.backend.window(query, 0, EVERY_ROW)]
+
+    def _visible_query(self, role: Role, **fields: Any) -> KeyQuery:
+        """A :class:`KeyQuery` of the keys this member may see (a developer: their own)."""
+        return KeyQuery(created_by=None if access.sees_every_key(role) else self.login, **fields)
+
+    @property
+    def _database(self) -> PostgresBackend:
+        """The PostgreSQL backend, for what only it offers (indexed lists of the repository)."""
+        return cast("PostgresBackend", self.backend)
 
     def key_source(
         self, order: str = "created_desc", filter_text: str = "", *, include_revoked: bool = True
@@ -359,19 +371,26 @@ class Repository:
         word somewhere in name, id, key prefix, project, scope, creator or status; a pasted
         full secret finds exactly its key. Oldest first, like :meth:`list_keys`."""
         query = parse_query(text)
+        if self.is_postgres and query:  # the database matches, as store/find.py would
+            data = self._current()
+            wanted = self._visible_query(
+                self._role(data), sort=KeySort.CREATED_ASC, include_revoked=include_revoked,
+                scope=scope, words=query.words, secret_hashes=query.secret_hashes, now=self.now(),
+            )
+            names = _project_names(data)
+            return [_key_view(record["id"], record, names)
+                    for record in self.backend.window(wanted, 0, EVERY_ROW)]
         with self._lock:
             views = self.list_keys(include_revoked=include_revoked, scope=scope)
             if not query:
                 return views
-            if self.is_postgres:  # the views are new objects per call: match within them
-                found = {id(view) for view in KeyFinder(views, self.now()).find(query, self.now())}
-                return [view for view in views if id(view) in found]
             found = {id(view) for view in self.key_finder().find(query, self.now())}
         return [view for view in views if id(view) in found]
 
     def key_finder(self) -> KeyFinder:
         """The matcher over every key of the store as last read (all members' keys: filter
-        by what the member may see afterwards), built once per store generation."""
+        by what the member may see afterwards), built once per store generation. On
+        PostgreSQL this reads every key: lists there use :meth:`find_keys` (SQL) instead."""
         with self._lock:
             if self.is_postgres:
                 marker = self._generation()
@@ -696,69 +715,77 @@ class Repository:
         Keys already disabled are left as they are and not returned. ``note`` (e.g. where a
         scan found the secret) goes into the audit detail.
         """
-        key_ids = list(dict.fromkeys(key_ids))
         suffix = f" ({_audit_note(note)})" if note and note.strip() else ""
-        with self._change() as (transaction, role, events):
-            records = [self._visible_record(transaction.data, key_id) for key_id in key_ids]
-            for record in records:
-                # An already disabled key is skipped, but only for a member who could enable it.
-                action = access.KeyAction.ENABLE if record["status"] == "disabled" else access.KeyAction.DISABLE
-                access.require_key_action(self.login, role, action, record)
-            now = self.now()
-            disabled = []
-            for record in records:
-                if record["status"] == "disabled":
-                    continue
-                updated = stamped(record, now, self.login, **lifecycle.disabled_fields(now, self.login))
-                transaction.keys[record["id"]] = updated
-                disabled.append(ApiKey.model_validate(updated))
-                events.append(self._event(
-                    "key.disable", record["id"],
-                    f"disabled {record['scope']} key {record['name']!r}{suffix}",
-                ))
-            if disabled:
-                transaction.changed()
-        return disabled
+        return self._switch_keys(key_ids, disable=True, suffix=suffix)
 
     def enable_keys(self, key_ids: Iterable[str]) -> list[ApiKey]:
         """Enable disabled keys, all or none; keys that are not disabled are left as they
         are and not returned. A revoked key cannot be enabled."""
+        return self._switch_keys(key_ids, disable=False)
+
+    def _switch_keys(self, key_ids: Iterable[str], *, disable: bool, suffix: str = "") -> list[ApiKey]:
+        """Disable (or enable) keys, all or none; those already so are skipped, but only for
+        a member who could switch them back."""
         key_ids = list(dict.fromkeys(key_ids))
+        action, undo = access.KeyAction.DISABLE, access.KeyAction.ENABLE
+        if not disable:
+            action, undo = undo, action
+        already = "disabled" if disable else "active"
+        verb = "disabled" if disable else "enabled"
         with self._change() as (transaction, role, events):
             records = [self._visible_record(transaction.data, key_id) for key_id in key_ids]
             for record in records:
-                # An active key is skipped, but only for a member who could disable it.
-                action = access.KeyAction.DISABLE if record["status"] == "active" else access.KeyAction.ENABLE
-                access.require_key_action(self.login, role, action, record)
+                chosen = undo if record["status"] == already else action
+                access.require_key_action(self.login, role, chosen, record)
             now = self.now()
-            enabled = []
+            fields = lifecycle.disabled_fields(now, self.login) if disable else lifecycle.enabled_fields()
+            switched = []
             for record in records:
-                if record["status"] != "disabled":
+                if (record["status"] == "disabled") == disable:
                     continue
-                updated = stamped(record, now, self.login, **lifecycle.enabled_fields())
+                updated = stamped(record, now, self.login, **fields)
                 transaction.keys[record["id"]] = updated
-                enabled.append(ApiKey.model_validate(updated))
+                switched.append(ApiKey.model_validate(updated))
                 events.append(self._event(
-                    "key.enable", record["id"], f"enabled {record['scope']} key {record['name']!r}"
+                    f"key.{action.value}", record["id"],
+                    f"{verb} {record['scope']} key {record['name']!r}{suffix}",
                 ))
-            if enabled:
+            if switched:
                 transaction.changed()
-        return enabled
+        return switched
 
     def expiring_within(self, days: float | None = None) -> list[KeyView]:
         """The keys this member may see that are active and expire within ``days`` (default:
-        the policy's warning window), soonest first. ``len()`` of it is the main screen's count.
+        the policy's warning window), soonest first. ``len()`` of it is the main screen's count
+        (:meth:`expiring_count` asks for the number only).
         """
         if days is None:
             days = self.get_policy().warn_days
         now = self.now()
         until = lifecycle.horizon(now, days)
+        if self.is_postgres:  # a range of the keys_expiring index
+            data = self._current()
+            query = self._visible_query(self._role(data), include_revoked=False)
+            names = _project_names(data)
+            return [_key_view(record["id"], record, names)
+                    for record in self._database.expiring(query, now, until)]
         soon = [
             view for view in self.list_keys(include_revoked=False)
             if view.record["status"] == "active" and lifecycle.expires_within(view.record, now, until)
         ]
         soon.sort(key=lambda view: view.record["expires_at"])
         return soon
+
+    def expiring_count(self, days: float | None = None) -> int:
+        """How many keys :meth:`expiring_within` lists (on PostgreSQL an indexed count, not
+        the rows)."""
+        if not self.is_postgres:
+            return len(self.expiring_within(days))
+        if days is None:
+            days = self.get_policy().warn_days
+        now = self.now()
+        query = self._visible_query(self._role(self._current()), include_revoked=False)
+        return self._database.expiring_count(query, now, lifecycle.horizon(now, days))
 
     def _refuse_new_expiry(self, meta: dict[str, Any], draft: KeyDraft, moment: datetime) -> None:
         """Refuse a new key's expiry that is past or breaks the policy."""
@@ -828,8 +855,18 @@ class Repository:
         """The active keys this member may see that break the policy, oldest first."""
         policy = self.get_policy()
         now = self.now()
+        views: Iterable[KeyView]
+        if self.is_postgres:  # the database narrows to the candidates; violation() decides
+            data = self._current()
+            limits = {scope.value: days for scope, days in policy.max_lifetime_days.items() if days}
+            query = self._visible_query(self._role(data), include_revoked=False)
+            names = _project_names(data)
+            views = [_key_view(record["id"], record, names)
+                     for record in self._database.lifetime_candidates(query, now, limits)]
+        else:
+            views = self.list_keys(include_revoked=False)
         found = []
-        for view in self.list_keys(include_revoked=False):
+        for view in views:
             if view.status(now) is not Status.ACTIVE:
                 continue
             problem = violation(policy, view.record)
@@ -1343,3 +1380,8 @@ __all__ = [
     "account_exists", "NO_EXPIRY", "Policy", "PolicyViolation", "RolledKey",
     "WebSettings", "MobileSettings", "KeyDraft", "KeyChanges",
 ]
+
+
+def _project_names(data: Mapping[str, Any]) -> dict[str, str]:
+    """Project id → name, as key views show them."""
+    return {pid: project.get("name", pid) for pid, project in data["projects"].items()}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import random
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +25,9 @@ from .. import tokens
 from ..backend import search_text
 from ..errors import StoreUnusable
 from ..models import AuditEvent, Member, Role, Scope, to_iso, utc_now
-from .pg_schema import KEY_COLUMNS, KEY_INDEXES, TRIGRAM_INDEX
+from ..repository import ALL_PROJECTS
+from ..storage import collector_paused
+from .pg_schema import BULK_REBUILT_INDEXES, KEY_COLUMNS
 from .postgres import PostgresBackend, _has_index, _json, _notify, _session_user
 
 _BASE62_TABLE = bytes(ord(tokens.BASE62[byte % 62]) for byte in range(256))
@@ -102,7 +104,7 @@ def demo_key_rows(
             if expires_at is not None:
                 last_used = min(last_used, expires_at)
         project_id = project["id"] if project else None
-        where = f"project {project_id}" if project_id else demo.ALL_PROJECTS
+        where = f"project {project_id}" if project_id else ALL_PROJECTS
         events = [(created_at, creator, "key.create", key_id, f"created {scope.value} key {name!r} for {where}")]
         status, updated_at, updated_by = "active", created_at, creator
         if scope is not Scope.ANALYTICS:
@@ -174,13 +176,11 @@ def seed_bulk(
                     "INSERT INTO members (login, role, data) VALUES (%s, %s, %s)",
                     (member["login"], Member.model_validate(member).role.value, _json(member)),
                 )
-            trigram = _has_index(connection, TRIGRAM_INDEX[0])
-            for name in [*KEY_INDEXES, *([TRIGRAM_INDEX[0]] if trigram else [])]:
-                connection.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
-            project_names: dict[str | None, str] = {**names, None: demo.ALL_PROJECTS}
+            rebuild = drop_key_indexes(connection)
+            project_names: dict[str | None, str] = {**names, None: ALL_PROJECTS}
             key_events: list[tuple[str, str, str, str, str]] = []
             remaining = keys
-            with demo.collector_paused():
+            with collector_paused():
                 while remaining > 0:
                     size = min(chunk, remaining)
                     remaining -= size
@@ -189,10 +189,8 @@ def seed_bulk(
                 key_events.sort(key=lambda event: event[0])  # the trail in time order
                 _copy_rows(connection, "audit", ["at", "actor", "action", "key_id", "detail"],
                            ((event, ()) for event in key_events), [])
-            for statement in KEY_INDEXES.values():
+            for statement in rebuild:
                 connection.execute(statement)
-            if trigram:
-                connection.execute(TRIGRAM_INDEX[1])
             _notify(connection, "store")
         connection.autocommit = True
         connection.execute("ANALYZE keys")
@@ -202,7 +200,32 @@ def seed_bulk(
     return backend
 
 
-def _copy_rows(connection: Any, table: str, columns: list[str], rows: Iterable[tuple[Any, Any]], spill: list[Any]) -> None:
+def drop_key_indexes(connection: Any) -> list[str]:
+    """Drop the keys table's secondary indexes before a bulk load (inside its transaction);
+    return the statements that rebuild those that existed, to run after the load (one sort
+    per index instead of an index update per row)."""
+    rebuild = []
+    for name, statement in BULK_REBUILT_INDEXES.items():
+        if _has_index(connection, name):
+            connection.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+            rebuild.append(statement)
+    return rebuild
+
+
+def copy_rows(connection: Any, table: str, columns: list[str], rows: Iterable[Sequence[Any]]) -> None:
+    """COPY ``rows`` (values in the order of ``columns``) into ``table``."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        write = copy.write_row
+        for row in rows:
+            write(row)
+
+
+def _copy_rows(
+    connection: Any, table: str, columns: list[str], rows: Iterable[tuple[Any, Any]], spill: list[Any]
+) -> None:
     """COPY ``rows`` (each a (row, extras) pair) into ``table``; extras go to ``spill``."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))

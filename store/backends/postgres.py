@@ -47,6 +47,7 @@ from .pg_schema import (
     SCHEMA_V1,
     SCHEMA_VERSION,
     TRIGRAM_INDEX,
+    TRIGRAM_VERSION,
     iso_text,
 )
 
@@ -228,6 +229,8 @@ class PostgresBackend:
                             f"version {SCHEMA_VERSION}, which only the role that owns the tables "
                             "can make: have it open the store once"
                         ) from None
+                    if target == TRIGRAM_VERSION and not _has_index(connection, TRIGRAM_INDEX[0]):
+                        self.has_trigram = _try_trigram(connection)
                     _grant(connection, group, GRANTS.get(target, ()))
                     connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (target,))
                     applied.append(target)
@@ -374,7 +377,9 @@ class PostgresBackend:
                 ).fetchone()
         return _key_record(row) if row else None
 
-    def window(self, query: KeyQuery, offset: int, limit: int, *, after: str | None = None) -> list[Record]:
+    def window(
+        self, query: KeyQuery, offset: int, limit: int, *, after: str | None = None
+    ) -> list[Record]:
         """``limit`` keys of ``query`` from position ``offset``; with ``after`` (a key id), from
         ``offset`` places past that key (keyset paging: the anchor's sort values bound an index
         scan, so a window deep down costs what one at the top does)."""
@@ -387,43 +392,85 @@ class PostgresBackend:
             if anchor is None:
                 return []
             rows: list[Record] = []
-            for condition, values in _following(query.sort, anchor):
+            for condition, values in _keyset(query.sort, anchor, after=True):
                 wanted = offset + limit - len(rows)
                 if wanted <= 0:
                     break
-                rows += _select_window(connection, query.sort, [*where, condition], [*params, *values], 0, wanted)
+                rows += _select_window(
+                    connection, query.sort, [*where, condition], [*params, *values], 0, wanted
+                )
             return rows[offset:offset + limit]
 
     def count(self, query: KeyQuery, *, at_most: int | None = None) -> int:
         """How many keys ``query`` matches; with ``at_most``, counting stops there (a status
         line can say "10,000+" after a few ms instead of counting 500,000 matches)."""
         where, params = _conditions(query)
-        if at_most is None:
-            statement = sql.SQL("SELECT count(*) FROM keys k {where}").format(where=_where(where))
-        else:
-            statement = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM keys k {where} LIMIT %s) matches").format(
-                where=_where(where)
-            )
-            params = [*params, max(0, at_most)]
         with self._connection("read") as connection:
-            return connection.execute(statement, params).fetchone()[0]
+            if at_most is None:
+                return _count_rows(connection, where, params)
+            statement = sql.SQL(
+                "SELECT count(*) FROM (SELECT 1 FROM keys k {where} LIMIT %s) matches"
+            ).format(where=_where(where))
+            return int(connection.execute(statement, [*params, max(0, at_most)]).fetchone()[0])
 
     def position(self, query: KeyQuery, key_id: str) -> int | None:
         """How many keys of ``query`` come before ``key_id``; None if it is not among them."""
         where, params = _conditions(query)
         with self._connection("read") as connection:
-            present = connection.execute(
-                sql.SQL("SELECT 1 FROM keys k {where}").format(where=_where([*where, sql.SQL("k.id = %s")])),
-                [*params, key_id],
-            ).fetchone()
-            anchor = _anchor(connection, key_id) if present else None
+            if not _count_rows(connection, [*where, sql.SQL("k.id = %s")], [*params, key_id]):
+                return None
+            anchor = _anchor(connection, key_id)
             if anchor is None:
                 return None
-            before = 0
-            for condition, values in _preceding(query.sort, anchor):
-                statement = sql.SQL("SELECT count(*) FROM keys k {where}").format(where=_where([*where, condition]))
-                before += connection.execute(statement, [*params, *values]).fetchone()[0]
-            return before
+            return sum(
+                _count_rows(connection, [*where, condition], [*params, *values])
+                for condition, values in _keyset(query.sort, anchor, after=False)
+            )
+
+    def expiring(self, query: KeyQuery, now: str, until: str) -> list[Record]:
+        """The active keys of ``query`` whose expiry lies after ``now`` and no later than
+        ``until``, soonest first (ties oldest first): a range of the ``keys_expiring`` index."""
+        where, params = _expiring_conditions(query, now, until)
+        statement = sql.SQL(
+            "SELECT {columns} FROM keys k {where} ORDER BY k.expires_at, k.created_at, k.seq"
+        ).format(columns=sql.SQL(KEY_SELECT), where=_where(where))
+        with self._connection("read") as connection:
+            rows = connection.execute(statement, params).fetchall()
+        return [_key_record(row) for row in rows]
+
+    def expiring_count(self, query: KeyQuery, now: str, until: str) -> int:
+        """How many keys :meth:`expiring` lists (an index-only count)."""
+        with self._connection("read") as connection:
+            return _count_rows(connection, *_expiring_conditions(query, now, until))
+
+    def lifetime_candidates(self, query: KeyQuery, now: str, limits: Mapping[str, int]) -> list[Record]:
+        """The keys of ``query`` that may break a maximum lifetime (scope → days), oldest
+        first: active, not expired at ``now``, of a limited scope, and without an expiry,
+        rolled, or expiring past creation + the limit. A superset: the repository's
+        :func:`store.policy.violation` decides each, so the answer is the file store's."""
+        if not limits:
+            return []
+        where, params = _conditions(query)
+        breaking = []
+        for scope, days in limits.items():
+            breaking.append(sql.SQL(
+                "(k.scope = %s AND (k.expires_at IS NULL OR k.extra ? 'rolled_at' "
+                "OR (k.expires_at AT TIME ZONE 'UTC')::date "
+                "> (k.created_at AT TIME ZONE 'UTC' + %s * interval '1 day')::date))"
+            ))
+            params += [scope, int(days)]
+        where += [
+            sql.SQL("k.status = 'active'"),
+            sql.SQL("({})").format(sql.SQL(" OR ").join(breaking)),
+            sql.SQL("(k.expires_at IS NULL OR k.expires_at > %s::timestamptz)"),
+        ]
+        params.append(now)
+        statement = sql.SQL("SELECT {columns} FROM keys k {where} ORDER BY {order}").format(
+            columns=sql.SQL(KEY_SELECT), where=_where(where), order=sql.SQL(_ORDER[KeySort.CREATED_ASC]),
+        )
+        with self._connection("read") as connection:
+            rows = connection.execute(statement, params).fetchall()
+        return [_key_record(row) for row in rows]
 
     def project_key_counts(self, *, created_by: str | None = None) -> dict[str | None, int]:
         """Keys not revoked per project id (None: All organization projects)."""
@@ -924,48 +971,96 @@ assert SCOPES_IN_ORDER == ("web", "mobile", "analytics")  # the scope_rank colum
 def _anchor(connection: Any, key_id: str) -> tuple[Any, ...] | None:
     """A key's sort values: scope rank, created at, stored order, last-used rank."""
     return connection.execute(
-        "SELECT scope_rank, created_at::text, seq, last_used_rank::text FROM keys WHERE id = %s", (key_id,)
+        "SELECT scope_rank, created_at::text, seq, last_used_rank::text FROM keys WHERE id = %s",
+        (key_id,),
     ).fetchone()
 
 
 def _select_window(
-    connection: Any, sort: KeySort, where: list[sql.Composable], params: list[Any], offset: int, limit: int,
+    connection: Any, sort: KeySort, where: list[sql.Composable], params: list[Any],
+    offset: int, limit: int,
 ) -> list[Record]:
-    statement = sql.SQL("SELECT {columns} FROM keys k {where} ORDER BY {order} LIMIT %s OFFSET %s").format(
-        columns=sql.SQL(KEY_SELECT), where=_where(where), order=sql.SQL(_ORDER[sort]),
-    )
-    return [_key_record(row) for row in connection.execute(statement, [*params, limit, offset]).fetchall()]
+    statement = sql.SQL(
+        "SELECT {columns} FROM keys k {where} ORDER BY {order} LIMIT %s OFFSET %s"
+    ).format(columns=sql.SQL(KEY_SELECT), where=_where(where), order=sql.SQL(_ORDER[sort]))
+    rows = connection.execute(statement, [*params, limit, offset]).fetchall()
+    return [_key_record(row) for row in rows]
 
 
-def _following(sort: KeySort, anchor: tuple[Any, ...]) -> list[tuple[sql.Composable, list[Any]]]:
-    """Conditions, in order, for the keys after ``anchor`` in ``sort``: each bounds an index
-    scan by constants (the scope order, ascending then descending, needs two)."""
+def _count_rows(connection: Any, where: list[sql.Composable], params: list[Any]) -> int:
+    statement = sql.SQL("SELECT count(*) FROM keys k {where}").format(where=_where(where))
+    return int(connection.execute(statement, params).fetchone()[0])
+
+
+Condition = tuple[sql.Composable, list[Any]]
+
+
+def _keyset(sort: KeySort, anchor: tuple[Any, ...], *, after: bool) -> list[Condition]:
+    """Conditions, in ``sort``'s order, that together select the keys after ``anchor`` (or,
+    with ``after=False``, before it). Each bounds an index scan by constants; the scope
+    order (rank ascending, then newest first) needs two."""
     rank, created, seq, last_used = anchor
-    if sort is KeySort.CREATED_DESC:
-        return [(sql.SQL("(k.created_at, k.seq) < (%s::timestamptz, %s)"), [created, seq])]
-    if sort is KeySort.CREATED_ASC:
-        return [(sql.SQL("(k.created_at, k.seq) > (%s::timestamptz, %s)"), [created, seq])]
+    newest_first = sort is not KeySort.CREATED_ASC
+    # Past the anchor in a newest-first order means older, i.e. smaller values.
+    op = "<" if after == newest_first else ">"
+    if sort is KeySort.SCOPE:
+        same_rank: Condition = (
+            sql.SQL(f"k.scope_rank = %s AND (k.created_at, k.seq) {op} (%s::timestamptz, %s)"),
+            [rank, created, seq],
+        )
+        other_ranks: Condition = (sql.SQL("k.scope_rank > %s" if after else "k.scope_rank < %s"), [rank])
+        return [same_rank, other_ranks] if after else [other_ranks, same_rank]
     if sort is KeySort.LAST_USED:
-        return [(sql.SQL("(k.last_used_rank, k.created_at, k.seq) < (%s::timestamptz, %s::timestamptz, %s)"), [last_used, created, seq])]
-    return [
-        (sql.SQL("k.scope_rank = %s AND (k.created_at, k.seq) < (%s::timestamptz, %s)"), [rank, created, seq]),
-        (sql.SQL("k.scope_rank > %s"), [rank]),
-    ]
+        return [(
+            sql.SQL(f"(k.last_used_rank, k.created_at, k.seq) {op} (%s::timestamptz, %s::timestamptz, %s)"),
+            [last_used, created, seq],
+        )]
+    return [(sql.SQL(f"(k.created_at, k.seq) {op} (%s::timestamptz, %s)"), [created, seq])]
 
 
-def _preceding(sort: KeySort, anchor: tuple[Any, ...]) -> list[tuple[sql.Composable, list[Any]]]:
-    """Conditions that together select the keys before ``anchor`` in ``sort``."""
-    rank, created, seq, last_used = anchor
-    if sort is KeySort.CREATED_DESC:
-        return [(sql.SQL("(k.created_at, k.seq) > (%s::timestamptz, %s)"), [created, seq])]
-    if sort is KeySort.CREATED_ASC:
-        return [(sql.SQL("(k.created_at, k.seq) < (%s::timestamptz, %s)"), [created, seq])]
-    if sort is KeySort.LAST_USED:
-        return [(sql.SQL("(k.last_used_rank, k.created_at, k.seq) > (%s::timestamptz, %s::timestamptz, %s)"), [last_used, created, seq])]
-    return [
-        (sql.SQL("k.scope_rank < %s"), [rank]),
-        (sql.SQL("k.scope_rank = %s AND (k.created_at, k.seq) > (%s::timestamptz, %s)"), [rank, created, seq]),
+def _expiring_conditions(query: KeyQuery, now: str, until: str) -> tuple[list[sql.Composable], list[Any]]:
+    where, params = _conditions(query)
+    where += [
+        sql.SQL("k.status = 'active'"),
+        sql.SQL("k.expires_at > %s::timestamptz"), sql.SQL("k.expires_at <= %s::timestamptz"),
     ]
+    return where, [*params, now, until]
+
+
+# What store/find.py matches beside the stored text: the status as shown at a moment, and
+# "never used" / "unused" for a key never used. A word that is part of none of these is
+# matched against the stored text alone, which the pg_trgm index serves.
+_SHOWN_STATUSES = ("active", "disabled", "revoked", "expired")
+_NEVER_USED_WORDS = ("never", "used", "unused")
+
+
+def _word_condition(word: str, now: str | None) -> Condition:
+    """``word`` somewhere in a key's folded text (see :class:`store.backend.KeyQuery`)."""
+    pattern = "%" + _escape_like(word) + "%"
+    shown = [status for status in _SHOWN_STATUSES if word in status]
+    never_used = any(word in text for text in _NEVER_USED_WORDS)
+    if now is None or not (shown or never_used):
+        # The text is folded when stored and the word here, so LIKE is exact; pg_trgm's GIN
+        # index serves it where the extension exists, a scan where it does not.
+        return sql.SQL("k.search_text LIKE %s"), [pattern]
+    # The stored text ends with the stored status: match the text before it, and the
+    # status as shown at ``now`` on its own.
+    parts = [sql.SQL("left(k.search_text, -(length(k.status) + 1)) LIKE %s")]
+    params: list[Any] = [pattern]
+    for status in shown:
+        if status == "active":
+            parts.append(sql.SQL(
+                "(k.status = 'active' AND (k.expires_at IS NULL OR k.expires_at > %s::timestamptz))"
+            ))
+            params.append(now)
+        elif status == "expired":
+            parts.append(sql.SQL("(k.status = 'active' AND k.expires_at <= %s::timestamptz)"))
+            params.append(now)
+        else:
+            parts.append(sql.SQL("k.status = {}").format(sql.Literal(status)))
+    if never_used:
+        parts.append(sql.SQL("k.last_used_at IS NULL"))
+    return sql.SQL("({})").format(sql.SQL(" OR ").join(parts)), params
 
 
 def _conditions(query: KeyQuery) -> tuple[list[sql.Composable], list[Any]]:
@@ -985,11 +1080,13 @@ def _conditions(query: KeyQuery) -> tuple[list[sql.Composable], list[Any]]:
         else:
             where.append(sql.SQL("k.project_id = %s"))
             params.append(query.project_id)
+    for digest in query.secret_hashes:  # both unique-ish indexes, one BitmapOr
+        where.append(sql.SQL("(k.secret_hash = %s OR k.previous_secret_hash = %s)"))
+        params += [digest, digest]
     for word in query.words:
-        # The text is folded when stored and the word here, so LIKE is exact; pg_trgm's GIN
-        # index serves it where the extension exists, a scan where it does not.
-        where.append(sql.SQL("k.search_text LIKE %s"))
-        params.append("%" + _escape_like(word.casefold()) + "%")
+        condition, values = _word_condition(word.casefold(), query.now)
+        where.append(condition)
+        params += values
     return where, params
 
 
