@@ -167,3 +167,26 @@ def test_rows_expiring_at_the_edges(store_target) -> None:
     assert [v.name for v in repo.find_keys("expired")] == ["Edge"]
     assert [v.id for v in repo.find_keys("active")] == _reference_find(repo, "active") == []
     assert to_iso(clock.now) == repo.now()
+
+
+def test_an_older_schema_gains_the_expiry_and_trigram_indexes_once(pg_url: str, pg_server) -> None:
+    """Migration 4 adds keys_expiring and, where pg_trgm can be made, the search index a
+    store made without it lacks; the expiring-soon list is then an index range."""
+    from test_pg_backend import make_store
+
+    make_store(pg_url, upto_version=3).close()
+    database = pg_url.split("/")[3].split("?")[0]
+    with pg_server.admin(database) as admin:
+        admin.execute("DROP INDEX keys_search")  # as if pg_trgm had been missing at init
+    repo = Repository(pg_url, clock=Clock())
+    assert repo.backend.schema_version() == 4
+    with pg_server.admin(database) as admin:
+        indexes = {row[0] for row in admin.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'keys'")}
+        assert {"keys_expiring", "keys_search"} <= indexes
+        admin.execute("SET enable_seqscan = off")
+        plan = admin.execute(
+            "EXPLAIN SELECT id FROM keys WHERE status = 'active' AND expires_at > now() "
+            "AND expires_at <= now() + interval '14 days'"
+        ).fetchall()
+    assert "keys_expiring" in " ".join(row[0] for row in plan)
+    repo.close()
