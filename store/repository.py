@@ -14,10 +14,10 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import platformdirs
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from . import access, edits, lifecycle, tokens
 from .audit import AuditLog
@@ -282,7 +282,7 @@ class Repository:
         record = self._member_record(data)
         role = record.get("role") if isinstance(record, dict) else None
         try:
-            return Role(role)
+            return Role(str(role))
         except ValueError:
             raise Forbidden(
                 f"{self.path}: member {self.login!r} has an unknown role {str(role)[:32]!r} "
@@ -478,28 +478,27 @@ class Repository:
 
     def create_key(self, draft: KeyDraft | dict[str, Any]) -> CreatedKey:
         """Validate ``draft``, store a new key and return it with its secret (shown once)."""
-        if not isinstance(draft, KeyDraft):
-            draft = validate_or_raise(KeyDraft, draft)
+        checked = _validated(KeyDraft, draft)
         with self._change() as (transaction, role, events):
             project_id = None
-            if draft.all_projects:
+            if checked.all_projects:
                 if not access.may_use_all_projects(role):
                     raise Forbidden(
                         f"{self.login} is {role.value}: only an owner, support or analytics "
                         "member may make a key for All organization projects"
                     )
             else:
-                project = self._resolve_project(transaction.projects, draft.project_id or "")
-                if draft.scope is Scope.WEB and not project["deployed"]:
+                project = self._resolve_project(transaction.projects, checked.project_id or "")
+                if checked.scope is Scope.WEB and not project["deployed"]:
                     raise InvalidInput({"project": (
                         f"project {project['name']!r} is not deployed: deploy it before "
                         "making a Web key for it"
                     )})
                 project_id = project["id"]
             moment = self.clock()
-            self._refuse_new_expiry(transaction.meta, draft, moment)
+            self._refuse_new_expiry(transaction.meta, checked, moment)
             record, secret = new_key_record(
-                draft, project_id, self.login, moment, taken=transaction.keys
+                checked, project_id, self.login, moment, taken=transaction.keys
             )
             key_id = record["id"]
             key = ApiKey.model_validate(record)
@@ -507,7 +506,7 @@ class Repository:
             transaction.changed()
             where = f"project {project_id}" if project_id else ALL_PROJECTS
             events.append(self._event(
-                "key.create", key_id, f"created {draft.scope.value} key {draft.name!r} for {where}"
+                "key.create", key_id, f"created {checked.scope.value} key {checked.name!r} for {where}"
             ))
         return CreatedKey(key=key, secret=SecretStr(secret))
 
@@ -526,8 +525,7 @@ class Repository:
         admin changed are applied, and :class:`Conflict` is raised, naming who changed what,
         when a colleague changed one of the same; without ``base``, :class:`Conflict`.
         """
-        if not isinstance(changes, KeyChanges):
-            changes = validate_or_raise(KeyChanges, changes)
+        wanted = _validated(KeyChanges, changes)
         with self._change() as (transaction, role, events):
             record = self._visible_record(transaction.data, key_id)
             problem = record_problem(record, key_id)
@@ -539,7 +537,7 @@ class Repository:
             access.require_change(self.login, role, record, "edit")
             revision = record.get("revision", 0)
             if expected_revision is not None and revision != expected_revision:
-                changes = self._merged_changes(record, changes, base, expected_revision)
+                wanted = self._merged_changes(record, wanted, base, expected_revision)
             if record["status"] == "revoked":
                 raise InvalidInput({"key": f"{key_id} is revoked: a revoked key cannot be edited"})
             if record["scope"] == Scope.ANALYTICS:
@@ -547,21 +545,21 @@ class Repository:
                     f"{key_id} is an Analytics key, which cannot be edited: revoke it and "
                     "create a new one"
                 )})
-            if changes.web is not None and record["scope"] != Scope.WEB:
+            if wanted.web is not None and record["scope"] != Scope.WEB:
                 raise InvalidInput({"scope": f"{key_id} is a {record['scope']} key, not a Web key"})
-            if changes.mobile is not None and record["scope"] != Scope.MOBILE:
+            if wanted.mobile is not None and record["scope"] != Scope.MOBILE:
                 raise InvalidInput({"scope": f"{key_id} is a {record['scope']} key, not a Mobile key"})
             updated = dict(record)
             notes = []
-            if changes.name is not None and changes.name != record["name"]:
-                updated["name"] = changes.name
-                notes.append(f"renamed {record['name']!r} to {changes.name!r}")
-            for field, settings in (("web", changes.web), ("mobile", changes.mobile)):
+            if wanted.name is not None and wanted.name != record["name"]:
+                updated["name"] = wanted.name
+                notes.append(f"renamed {record['name']!r} to {wanted.name!r}")
+            for field, settings in (("web", wanted.web), ("mobile", wanted.mobile)):
                 if settings is not None and settings.model_dump() != record.get(field):
                     updated[field] = settings.model_dump()
                     notes.append(_describe_settings_change(record.get(field) or {}, updated[field]))
             # Expiry (Web and Mobile): a step of its own, checked against the policy.
-            expiry_note = self._apply_expiry_change(transaction.meta, record, updated, changes.expires_at)
+            expiry_note = self._apply_expiry_change(transaction.meta, record, updated, wanted.expires_at)
             if expiry_note:
                 notes.append(expiry_note)
             if not notes:
@@ -700,7 +698,10 @@ class Repository:
                 ending = f"the previous secret works until {previous_until[:16].replace('T', ' ')} UTC"
             else:
                 ending = "the previous secret stopped working at once"
-            detail = f"rolled {record['scope']} key {record['name']!r} (grace {lifecycle.grace_label(grace)}): {ending}"
+            detail = (
+                f"rolled {record['scope']} key {record['name']!r} "
+                f"(grace {lifecycle.grace_label(grace)}): {ending}"
+            )
             if target != record.get("expires_at"):
                 detail += "; " + lifecycle.expiry_note(record.get("expires_at"), target)
             events.append(self._event("key.roll", key_id, detail))
@@ -1032,7 +1033,8 @@ class Repository:
             events.append(self._event(
                 "member.remove", None,
                 f"removed {login} ({record['role']}); "
-                + (f"the {kept} key{'' if kept == 1 else 's'} they created stay" if kept else "they created no keys"),
+                + (f"the {kept} key{'' if kept == 1 else 's'} they created stay" if kept
+                   else "they created no keys"),
             ))
         return _stored_member(record)
 
@@ -1385,3 +1387,15 @@ __all__ = [
 def _project_names(data: Mapping[str, Any]) -> dict[str, str]:
     """Project id → name, as key views show them."""
     return {pid: project.get("name", pid) for pid, project in data["projects"].items()}
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _validated(model: type[ModelT], data: ModelT | dict[str, Any]) -> ModelT:
+    """``data`` as ``model``: as given when it is one already, else validated
+    (:class:`InvalidInput` by field)."""
+    if isinstance(data, model):
+        return data
+    validated: ModelT = validate_or_raise(model, data)
+    return validated

@@ -71,7 +71,9 @@ def _picture(store: str | Path) -> dict[str, object]:
         repo.close()
 
 
-def test_a_demo_store_migrates_to_postgresql_and_back_unchanged(tmp_path: Path, pg_server, demo_roles) -> None:
+def test_a_demo_store_migrates_to_postgresql_and_back_unchanged(
+    tmp_path: Path, pg_server, demo_roles
+) -> None:
     source = tmp_path / "demo" / "store.json"
     seed.seed_demo(source, OWNER, keys=KEYS, seed=7, clock=fixed_clock).close()
     records = Repository(source, OWNER, clock=fixed_clock).backend.storage.current()["keys"]  # type: ignore[attr-defined]

@@ -181,7 +181,8 @@ def test_an_older_schema_gains_the_expiry_and_trigram_indexes_once(pg_url: str, 
     repo = Repository(pg_url, clock=Clock())
     assert repo.backend.schema_version() == 4
     with pg_server.admin(database) as admin:
-        indexes = {row[0] for row in admin.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'keys'")}
+        rows = admin.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'keys'")
+        indexes = {row[0] for row in rows}
         assert {"keys_expiring", "keys_search"} <= indexes
         admin.execute("SET enable_seqscan = off")
         plan = admin.execute(

@@ -68,6 +68,7 @@ def demo_key_rows(
         creator = rng.choice(everyone)
         age = timedelta(seconds=rng.randrange(history))
         expires_days = None
+        project: dict[str, Any] | None
         extra: dict[str, Any] = {}
         if scope is Scope.WEB:
             project = rng.choice(deployed)
@@ -105,7 +106,9 @@ def demo_key_rows(
                 last_used = min(last_used, expires_at)
         project_id = project["id"] if project else None
         where = f"project {project_id}" if project_id else ALL_PROJECTS
-        events = [(created_at, creator, "key.create", key_id, f"created {scope.value} key {name!r} for {where}")]
+        events = [(
+            created_at, creator, "key.create", key_id, f"created {scope.value} key {name!r} for {where}"
+        )]
         status, updated_at, updated_by = "active", created_at, creator
         if scope is not Scope.ANALYTICS:
             extra["secret"] = secret
@@ -120,7 +123,8 @@ def demo_key_rows(
             events.append((when, actor, "key.revoke", key_id, f"revoked {scope.value} key {name!r}"))
         extra.update(updated_at=updated_at, updated_by=updated_by)
         record = {"id": key_id, "name": name, "scope": scope.value, "project_id": project_id,
-                  "key_prefix": secret[:4 + tokens.VISIBLE_RANDOM_CHARS], "created_by": creator, "status": status}
+                  "key_prefix": secret[:4 + tokens.VISIBLE_RANDOM_CHARS], "created_by": creator,
+                  "status": status}
         row = [
             key_id, name, scope.value, project_id, status, created_at, creator, expires_at, last_used,
             record["key_prefix"], hashlib.sha256(secret.encode()).hexdigest(), None, 1,

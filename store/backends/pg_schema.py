@@ -23,7 +23,9 @@ def iso_text(column: str) -> str:
     return f"to_char({column} AT TIME ZONE 'UTC', '{_ISO}')"
 
 
-KEY_SELECT = ", ".join(iso_text(f"k.{c}") if c in TIME_COLUMNS else f"k.{c}" for c in KEY_COLUMNS) + ", k.extra"
+KEY_SELECT = ", ".join(
+    iso_text(f"k.{c}") if c in TIME_COLUMNS else f"k.{c}" for c in KEY_COLUMNS
+) + ", k.extra"
 
 # -- schema ----------------------------------------------------------------------------------
 
@@ -86,7 +88,9 @@ CREATE SEQUENCE change_seq;
 KEY_INDEXES = {
     "keys_secret_hash": "CREATE UNIQUE INDEX keys_secret_hash ON keys (secret_hash)",
     "keys_created": "CREATE INDEX keys_created ON keys (created_at DESC, seq DESC)",
-    "keys_creator_created": "CREATE INDEX keys_creator_created ON keys (created_by, created_at DESC, seq DESC)",
+    "keys_creator_created": (
+        "CREATE INDEX keys_creator_created ON keys (created_by, created_at DESC, seq DESC)"
+    ),
     "keys_scope": "CREATE INDEX keys_scope ON keys (scope_rank, created_at DESC, seq DESC)",
     "keys_last_used": "CREATE INDEX keys_last_used ON keys (last_used_rank DESC, created_at DESC, seq DESC)",
     "keys_project": "CREATE INDEX keys_project ON keys (project_id)",

@@ -523,13 +523,16 @@ class PostgresBackend:
         ids = list(times)
         with self._connection("verify") as connection, connection.transaction():
             connection.execute(f"SET LOCAL lock_timeout = '{USAGE_LOCK_TIMEOUT}'")
-            existing = {row[0] for row in connection.execute("SELECT id FROM keys WHERE id = ANY(%s)", (ids,))}
+            existing = {
+                row[0] for row in connection.execute("SELECT id FROM keys WHERE id = ANY(%s)", (ids,))
+            }
             locked = [row[0] for row in connection.execute(
                 "SELECT id FROM keys WHERE id = ANY(%s) FOR UPDATE SKIP LOCKED", (ids,)
             )]
             if locked:
                 connection.execute(
-                    "UPDATE keys k SET last_used_at = v.at FROM unnest(%s::text[], %s::timestamptz[]) v(id, at) "
+                    "UPDATE keys k SET last_used_at = v.at "
+                    "FROM unnest(%s::text[], %s::timestamptz[]) v(id, at) "
                     "WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.at)",
                     (locked, [times[key_id] for key_id in locked]),
                 )
@@ -543,14 +546,15 @@ class PostgresBackend:
             for batch in chunks(counts, 1000):
                 connection.execute(
                     "INSERT INTO usage AS u (key_id, day, valid, refused, last_origin, last_ip) "
-                    "SELECT * FROM unnest(%s::text[], %s::date[], %s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
+                    "SELECT * FROM unnest(%s::text[], %s::date[], %s::bigint[], %s::bigint[], "
+                    "%s::text[], %s::text[]) "
                     "ON CONFLICT (key_id, day) DO UPDATE SET valid = u.valid + excluded.valid, "
                     "refused = u.refused + excluded.refused, "
                     "last_origin = coalesce(excluded.last_origin, u.last_origin), "
                     "last_ip = coalesce(excluded.last_ip, u.last_ip)",
                     [list(column) for column in zip(*(
                         (c.key_id, c.day, c.valid, c.refused, c.last_origin, c.last_ip) for c in batch
-                    ))],
+                    ), strict=True)],
                 )
 
     def usage(self, key_id: str, since_day: str) -> list[UsageCount]:
@@ -582,7 +586,8 @@ class PostgresBackend:
             params.append(key_id)
         if visible_to is not None:
             where.append(sql.SQL(
-                "(a.key_id IS NULL OR EXISTS (SELECT 1 FROM keys k WHERE k.id = a.key_id AND k.created_by = %s))"
+                "(a.key_id IS NULL OR EXISTS "
+                "(SELECT 1 FROM keys k WHERE k.id = a.key_id AND k.created_by = %s))"
             ))
             params.append(visible_to)
         statement = sql.SQL(
@@ -733,7 +738,8 @@ class PostgresTransaction:
     def group_role(self) -> str:
         """The store's group role."""
         if self._group_role is None:
-            self._group_role = self.connection.execute("SELECT group_role FROM meta WHERE id = 1").fetchone()[0]
+            row = self.connection.execute("SELECT group_role FROM meta WHERE id = 1").fetchone()
+            self._group_role = row[0]
         return self._group_role
 
     def changed(self) -> None:
@@ -833,7 +839,9 @@ class _KeyRows(_Rows):
     """Keys, locked ``FOR UPDATE`` when read; never iterated (use windows) nor deleted."""
 
     def _select(self, key: str) -> Record | None:
-        row = self.connection.execute(f"SELECT {KEY_SELECT} FROM keys k WHERE k.id = %s FOR UPDATE", (key,)).fetchone()
+        row = self.connection.execute(
+            f"SELECT {KEY_SELECT} FROM keys k WHERE k.id = %s FOR UPDATE", (key,)
+        ).fetchone()
         return _key_record(row) if row else None
 
     def _select_all(self) -> dict[str, Record]:
@@ -920,15 +928,21 @@ class _MemberRows(_Rows):
     the database role of that name (which must exist), removing one revokes it."""
 
     def _select(self, key: str) -> Record | None:
-        row = self.connection.execute("SELECT data FROM members WHERE login = %s FOR SHARE", (key,)).fetchone()
+        row = self.connection.execute(
+            "SELECT data FROM members WHERE login = %s FOR SHARE", (key,)
+        ).fetchone()
         return row[0] if row else None
 
     def _select_all(self) -> dict[str, Record]:
-        return dict(self.connection.execute("SELECT login, data FROM members ORDER BY login FOR SHARE").fetchall())
+        return dict(self.connection.execute(
+            "SELECT login, data FROM members ORDER BY login FOR SHARE"
+        ).fetchall())
 
     def _write(self, key: str, record: Record, before: Record | None) -> None:
         if record.get("login") != key or record.get("role") not in ROLES:
-            raise InvalidInput({"login": f"a member record stored as {key!r} must have that login and a role"})
+            raise InvalidInput({
+                "login": f"a member record stored as {key!r} must have that login and a role"
+            })
         if not _role_exists(self.connection, key):
             raise InvalidInput({"login": (
                 f"there is no database role {key!r}: members of a PostgreSQL store are database "
@@ -939,7 +953,8 @@ class _MemberRows(_Rows):
             _insert_member(self.connection, group_role, record)
         else:
             self.connection.execute(
-                "UPDATE members SET role = %s, data = %s WHERE login = %s", (record["role"], _json(record), key)
+                "UPDATE members SET role = %s, data = %s WHERE login = %s",
+                (record["role"], _json(record), key),
             )
             if (before.get("role") == "owner") != (record["role"] == "owner"):
                 _grant_membership(self.connection, group_role, key, admin=record["role"] == "owner")
@@ -1045,7 +1060,7 @@ def _word_condition(word: str, now: str | None) -> Condition:
         return sql.SQL("k.search_text LIKE %s"), [pattern]
     # The stored text ends with the stored status: match the text before it, and the
     # status as shown at ``now`` on its own.
-    parts = [sql.SQL("left(k.search_text, -(length(k.status) + 1)) LIKE %s")]
+    parts: list[sql.Composable] = [sql.SQL("left(k.search_text, -(length(k.status) + 1)) LIKE %s")]
     params: list[Any] = [pattern]
     for status in shown:
         if status == "active":
@@ -1101,7 +1116,8 @@ def _escape_like(word: str) -> str:
 
 
 def _key_record(row: tuple[Any, ...]) -> Record:
-    record = {column: value for column, value in zip(KEY_COLUMNS, row) if value is not None}
+    # The row holds the key columns, then ``extra``.
+    record = {column: value for column, value in zip(KEY_COLUMNS, row, strict=False) if value is not None}
     extra = row[len(KEY_COLUMNS)]
     if extra:
         record.update(extra)
@@ -1111,7 +1127,10 @@ def _key_record(row: tuple[Any, ...]) -> Record:
 def _key_values(record: Record, project_name: str) -> list[Any]:
     values = [record.get(column) for column in KEY_COLUMNS]
     values[KEY_COLUMNS.index("revision")] = int(record.get("revision") or 0)
-    extra = {field: value for field, value in record.items() if field not in KEY_COLUMNS and value is not None}
+    extra = {
+        field: value for field, value in record.items()
+        if field not in KEY_COLUMNS and value is not None
+    }
     return [*values, search_text(record, project_name), _json(extra)]
 
 
