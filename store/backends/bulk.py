@@ -141,11 +141,14 @@ def seed_bulk(
     seed: int | None = None,
     clock: Callable[[], datetime] = utc_now,
     chunk: int = 50_000,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PostgresBackend:
     """A new PostgreSQL store full of realistic demo data (store/seed.py's members, projects
     and keys), loaded with COPY: the key indexes are dropped during the load and rebuilt
     after it. ``login`` defaults to (and must be) the connected role. Refuses a database that
-    already holds a store."""
+    already holds a store. ``progress(made, keys)`` is called after each ``chunk`` of keys
+    and once with ``made == keys`` before the indexes are rebuilt (as :func:`store.seed.seed_demo`
+    calls it)."""
     if keys < 0:
         raise ValueError("keys must not be negative")
     backend = PostgresBackend(conninfo)
@@ -190,6 +193,8 @@ def seed_bulk(
                     remaining -= size
                     _copy_rows(connection, "keys", [*KEY_COLUMNS, "search_text", "extra"],
                                demo_key_rows(rng, size, now, members, projects, project_names), key_events)
+                    if progress is not None:
+                        progress(keys - remaining, keys)
                 key_events.sort(key=lambda event: event[0])  # the trail in time order
                 _copy_rows(connection, "audit", ["at", "actor", "action", "key_id", "detail"],
                            ((event, ()) for event in key_events), [])
