@@ -386,8 +386,9 @@ class PostgresBackend:
         where, params = _conditions(query)
         offset, limit = max(0, offset), max(0, limit)
         with self._connection("read") as connection:
+            few = _matches_few(connection, query, where, params)
             if after is None:
-                return _select_window(connection, query.sort, where, params, offset, limit)
+                return _select_window(connection, query.sort, where, params, offset, limit, few=few)
             anchor = _anchor(connection, after)
             if anchor is None:
                 return []
@@ -397,7 +398,7 @@ class PostgresBackend:
                 if wanted <= 0:
                     break
                 rows += _select_window(
-                    connection, query.sort, [*where, condition], [*params, *values], 0, wanted
+                    connection, query.sort, [*where, condition], [*params, *values], 0, wanted, few=few
                 )
             return rows[offset:offset + limit]
 
@@ -993,13 +994,37 @@ def _anchor(connection: Any, key_id: str) -> tuple[Any, ...] | None:
 
 def _select_window(
     connection: Any, sort: KeySort, where: list[sql.Composable], params: list[Any],
-    offset: int, limit: int,
+    offset: int, limit: int, *, few: bool = False,
 ) -> list[Record]:
-    statement = sql.SQL(
-        "SELECT {columns} FROM keys k {where} ORDER BY {order} LIMIT %s OFFSET %s"
-    ).format(columns=sql.SQL(KEY_SELECT), where=_where(where), order=sql.SQL(_ORDER[sort]))
+    """One window. ``few``: the conditions match few keys, so they are all fetched (the
+    pg_trgm index) and sorted, instead of walking the sort's index until enough match (which
+    the planner may choose for a LIMIT when it overestimates how many match: two words
+    that rarely meet walk the whole index)."""
+    if few:
+        template = (
+            "WITH k AS MATERIALIZED (SELECT * FROM keys k {where}) "
+            "SELECT {columns} FROM k ORDER BY {order} LIMIT %s OFFSET %s"
+        )
+    else:
+        template = "SELECT {columns} FROM keys k {where} ORDER BY {order} LIMIT %s OFFSET %s"
+    statement = sql.SQL(template).format(
+        columns=sql.SQL(KEY_SELECT), where=_where(where), order=sql.SQL(_ORDER[sort])
+    )
     rows = connection.execute(statement, [*params, limit, offset]).fetchall()
     return [_key_record(row) for row in rows]
+
+
+FEW_MATCHES = 5000  # a filter matching fewer keys than this is fetched whole and sorted
+
+
+def _matches_few(connection: Any, query: KeyQuery, where: list[sql.Composable], params: list[Any]) -> bool:
+    """Whether a word filter matches fewer than :data:`FEW_MATCHES` keys (a capped count)."""
+    if not query.words:
+        return False
+    statement = sql.SQL(
+        "SELECT count(*) FROM (SELECT 1 FROM keys k {where} LIMIT %s) matches"
+    ).format(where=_where(where))
+    return int(connection.execute(statement, [*params, FEW_MATCHES]).fetchone()[0]) < FEW_MATCHES
 
 
 def _count_rows(connection: Any, where: list[sql.Composable], params: list[Any]) -> int:
