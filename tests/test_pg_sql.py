@@ -136,10 +136,9 @@ def test_expiring_soon_and_policy_violations(built, store_target) -> None:
     assert bob.expiring_within(90) == []
 
 
-def test_postgresql_lists_never_read_every_key(built, monkeypatch) -> None:
-    repo, _clock, _secrets = built
-    if not is_postgres_target(repo.store):
-        pytest.skip("a PostgreSQL matter")
+def test_postgresql_lists_never_read_every_key(pg_url: str, monkeypatch) -> None:
+    repo, _clock, _secrets = build(pg_url)
+    assert is_postgres_target(repo.store)
 
     def every_key(*args: object, **kwargs: object) -> None:
         raise AssertionError("read every key")

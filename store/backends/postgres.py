@@ -316,7 +316,7 @@ class PostgresBackend:
     def snapshot(self) -> Mapping[str, Any]:
         """The store in the file layout (``_meta``, ``keys``, ``projects``, ``members``), each
         table read on first use, for read-only code written against the file store; keys are
-        looked up by id (iterating them reads every key: use windows for lists)."""
+        looked up by id (iterating them is refused: lists are windows)."""
         return _Snapshot(self)
 
     def group_role(self) -> str:
@@ -634,16 +634,15 @@ class _Snapshot(Mapping[str, Any]):
 
 
 class _KeyLookup(Mapping[str, Record]):
-    """Keys by id, each read when asked; iterating reads them all (oldest first)."""
+    """Keys by id, each read when asked (one indexed lookup, remembered). Never iterated:
+    listing keys goes through windows (indexed SQL), not through every row; ``len()`` is an
+    indexed count."""
 
     def __init__(self, backend: PostgresBackend) -> None:
         self._backend = backend
         self._seen: dict[str, Record | None] = {}
-        self._all: dict[str, Record] | None = None
 
     def get(self, key: str, default: Any = None) -> Any:
-        if self._all is not None:
-            return self._all.get(key, default)
         if key not in self._seen:
             self._seen[key] = self._backend.key(key) if isinstance(key, str) else None
         found = self._seen[key]
@@ -658,20 +657,11 @@ class _KeyLookup(Mapping[str, Record]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None
 
-    def _every(self) -> dict[str, Record]:
-        if self._all is None:
-            rows = self._backend.window(KeyQuery(sort=KeySort.CREATED_ASC), 0, EVERY_ROW)
-            self._all = {record["id"]: record for record in rows}
-        return self._all
-
     def __iter__(self) -> Iterator[str]:
-        return iter(self._every())
+        raise TypeError("the keys of a PostgreSQL store are read through windows, not all at once")
 
     def __len__(self) -> int:
-        return len(self._every())
-
-
-EVERY_ROW = 2**62  # a LIMIT that never stops a window
+        return self._backend.count(KeyQuery())
 
 
 class ChangeListener:
@@ -1014,7 +1004,7 @@ def _select_window(
     return [_key_record(row) for row in rows]
 
 
-FEW_MATCHES = 5000  # a filter matching fewer keys than this is fetched whole and sorted
+FEW_MATCHES = 1000  # a filter matching fewer keys than this is fetched whole and sorted
 
 
 def _matches_few(connection: Any, query: KeyQuery, where: list[sql.Composable], params: list[Any]) -> bool:
