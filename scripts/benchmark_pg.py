@@ -207,6 +207,29 @@ def sql_figures(url: str) -> list[tuple[str, str]]:
         backend.close()
 
 
+def repository_figures(url: str) -> list[tuple[str, str]]:
+    """The repository's lists answered by SQL (issue 10): time and size of the answer."""
+    from store.repository import Repository
+
+    repo = Repository(url)
+    try:
+        lines = []
+        for label, action in (
+            ("expiring_count() (the main screen's count)", repo.expiring_count),
+            ("expiring_within() (warning window)", repo.expiring_within),
+            ("find_keys('kiosk expired') (list --find)", lambda: repo.find_keys("kiosk expired")),
+            ("find_keys('checkout prod') (list --find)", lambda: repo.find_keys("checkout prod")),
+            ("policy_violation_count()", repo.policy_violation_count),
+            ("policy_violations()", repo.policy_violations),
+        ):
+            answer = action()
+            size = answer if isinstance(answer, int) else len(answer)  # type: ignore[arg-type]
+            lines.append((f"{label}: {size:,}", f"{timed_ms(action, 3):.0f} ms"))
+        return lines
+    finally:
+        repo.close()
+
+
 def change_and_verify(url: str) -> dict[str, float]:
     """One edit through the repository (median ms) and warm verifies a second (usage counted)."""
     from store.backend import KeyQuery
@@ -305,6 +328,7 @@ def run(keys: int, rounds: int, *, url: str | None = None, server: Any = None,
     rows.append((n, "verify, warm, usage counted (one process, sequential)",
                  f"{measured['verify_rate']:,.0f}/s", ""))
     rows += [(n, f"SQL {what}", figure, "") for what, figure in sql_figures(url)]
+    rows += [(n, what, figure, "") for what, figure in repository_figures(url)]
     if migrate_keys and server is not None:
         print(f"migrate {migrate_keys:,} keys …", file=sys.stderr, flush=True)
         moved = migrate_figures(server, migrate_keys)

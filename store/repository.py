@@ -875,6 +875,22 @@ class Repository:
                 found.append(PolicyViolation(view, problem))
         return found
 
+    def policy_violation_count(self) -> int:
+        """How many keys :meth:`policy_violations` lists (on PostgreSQL an SQL count, plus
+        the rolled keys decided one by one), for a summary line."""
+        if not self.is_postgres:
+            return len(self.policy_violations())
+        policy = self.get_policy()
+        now = self.now()
+        limits = {scope.value: days for scope, days in policy.max_lifetime_days.items() if days}
+        query = self._visible_query(self._role(self._current()), include_revoked=False)
+        rolled = self._database.lifetime_candidates(query, now, limits, rolled_only=True)
+        return self._database.unrolled_lifetime_breakers(query, now, limits) + sum(
+            1 for record in rolled
+            if status_of(record["status"], record.get("expires_at"), now) is Status.ACTIVE
+            and violation(policy, record)
+        )
+
     def _policy(self, meta: dict[str, Any]) -> Policy:
         return stored_policy(meta, self.path)
 

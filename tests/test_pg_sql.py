@@ -129,10 +129,12 @@ def test_expiring_soon_and_policy_violations(built, store_target) -> None:
         if view.status(now) is Status.ACTIVE and violation(repo.get_policy(), view.record)
     ]
     assert [(v.key.id, v.problem) for v in violations] == reference
+    assert repo.policy_violation_count() == len(reference)
     assert {v.key.name for v in violations} >= {"Checkout widget", "Later export"}
     assert "Disabled widget" not in {v.key.name for v in violations}
     bob = Repository(store_target, "bob", clock=clock)
     assert {v.key.name for v in bob.policy_violations()} == {"Bob's widget"}
+    assert bob.policy_violation_count() == 1
     assert bob.expiring_within(90) == []
 
 
@@ -190,3 +192,16 @@ def test_an_older_schema_gains_the_expiry_and_trigram_indexes_once(pg_url: str, 
         ).fetchall()
     assert "keys_expiring" in " ".join(row[0] for row in plan)
     repo.close()
+
+
+def test_the_bulk_demo_seed_reports_its_progress(pg_url: str) -> None:
+    """``demo --store postgresql://…`` shows a progress line: made of total after each chunk,
+    then made == total before the indexes are rebuilt."""
+    from store.backends.bulk import seed_bulk
+
+    calls: list[tuple[int, int]] = []
+    backend = seed_bulk(
+        pg_url, keys=120, seed=3, chunk=50, progress=lambda made, total: calls.append((made, total))
+    )
+    backend.close()
+    assert calls == [(50, 120), (100, 120), (120, 120)]

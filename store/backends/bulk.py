@@ -164,7 +164,8 @@ def seed_bulk(
     members = demo._members(login, start, events)
     projects = demo._projects(rng, login, start, events)
     owner = members[0]
-    meta = {"organisation": demo.ORGANISATION, "created_at": to_iso(start), "created_by": login}
+    meta = {"organisation": demo.ORGANISATION, "created_at": to_iso(start), "created_by": login,
+            "policy": demo.DEMO_POLICY}  # as the file demo has it
     if not backend.create(meta, owner, events):
         raise StoreUnusable(f"{backend.describe()} already holds a store: the demo seeds a new store only")
     names = {project["id"]: project["name"] for project in projects}

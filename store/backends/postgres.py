@@ -444,34 +444,35 @@ class PostgresBackend:
         with self._connection("read") as connection:
             return _count_rows(connection, *_expiring_conditions(query, now, until))
 
-    def lifetime_candidates(self, query: KeyQuery, now: str, limits: Mapping[str, int]) -> list[Record]:
+    def lifetime_candidates(
+        self, query: KeyQuery, now: str, limits: Mapping[str, int], *, rolled_only: bool = False
+    ) -> list[Record]:
         """The keys of ``query`` that may break a maximum lifetime (scope → days), oldest
         first: active, not expired at ``now``, of a limited scope, and without an expiry,
         rolled, or expiring past creation + the limit. A superset: the repository's
-        :func:`store.policy.violation` decides each, so the answer is the file store's."""
+        :func:`store.policy.violation` decides each, so the answer is the file store's.
+        ``rolled_only`` keeps the rolled keys only (whose lifetime counts from the roll)."""
         if not limits:
             return []
-        where, params = _conditions(query)
-        breaking = []
-        for scope, days in limits.items():
-            breaking.append(sql.SQL(
-                "(k.scope = %s AND (k.expires_at IS NULL OR k.extra ? 'rolled_at' "
-                "OR (k.expires_at AT TIME ZONE 'UTC')::date "
-                "> (k.created_at AT TIME ZONE 'UTC' + %s * interval '1 day')::date))"
-            ))
-            params += [scope, int(days)]
-        where += [
-            sql.SQL("k.status = 'active'"),
-            sql.SQL("({})").format(sql.SQL(" OR ").join(breaking)),
-            sql.SQL("(k.expires_at IS NULL OR k.expires_at > %s::timestamptz)"),
-        ]
-        params.append(now)
+        where, params = _lifetime_conditions(query, now, limits, exact=False)
+        if rolled_only:
+            where.append(sql.SQL("k.extra ? 'rolled_at'"))
         statement = sql.SQL("SELECT {columns} FROM keys k {where} ORDER BY {order}").format(
             columns=sql.SQL(KEY_SELECT), where=_where(where), order=sql.SQL(_ORDER[KeySort.CREATED_ASC]),
         )
         with self._connection("read") as connection:
             rows = connection.execute(statement, params).fetchall()
         return [_key_record(row) for row in rows]
+
+    def unrolled_lifetime_breakers(self, query: KeyQuery, now: str, limits: Mapping[str, int]) -> int:
+        """How many keys of ``query`` never rolled break a maximum lifetime (exact: their
+        lifetime runs from creation); rolled ones are :meth:`lifetime_candidates`'."""
+        if not limits:
+            return 0
+        where, params = _lifetime_conditions(query, now, limits, exact=True)
+        where.append(sql.SQL("NOT (k.extra ? 'rolled_at')"))
+        with self._connection("read") as connection:
+            return _count_rows(connection, where, params)
 
     def project_key_counts(self, *, created_by: str | None = None) -> dict[str | None, int]:
         """Keys not revoked per project id (None: All organization projects)."""
@@ -1046,6 +1047,30 @@ def _keyset(sort: KeySort, anchor: tuple[Any, ...], *, after: bool) -> list[Cond
             [last_used, created, seq],
         )]
     return [(sql.SQL(f"(k.created_at, k.seq) {op} (%s::timestamptz, %s)"), [created, seq])]
+
+
+def _lifetime_conditions(
+    query: KeyQuery, now: str, limits: Mapping[str, int], *, exact: bool
+) -> tuple[list[sql.Composable], list[Any]]:
+    """Active keys, not expired at ``now``, of a limited scope, without an expiry or expiring
+    on a UTC day after creation + the limit (:func:`store.policy.within_lifetime`); unless
+    ``exact``, rolled keys too (their lifetime counts from the roll: decided in Python)."""
+    where, params = _conditions(query)
+    rolled = "" if exact else "k.extra ? 'rolled_at' OR "
+    breaking = []
+    for scope, days in limits.items():
+        breaking.append(sql.SQL(
+            "(k.scope = %s AND (k.expires_at IS NULL OR " + rolled
+            + "(k.expires_at AT TIME ZONE 'UTC')::date "
+            "> (k.created_at AT TIME ZONE 'UTC' + %s * interval '1 day')::date))"
+        ))
+        params += [scope, int(days)]
+    where += [
+        sql.SQL("k.status = 'active'"),
+        sql.SQL("({})").format(sql.SQL(" OR ").join(breaking)),
+        sql.SQL("(k.expires_at IS NULL OR k.expires_at > %s::timestamptz)"),
+    ]
+    return where, [*params, now]
 
 
 def _expiring_conditions(query: KeyQuery, now: str, until: str) -> tuple[list[sql.Composable], list[Any]]:
