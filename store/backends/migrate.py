@@ -17,7 +17,7 @@ from ..backend import KeyQuery, KeySort, Record, UsageCount
 from ..errors import InvalidInput, StoreUnusable
 from ..models import AuditEvent
 from ..storage import collector_paused
-from .bulk import copy_rows, drop_key_indexes
+from .bulk import copy_rows, drop_key_indexes, vacuum_after_load
 from .file import FileBackend
 from .pg_schema import KEY_COLUMNS
 from .postgres import PostgresBackend, PostgresTransaction, _key_values
@@ -91,6 +91,12 @@ def _write_postgres(target: PostgresBackend, contents: Contents) -> None:
     created = target.create(contents.meta, owner, [], populate=populate)
     if not created:
         raise _occupied(target)
+    connection = target._connect(autocommit=True)
+    try:
+        with target._errors():
+            vacuum_after_load(connection)
+    finally:
+        connection.close()
 
 
 def _copy_contents(connection: Any, contents: Contents) -> None:
