@@ -113,8 +113,10 @@ class KeyQuery:
     and the main filter): the status a word meets is the one shown at ``now`` (``expired``
     rather than the stored ``active``), and a key never used is also found by ``never``,
     ``used`` and ``unused``. ``secret_hashes`` (the hashes of pasted secrets) keep only the
-    key whose current or previous secret has every one of them. The PostgreSQL backend
-    honours both; the file store's lists go through :class:`store.find.KeyFinder` instead.
+    key whose current or previous secret has every one of them. ``expiring_until`` (ISO,
+    with ``now``) keeps the active keys that expire after ``now`` and no later than it (the
+    main screen's "expiring soon" view). The PostgreSQL backend honours these three; the file
+    store's lists go through :class:`store.find.KeyFinder` and the repository instead.
     """
 
     sort: KeySort = KeySort.CREATED_DESC
@@ -125,6 +127,7 @@ class KeyQuery:
     project_id: str | None = None
     now: str | None = None
     secret_hashes: tuple[str, ...] = field(default=(), repr=False)
+    expiring_until: str | None = None
 
     @staticmethod
     def words_of(text: str) -> tuple[str, ...]:

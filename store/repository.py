@@ -852,22 +852,39 @@ class Repository:
                 events.append(self._event("policy.set", None, "; ".join(notes)))
         return after
 
-    def policy_violations(self) -> list[PolicyViolation]:
-        """The active keys this member may see that break the policy, oldest first."""
+    def policy_violations(self, limit: int | None = None) -> list[PolicyViolation]:
+        """The active keys this member may see that break the policy, oldest first; with
+        ``limit``, the first that many (:meth:`policy_violation_count` counts them all)."""
         policy = self.get_policy()
         now = self.now()
-        views: Iterable[KeyView]
-        if self.is_postgres:  # the database narrows to the candidates; violation() decides
-            data = self._current()
-            limits = {scope.value: days for scope, days in policy.max_lifetime_days.items() if days}
-            query = self._visible_query(self._role(data), include_revoked=False)
-            names = _project_names(data)
-            views = [_key_view(record["id"], record, names)
-                     for record in self._database.lifetime_candidates(query, now, limits)]
-        else:
-            views = self.list_keys(include_revoked=False)
-        found = []
+        if not self.is_postgres:
+            found = self._violations(policy, now, self.list_keys(include_revoked=False), limit)
+            return found if limit is None else found[:limit]
+        # The database narrows to the candidates (a page at a time when limited);
+        # violation() decides each, as on the file.
+        data = self._current()
+        limits = {scope.value: days for scope, days in policy.max_lifetime_days.items() if days}
+        query = self._visible_query(self._role(data), include_revoked=False)
+        names = _project_names(data)
+        page = None if limit is None else max(2 * limit, 500)
+        found, offset = [], 0
+        while True:
+            records = self._database.lifetime_candidates(query, now, limits, offset=offset, limit=page)
+            views = [_key_view(record["id"], record, names) for record in records]
+            found += self._violations(policy, now, views, None if limit is None else limit - len(found))
+            if page is None or len(records) < page or (limit is not None and len(found) >= limit):
+                return found
+            offset += page
+
+    @staticmethod
+    def _violations(
+        policy: Policy, now: str, views: Iterable[KeyView], limit: int | None
+    ) -> list[PolicyViolation]:
+        """The views that are active at ``now`` and break ``policy`` (the first ``limit``)."""
+        found: list[PolicyViolation] = []
         for view in views:
+            if limit is not None and len(found) >= limit:
+                break
             if view.status(now) is not Status.ACTIVE:
                 continue
             problem = violation(policy, view.record)

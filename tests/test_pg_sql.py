@@ -10,6 +10,7 @@ import pytest
 
 from conftest import OWNER, analytics_draft, is_postgres_target, mobile_draft, new_owner_repo, web_draft
 from store.find import KeyFinder
+from store.lifecycle import horizon as lifecycle_horizon
 from store.models import Status, to_iso
 from store.policy import violation
 from store.repository import Repository
@@ -121,6 +122,12 @@ def test_expiring_soon_and_policy_violations(built, store_target) -> None:
     assert [v.name for v in repo.expiring_within(90)] == ["Soon export", "Later export"]
     assert repo.expiring_count(90) == 2
     assert repo.expiring_within(0.5) == [] and repo.expiring_count(0.5) == 0
+    if is_postgres_target(store_target):  # the windowed screen's "expiring soon" view
+        from store.backend import KeyQuery
+
+        query = KeyQuery(now=now, expiring_until=lifecycle_horizon(now, 90), include_revoked=False)
+        assert {r["name"] for r in repo.backend.window(query, 0, 10)} == {"Soon export", "Later export"}
+        assert repo.backend.count(query) == 2
 
     violations = repo.policy_violations()
     reference = [
@@ -130,6 +137,8 @@ def test_expiring_soon_and_policy_violations(built, store_target) -> None:
     ]
     assert [(v.key.id, v.problem) for v in violations] == reference
     assert repo.policy_violation_count() == len(reference)
+    assert [(v.key.id, v.problem) for v in repo.policy_violations(limit=2)] == reference[:2]
+    assert repo.policy_violations(limit=0) == []
     assert {v.key.name for v in violations} >= {"Checkout widget", "Later export"}
     assert "Disabled widget" not in {v.key.name for v in violations}
     bob = Repository(store_target, "bob", clock=clock)

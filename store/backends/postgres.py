@@ -24,6 +24,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -445,21 +446,26 @@ class PostgresBackend:
             return _count_rows(connection, *_expiring_conditions(query, now, until))
 
     def lifetime_candidates(
-        self, query: KeyQuery, now: str, limits: Mapping[str, int], *, rolled_only: bool = False
+        self, query: KeyQuery, now: str, limits: Mapping[str, int], *, rolled_only: bool = False,
+        offset: int = 0, limit: int | None = None,
     ) -> list[Record]:
         """The keys of ``query`` that may break a maximum lifetime (scope → days), oldest
         first: active, not expired at ``now``, of a limited scope, and without an expiry,
         rolled, or expiring past creation + the limit. A superset: the repository's
         :func:`store.policy.violation` decides each, so the answer is the file store's.
-        ``rolled_only`` keeps the rolled keys only (whose lifetime counts from the roll)."""
+        ``rolled_only`` keeps the rolled keys only (whose lifetime counts from the roll);
+        ``offset`` and ``limit`` page through the candidates."""
         if not limits:
             return []
         where, params = _lifetime_conditions(query, now, limits, exact=False)
         if rolled_only:
             where.append(sql.SQL("k.extra ? 'rolled_at'"))
-        statement = sql.SQL("SELECT {columns} FROM keys k {where} ORDER BY {order}").format(
+        statement = sql.SQL(
+            "SELECT {columns} FROM keys k {where} ORDER BY {order} LIMIT %s OFFSET %s"
+        ).format(
             columns=sql.SQL(KEY_SELECT), where=_where(where), order=sql.SQL(_ORDER[KeySort.CREATED_ASC]),
         )
+        params += [limit, max(0, offset)]  # LIMIT NULL: no limit
         with self._connection("read") as connection:
             rows = connection.execute(statement, params).fetchall()
         return [_key_record(row) for row in rows]
@@ -1074,12 +1080,7 @@ def _lifetime_conditions(
 
 
 def _expiring_conditions(query: KeyQuery, now: str, until: str) -> tuple[list[sql.Composable], list[Any]]:
-    where, params = _conditions(query)
-    where += [
-        sql.SQL("k.status = 'active'"),
-        sql.SQL("k.expires_at > %s::timestamptz"), sql.SQL("k.expires_at <= %s::timestamptz"),
-    ]
-    return where, [*params, now, until]
+    return _conditions(replace(query, now=now, expiring_until=until))
 
 
 # What store/find.py matches beside the stored text: the status as shown at a moment, and
@@ -1135,6 +1136,14 @@ def _conditions(query: KeyQuery) -> tuple[list[sql.Composable], list[Any]]:
         else:
             where.append(sql.SQL("k.project_id = %s"))
             params.append(query.project_id)
+    if query.expiring_until is not None:
+        if query.now is None:
+            raise ValueError("KeyQuery.expiring_until needs now")
+        where += [
+            sql.SQL("k.status = 'active'"),
+            sql.SQL("k.expires_at > %s::timestamptz"), sql.SQL("k.expires_at <= %s::timestamptz"),
+        ]
+        params += [query.now, query.expiring_until]
     for digest in query.secret_hashes:  # both unique-ish indexes, one BitmapOr
         where.append(sql.SQL("(k.secret_hash = %s OR k.previous_secret_hash = %s)"))
         params += [digest, digest]
