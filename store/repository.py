@@ -1213,18 +1213,21 @@ class Repository:
 
     # -- audit ----------------------------------------------------------------------------
 
-    def history(self, key_id: str | None = None) -> list[AuditEvent]:
-        """Audit events newest first: all this member may see, or those of one key."""
+    def history(self, key_id: str | None = None, *, limit: int | None = None) -> list[AuditEvent]:
+        """Audit events newest first: all this member may see, or those of one key; with
+        ``limit``, the newest that many (on PostgreSQL only those are read)."""
         data = self._current()
         role = self._role(data)
         if key_id is not None:
             self._visible_record(data, key_id)
         if self.is_postgres:
             visible_to = None if access.sees_every_key(role) else self.login
-            return [AuditEvent.model_validate(event) for event in
-                    reversed(self.backend.audit_records(key_id, visible_to=visible_to))]
+            newest = None if limit is None else max(0, limit)
+            records = self._database.audit_records(key_id, visible_to=visible_to, newest=newest)
+            return [AuditEvent.model_validate(event) for event in reversed(records)]
         with collector_paused():
-            return self._visible_events(key_id, data["keys"], access.sees_every_key(role))
+            events = self._visible_events(key_id, data["keys"], access.sees_every_key(role))
+        return events if limit is None else events[:max(0, limit)]
 
     def _visible_events(
         self, key_id: str | None, keys: dict[str, Any], sees_all: bool

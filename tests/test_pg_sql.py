@@ -147,6 +147,16 @@ def test_expiring_soon_and_policy_violations(built, store_target) -> None:
     assert bob.expiring_within(90) == []
 
 
+def test_the_newest_history_alone(built, store_target) -> None:
+    repo, clock, _secrets = built
+    everything = repo.history()
+    assert len(everything) > 5
+    assert repo.history(limit=3) == everything[:3]
+    assert repo.history(limit=0) == []
+    bob = Repository(store_target, "bob", clock=clock)
+    assert bob.history(limit=2) == bob.history()[:2]
+
+
 def test_postgresql_lists_never_read_every_key(pg_url: str, monkeypatch) -> None:
     repo, _clock, _secrets = build(pg_url)
     assert is_postgres_target(repo.store)

@@ -585,8 +585,11 @@ class PostgresBackend:
 
     # -- audit --------------------------------------------------------------------------------
 
-    def audit_records(self, key_id: str | None = None, *, visible_to: str | None = None) -> list[Record]:
-        """Audit events oldest first: all, one key's, or those ``visible_to`` may see."""
+    def audit_records(
+        self, key_id: str | None = None, *, visible_to: str | None = None, newest: int | None = None
+    ) -> list[Record]:
+        """Audit events oldest first: all, one key's, or those ``visible_to`` may see; with
+        ``newest``, only the newest that many (a backward scan of the primary key)."""
         where: list[Any] = []
         params: list[Any] = []
         if key_id is not None:
@@ -599,12 +602,13 @@ class PostgresBackend:
             ))
             params.append(visible_to)
         statement = sql.SQL(
-            "SELECT {at}, a.actor, a.action, a.key_id, a.detail FROM audit a {where} ORDER BY a.id"
+            "SELECT {at}, a.actor, a.action, a.key_id, a.detail FROM audit a {where} "
+            "ORDER BY a.id DESC LIMIT %s"
         ).format(at=sql.SQL(iso_text("a.at")), where=_where(where))
         with self._connection("read") as connection:
-            rows = connection.execute(statement, params).fetchall()
+            rows = connection.execute(statement, [*params, newest]).fetchall()  # NULL: all
         return [{"at": at, "actor": actor, "action": action, "key_id": kid, "detail": detail}
-                for at, actor, action, kid, detail in rows]
+                for at, actor, action, kid, detail in reversed(rows)]
 
 
 class _Snapshot(Mapping[str, Any]):
