@@ -80,7 +80,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -109,14 +109,14 @@ class KeyQuery:
     only their own); ``include_revoked=False`` hides revoked keys; ``scope`` and
     ``project_id`` narrow further (``project_id=""`` means All organization projects).
 
-    ``now`` (ISO) makes the words match as :mod:`store.find` does (``apikeys list --find``
-    and the main filter): the status a word meets is the one shown at ``now`` (``expired``
-    rather than the stored ``active``), and a key never used is also found by ``never``,
-    ``used`` and ``unused``. ``secret_hashes`` (the hashes of pasted secrets) keep only the
-    key whose current or previous secret has every one of them. ``expiring_until`` (ISO,
-    with ``now``) keeps the active keys that expire after ``now`` and no later than it (the
-    main screen's "expiring soon" view). The PostgreSQL backend honours these three; the file
-    store's lists go through :class:`store.find.KeyFinder` and the repository instead.
+    As :mod:`store.find` matches (``apikeys list --find`` and the main filter), a key never
+    used is also found by ``never``, ``used`` and ``unused``; with ``now`` (ISO) the status a
+    word meets is the one shown at ``now`` (``expired`` rather than the stored ``active``).
+    ``secret_hashes`` (the hashes of pasted secrets) keep only the key whose current or
+    previous secret has every one of them; ``expiring`` (``(now, until)``) only the active
+    keys that expire after ``now`` and no later than ``until``. The PostgreSQL backend
+    honours these; the file store's lists go through :class:`store.find.KeyFinder` and the
+    repository instead.
     """
 
     sort: KeySort = KeySort.CREATED_DESC
@@ -125,9 +125,16 @@ class KeyQuery:
     include_revoked: bool = True
     scope: str | None = None
     project_id: str | None = None
+    # What the main screen's filter and its ``x`` add (the file store's finder does the same):
+    secret_hashes: tuple[str, ...] = ()
+    """Hashes of pasted secrets: only the key holding each one (also as its previous secret
+    during a roll's grace), never matched as text."""
+    expiring: tuple[str, str] | None = None
+    """``(now, until)`` as ISO text: only active keys whose expiry lies after ``now`` and no
+    later than ``until``."""
     now: str | None = None
-    secret_hashes: tuple[str, ...] = field(default=(), repr=False)
-    expiring_until: str | None = None
+    """When statuses are read for the words: ``expired`` finds active keys past their expiry
+    (never-used keys are found by ``never`` and ``unused`` at any time)."""
 
     @staticmethod
     def words_of(text: str) -> tuple[str, ...]:

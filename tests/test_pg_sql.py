@@ -125,7 +125,7 @@ def test_expiring_soon_and_policy_violations(built, store_target) -> None:
     if is_postgres_target(store_target):  # the windowed screen's "expiring soon" view
         from store.backend import KeyQuery
 
-        query = KeyQuery(now=now, expiring_until=lifecycle_horizon(now, 90), include_revoked=False)
+        query = KeyQuery(now=now, expiring=(now, lifecycle_horizon(now, 90)), include_revoked=False)
         assert {r["name"] for r in repo.backend.window(query, 0, 10)} == {"Soon export", "Later export"}
         assert repo.backend.count(query) == 2
 

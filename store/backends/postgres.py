@@ -1083,8 +1083,13 @@ def _lifetime_conditions(
     return where, [*params, now]
 
 
+def _preceding(sort: KeySort, anchor: tuple[Any, ...]) -> list[Condition]:
+    """The keys before ``anchor`` in ``sort``, in its order (see :func:`_keyset`)."""
+    return _keyset(sort, anchor, after=False)
+
+
 def _expiring_conditions(query: KeyQuery, now: str, until: str) -> tuple[list[sql.Composable], list[Any]]:
-    return _conditions(replace(query, now=now, expiring_until=until))
+    return _conditions(replace(query, expiring=(now, until)))
 
 
 # What store/find.py matches beside the stored text: the status as shown at a moment, and
@@ -1097,15 +1102,16 @@ _NEVER_USED_WORDS = ("never", "used", "unused")
 def _word_condition(word: str, now: str | None) -> Condition:
     """``word`` somewhere in a key's folded text (see :class:`store.backend.KeyQuery`)."""
     pattern = "%" + _escape_like(word) + "%"
-    shown = [status for status in _SHOWN_STATUSES if word in status]
+    shown = [status for status in _SHOWN_STATUSES if word in status] if now is not None else []
     never_used = any(word in text for text in _NEVER_USED_WORDS)
-    if now is None or not (shown or never_used):
+    if not (shown or never_used):
         # The text is folded when stored and the word here, so LIKE is exact; pg_trgm's GIN
         # index serves it where the extension exists, a scan where it does not.
         return sql.SQL("k.search_text LIKE %s"), [pattern]
-    # The stored text ends with the stored status: match the text before it, and the
-    # status as shown at ``now`` on its own.
-    parts: list[sql.Composable] = [sql.SQL("left(k.search_text, -(length(k.status) + 1)) LIKE %s")]
+    # With ``now`` the status a word meets is the one shown then: the stored text ends with
+    # the stored status, so the text before it is matched and the shown status on its own.
+    text = "k.search_text" if now is None else "left(k.search_text, -(length(k.status) + 1))"
+    parts: list[sql.Composable] = [sql.SQL(f"{text} LIKE %s")]
     params: list[Any] = [pattern]
     for status in shown:
         if status == "active":
@@ -1140,14 +1146,12 @@ def _conditions(query: KeyQuery) -> tuple[list[sql.Composable], list[Any]]:
         else:
             where.append(sql.SQL("k.project_id = %s"))
             params.append(query.project_id)
-    if query.expiring_until is not None:
-        if query.now is None:
-            raise ValueError("KeyQuery.expiring_until needs now")
+    if query.expiring is not None:
         where += [
             sql.SQL("k.status = 'active'"),
             sql.SQL("k.expires_at > %s::timestamptz"), sql.SQL("k.expires_at <= %s::timestamptz"),
         ]
-        params += [query.now, query.expiring_until]
+        params += list(query.expiring)
     for digest in query.secret_hashes:  # both unique-ish indexes, one BitmapOr
         where.append(sql.SQL("(k.secret_hash = %s OR k.previous_secret_hash = %s)"))
         params += [digest, digest]
