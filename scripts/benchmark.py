@@ -593,6 +593,9 @@ def main() -> int:
                         help="also round one's in-process figures (re-sort, filter, changes, verify)")
     parser.add_argument("--keep", metavar="FOLDER", help="seed into (and reuse stores in) FOLDER")
     parser.add_argument("--headless-child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--postgres", type=int, metavar="KEYS",
+                        help="also the PostgreSQL rows at KEYS keys (scripts/benchmark_pg.py); "
+                        "--sizes '' for those alone")
     args = parser.parse_args()
     if args.headless_child:
         kind, path, needle, t0 = args.headless_child
@@ -603,7 +606,7 @@ def main() -> int:
     from store.seed import seed_demo
 
     login = current_login()
-    sizes = [int(size) for size in args.sizes.split(",")]
+    sizes = [int(size) for size in args.sizes.split(",") if size]
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="apikeys-bench-"))
     terminal = Terminal()
     rows: list[tuple[str, ...]] = []
@@ -632,10 +635,16 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
 
-    print_table(("keys", "what", "apikeys", "floor", "÷ floor", "stock DataTable", "÷ stock", "SPEC §7"), rows)
+    if rows:
+        print_table(("keys", "what", "apikeys", "floor", "÷ floor", "stock DataTable", "÷ stock", "SPEC §7"), rows)
     if extra:
         print()
         print_table(("keys", "what", "apikeys", "reference", "reference figure", "target"), extra)
+    if args.postgres:
+        from benchmark_pg import report  # the PostgreSQL rows (issue 10), on a throwaway server
+
+        print()
+        report(args.postgres, args.rounds)
     load = os.getloadavg()[0]
     print(f"\nmedians of {args.rounds} rounds, interleaved; {WIDTH}×{HEIGHT} tmux panes polled every "
           f"{POLL * 1000:.0f} ms; {os.cpu_count()} cores, load {load:.1f} at the end; "

@@ -14,59 +14,71 @@ repository's code is the same over both.
 
 How each guarantee of SPEC §3–4 is kept
 ----------------------------------------
-=================================  ===========================================  ============================================
-Guarantee                          File backend                                 PostgreSQL backend
-=================================  ===========================================  ============================================
-One change is all or nothing       lock file (``flock``), re-read, temp file,   one database transaction per change
-                                   fsync, ``os.replace``                        (``BEGIN`` … ``COMMIT``; any error rolls back)
-Changes serialised, none lost      the inter-process lock around re-read and    row locks: every record read inside a change
-                                   write                                        is read ``FOR UPDATE`` (members ``FOR SHARE``
-                                                                                unless changed), so two changes of one key
-                                                                                queue; writes also say ``WHERE revision =``
-                                                                                the revision read (belt and braces)
-Lost updates between people        ``revision`` compared by the repository      the same ``revision`` compare in the
-                                   inside the lock (``Conflict``)               repository; the row lock makes it exact
-Audit never lost or orphaned       events travel in the store file             audit rows are inserted in the change's own
-                                   (``audit_pending``) and are appended inside  transaction: both commit or neither
-                                   the lock; a crash between replace and
-                                   append is repaired by the next change
-A crash / kill -9 mid-change       old or new file, never torn; stale temp      the server rolls back the dead session's
-                                   files removed on open                        transaction: neither the change nor its audit
-Reads never take the lock          parse cached against (inode, size, mtime,    MVCC: plain ``SELECT`` in autocommit never
-                                   ctime); one stat to see a change             waits for a writer's row locks
-Verify never waits on writers      dict lookup by hash in the cached parse;     one indexed lookup by ``secret_hash`` (unique
-                                   usage noted only when the lock is free at    index; ``previous_secret_hash`` index for a
-                                   once                                         roll's grace) in autocommit; last-used and
-                                                                                usage written with ``SKIP LOCKED`` /
-                                                                                ``lock_timeout``, kept for later otherwise
-Usage batched, no write storm      pending last-used times written in one       ``UPDATE … FROM (VALUES …)`` for last-used,
-                                   transaction at most once a minute            ``INSERT … ON CONFLICT DO UPDATE`` for the
-                                                                                per-day counters, one statement per batch
-Schema version, forward            ``schema_version`` in the meta document;     ``schema_version`` table; migrations run once
-migrations                         an unknown version is refused, never        in order under ``pg_advisory_xact_lock`` when
-                                   overwritten                                  an older schema is opened; a newer one refused
-Identity                           the OS account of the effective uid         ``session_user``: the role the server
-                                   (``pwd``), never ``$USER``                   authenticated; members are database roles in
-                                                                                the store's group role (``GRANT``/``REVOKE``)
-Who can touch the data at all      file mode 0600/0660 and the group            table privileges granted to the group role
-                                                                                only; audit is ``SELECT, INSERT`` (members
-                                                                                cannot rewrite it); no ``DELETE`` on keys
-Live view                          ``change_marker()``: one stat                ``change_marker()``: one sequence read;
-                                                                                ``NOTIFY apikeys_changes`` in every change,
-                                                                                :class:`ChangeListener` on its own connection
-Windows of keys                    sorted positions and pre-folded search      indexed ``ORDER BY … LIMIT/OFFSET`` (or
-                                   texts in memory, per file generation         keyset ``after``) per sort; ``pg_trgm`` GIN
-                                                                                index on the folded search text where the
-                                                                                extension exists, the same ``LIKE`` without
-                                                                                it (a sequential scan, still correct)
-Hand-edited / planted data         every record checked when read               types and constraints in the schema; the
-                                                                                repository still checks every record it uses
-=================================  ===========================================  ============================================
+==========================  ========================================  ========================================
+Guarantee                   File backend                              PostgreSQL backend
+==========================  ========================================  ========================================
+One change is all or        lock file (``flock``), re-read, temp      one database transaction per change
+nothing                     file, fsync, ``os.replace``               (``BEGIN`` … ``COMMIT``; any error rolls
+                                                                      back)
+Changes serialised, none    the inter-process lock around re-read     row locks: every record read inside a
+lost                        and write                                 change is read ``FOR UPDATE`` (members
+                                                                      ``FOR SHARE`` unless changed), so two
+                                                                      changes of one key queue; writes also
+                                                                      say ``WHERE revision =`` the revision
+                                                                      read (belt and braces)
+Lost updates between        ``revision`` compared by the repository   the same ``revision`` compare in the
+people                      inside the lock (``Conflict``)            repository; the row lock makes it exact
+Audit never lost or         events travel in the store file           audit rows are inserted in the change's
+orphaned                    (``audit_pending``) and are appended      own transaction: both commit or neither
+                            inside the lock; a crash between replace
+                            and append is repaired by the next
+                            change
+A crash / kill -9           old or new file, never torn; stale temp   the server rolls back the dead session's
+mid-change                  files removed on open                     transaction: neither the change nor its
+                                                                      audit
+Reads never take the lock   parse cached against (inode, size,        MVCC: plain ``SELECT`` in autocommit
+                            mtime, ctime); one stat to see a change   never waits for a writer's row locks
+Verify never waits on       dict lookup by hash in the cached parse;  one indexed lookup by ``secret_hash``
+writers                     usage noted only when the lock is free    (unique index; ``previous_secret_hash``
+                            at once                                   index for a roll's grace) in autocommit;
+                                                                      last-used and usage written with ``SKIP
+                                                                      LOCKED`` / ``lock_timeout``, kept for
+                                                                      later otherwise
+Usage batched, no write     pending last-used times written in one    ``UPDATE … FROM (VALUES …)`` for
+storm                       transaction at most once a minute         last-used, ``INSERT … ON CONFLICT DO
+                                                                      UPDATE`` for the per-day counters, one
+                                                                      statement per batch
+Schema version, forward     ``schema_version`` in the meta document;  ``schema_version`` table; migrations run
+migrations                  an unknown version is refused, never      once in order under
+                            overwritten                               ``pg_advisory_xact_lock`` when an older
+                                                                      schema is opened; a newer one refused
+Identity                    the OS account of the effective uid       ``session_user``: the role the server
+                            (``pwd``), never ``$USER``                authenticated; members are database
+                                                                      roles in the store's group role
+                                                                      (``GRANT``/``REVOKE``)
+Who can touch the data at   file mode 0600/0660 and the group         table privileges granted to the group
+all                                                                   role only; audit is ``SELECT, INSERT``
+                                                                      (members cannot rewrite it); no
+                                                                      ``DELETE`` on keys
+Live view                   ``change_marker()``: one stat             ``change_marker()``: one sequence read;
+                                                                      ``NOTIFY apikeys_changes`` in every
+                                                                      change, :class:`ChangeListener` on its
+                                                                      own connection
+Windows of keys             sorted positions and pre-folded search    indexed ``ORDER BY … LIMIT/OFFSET`` (or
+                            texts in memory, per file generation      keyset ``after``) per sort; ``pg_trgm``
+                                                                      GIN index on the folded search text
+                                                                      where the extension exists, the same
+                                                                      ``LIKE`` without it (a sequential scan,
+                                                                      still correct)
+Hand-edited / planted data  every record checked when read            types and constraints in the schema; the
+                                                                      repository still checks every record it
+                                                                      uses
+==========================  ========================================  ========================================
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -96,6 +108,15 @@ class KeyQuery:
     key's :func:`search_text`. ``created_by`` limits the keys to one creator (a developer sees
     only their own); ``include_revoked=False`` hides revoked keys; ``scope`` and
     ``project_id`` narrow further (``project_id=""`` means All organization projects).
+
+    As :mod:`store.find` matches (``apikeys list --find`` and the main filter), a key never
+    used is also found by ``never``, ``used`` and ``unused``; with ``now`` (ISO) the status a
+    word meets is the one shown at ``now`` (``expired`` rather than the stored ``active``).
+    ``secret_hashes`` (the hashes of pasted secrets) keep only the key whose current or
+    previous secret has every one of them; ``expiring`` (``(now, until)``) only the active
+    keys that expire after ``now`` and no later than ``until``. The PostgreSQL backend
+    honours these; the file store's lists go through :class:`store.find.KeyFinder` and the
+    repository instead.
     """
 
     sort: KeySort = KeySort.CREATED_DESC
@@ -158,8 +179,12 @@ class BackendTransaction(Protocol):
     called; :meth:`record_events` makes the audit events part of the same change.
     """
 
-    dirty: bool
-    after_write: list[Callable[[], None]]
+    @property
+    def dirty(self) -> bool:
+        """Whether the change will be written (:meth:`changed` was called)."""
+    @property
+    def after_write(self) -> list[Callable[[], None]]:
+        """Callbacks run once the change is written."""
 
     @property
     def keys(self) -> MutableMapping[str, Record]: ...
@@ -170,7 +195,7 @@ class BackendTransaction(Protocol):
     @property
     def meta(self) -> Record: ...
     @property
-    def data(self) -> MutableMapping[str, Any]: ...
+    def data(self) -> Mapping[str, Any]: ...
 
     def changed(self) -> None:
         """Mark the transaction as a change to be written when it ends."""
@@ -190,7 +215,9 @@ class Backend(Protocol):
     def exists(self) -> bool:
         """Whether the store has been created (``init``)."""
 
-    def create(self, meta: Record, owner: Record, events: list[AuditEvent], *, group: str | None = None) -> bool:
+    def create(
+        self, meta: Record, owner: Record, events: list[AuditEvent], *, group: str | None = None
+    ) -> bool:
         """Create the store with ``meta`` (organisation, created at/by), its first member and
         its first audit events; False (and nothing changed) if it exists. ``group`` is the
         file store's OS group; PostgreSQL makes its group role instead."""

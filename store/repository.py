@@ -14,10 +14,10 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import platformdirs
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from . import access, edits, lifecycle, tokens
 from .audit import AuditLog
@@ -67,7 +67,11 @@ from .usage import KEEP_DAYS, DatabaseUsageRecorder, KeyUsage, UsageRecorder
 from .validation import listable, readable_record, record_problem
 from .verify import hash_index, verdict_for
 
+if TYPE_CHECKING:
+    from .backends.postgres import PostgresBackend
+
 ALL_PROJECTS = "All organization projects"
+EVERY_ROW = 2**62  # a window LIMIT that never stops it: lists that are whole by definition
 
 
 def current_login() -> str:
@@ -278,7 +282,7 @@ class Repository:
         record = self._member_record(data)
         role = record.get("role") if isinstance(record, dict) else None
         try:
-            return Role(role)
+            return Role(str(role))
         except ValueError:
             raise Forbidden(
                 f"{self.path}: member {self.login!r} has an unknown role {str(role)[:32]!r} "
@@ -314,13 +318,21 @@ class Repository:
         """:meth:`list_keys` on PostgreSQL: one window of the rows this member may see, oldest
         first (the database filters; the UI's own screens ask for smaller windows)."""
         data = self._current()
-        role = self._role(data)
-        query = KeyQuery(
-            sort=KeySort.CREATED_ASC, include_revoked=include_revoked, scope=scope,
-            created_by=None if access.sees_every_key(role) else self.login,
+        query = self._visible_query(
+            self._role(data), sort=KeySort.CREATED_ASC, include_revoked=include_revoked, scope=scope
         )
-        projects = {pid: p.get("name", pid) for pid, p in data["projects"].items()}
-        return [_key_view(record["id"], record, projects) for record in self.backend.window(query, 0, 2**62)]
+        projects = _project_names(data)
+        return [_key_view(record["id"], record, projects)
+                for record in self.backend.window(query, 0, EVERY_ROW)]
+
+    def _visible_query(self, role: Role, **fields: Any) -> KeyQuery:
+        """A :class:`KeyQuery` of the keys this member may see (a developer: their own)."""
+        return KeyQuery(created_by=None if access.sees_every_key(role) else self.login, **fields)
+
+    @property
+    def _database(self) -> PostgresBackend:
+        """The PostgreSQL backend, for what only it offers (indexed lists of the repository)."""
+        return cast("PostgresBackend", self.backend)
 
     def key_source(
         self, order: str = "created_desc", filter_text: str | Query = "", *,
@@ -388,19 +400,26 @@ class Repository:
         word somewhere in name, id, key prefix, project, scope, creator or status; a pasted
         full secret finds exactly its key. Oldest first, like :meth:`list_keys`."""
         query = parse_query(text)
+        if self.is_postgres and query:  # the database matches, as store/find.py would
+            data = self._current()
+            wanted = self._visible_query(
+                self._role(data), sort=KeySort.CREATED_ASC, include_revoked=include_revoked,
+                scope=scope, words=query.words, secret_hashes=query.secret_hashes, now=self.now(),
+            )
+            names = _project_names(data)
+            return [_key_view(record["id"], record, names)
+                    for record in self.backend.window(wanted, 0, EVERY_ROW)]
         with self._lock:
             views = self.list_keys(include_revoked=include_revoked, scope=scope)
             if not query:
                 return views
-            if self.is_postgres:  # the views are new objects per call: match within them
-                found = {id(view) for view in KeyFinder(views, self.now()).find(query, self.now())}
-                return [view for view in views if id(view) in found]
             found = {id(view) for view in self.key_finder().find(query, self.now())}
         return [view for view in views if id(view) in found]
 
     def key_finder(self) -> KeyFinder:
         """The matcher over every key of the store as last read (all members' keys: filter
-        by what the member may see afterwards), built once per store generation."""
+        by what the member may see afterwards), built once per store generation. On
+        PostgreSQL this reads every key: lists there use :meth:`find_keys` (SQL) instead."""
         with self._lock:
             if self.is_postgres:
                 marker = self._generation()
@@ -488,28 +507,27 @@ class Repository:
 
     def create_key(self, draft: KeyDraft | dict[str, Any]) -> CreatedKey:
         """Validate ``draft``, store a new key and return it with its secret (shown once)."""
-        if not isinstance(draft, KeyDraft):
-            draft = validate_or_raise(KeyDraft, draft)
+        checked = _validated(KeyDraft, draft)
         with self._change() as (transaction, role, events):
             project_id = None
-            if draft.all_projects:
+            if checked.all_projects:
                 if not access.may_use_all_projects(role):
                     raise Forbidden(
                         f"{self.login} is {role.value}: only an owner, support or analytics "
                         "member may make a key for All organization projects"
                     )
             else:
-                project = self._resolve_project(transaction.projects, draft.project_id or "")
-                if draft.scope is Scope.WEB and not project["deployed"]:
+                project = self._resolve_project(transaction.projects, checked.project_id or "")
+                if checked.scope is Scope.WEB and not project["deployed"]:
                     raise InvalidInput({"project": (
                         f"project {project['name']!r} is not deployed: deploy it before "
                         "making a Web key for it"
                     )})
                 project_id = project["id"]
             moment = self.clock()
-            self._refuse_new_expiry(transaction.meta, draft, moment)
+            self._refuse_new_expiry(transaction.meta, checked, moment)
             record, secret = new_key_record(
-                draft, project_id, self.login, moment, taken=transaction.keys
+                checked, project_id, self.login, moment, taken=transaction.keys
             )
             key_id = record["id"]
             key = ApiKey.model_validate(record)
@@ -517,7 +535,7 @@ class Repository:
             transaction.changed()
             where = f"project {project_id}" if project_id else ALL_PROJECTS
             events.append(self._event(
-                "key.create", key_id, f"created {draft.scope.value} key {draft.name!r} for {where}"
+                "key.create", key_id, f"created {checked.scope.value} key {checked.name!r} for {where}"
             ))
         return CreatedKey(key=key, secret=SecretStr(secret))
 
@@ -536,8 +554,7 @@ class Repository:
         admin changed are applied, and :class:`Conflict` is raised, naming who changed what,
         when a colleague changed one of the same; without ``base``, :class:`Conflict`.
         """
-        if not isinstance(changes, KeyChanges):
-            changes = validate_or_raise(KeyChanges, changes)
+        wanted = _validated(KeyChanges, changes)
         with self._change() as (transaction, role, events):
             record = self._visible_record(transaction.data, key_id)
             problem = record_problem(record, key_id)
@@ -549,7 +566,7 @@ class Repository:
             access.require_change(self.login, role, record, "edit")
             revision = record.get("revision", 0)
             if expected_revision is not None and revision != expected_revision:
-                changes = self._merged_changes(record, changes, base, expected_revision)
+                wanted = self._merged_changes(record, wanted, base, expected_revision)
             if record["status"] == "revoked":
                 raise InvalidInput({"key": f"{key_id} is revoked: a revoked key cannot be edited"})
             if record["scope"] == Scope.ANALYTICS:
@@ -557,21 +574,21 @@ class Repository:
                     f"{key_id} is an Analytics key, which cannot be edited: revoke it and "
                     "create a new one"
                 )})
-            if changes.web is not None and record["scope"] != Scope.WEB:
+            if wanted.web is not None and record["scope"] != Scope.WEB:
                 raise InvalidInput({"scope": f"{key_id} is a {record['scope']} key, not a Web key"})
-            if changes.mobile is not None and record["scope"] != Scope.MOBILE:
+            if wanted.mobile is not None and record["scope"] != Scope.MOBILE:
                 raise InvalidInput({"scope": f"{key_id} is a {record['scope']} key, not a Mobile key"})
             updated = dict(record)
             notes = []
-            if changes.name is not None and changes.name != record["name"]:
-                updated["name"] = changes.name
-                notes.append(f"renamed {record['name']!r} to {changes.name!r}")
-            for field, settings in (("web", changes.web), ("mobile", changes.mobile)):
+            if wanted.name is not None and wanted.name != record["name"]:
+                updated["name"] = wanted.name
+                notes.append(f"renamed {record['name']!r} to {wanted.name!r}")
+            for field, settings in (("web", wanted.web), ("mobile", wanted.mobile)):
                 if settings is not None and settings.model_dump() != record.get(field):
                     updated[field] = settings.model_dump()
                     notes.append(_describe_settings_change(record.get(field) or {}, updated[field]))
             # Expiry (Web and Mobile): a step of its own, checked against the policy.
-            expiry_note = self._apply_expiry_change(transaction.meta, record, updated, changes.expires_at)
+            expiry_note = self._apply_expiry_change(transaction.meta, record, updated, wanted.expires_at)
             if expiry_note:
                 notes.append(expiry_note)
             if not notes:
@@ -710,7 +727,10 @@ class Repository:
                 ending = f"the previous secret works until {previous_until[:16].replace('T', ' ')} UTC"
             else:
                 ending = "the previous secret stopped working at once"
-            detail = f"rolled {record['scope']} key {record['name']!r} (grace {lifecycle.grace_label(grace)}): {ending}"
+            detail = (
+                f"rolled {record['scope']} key {record['name']!r} "
+                f"(grace {lifecycle.grace_label(grace)}): {ending}"
+            )
             if target != record.get("expires_at"):
                 detail += "; " + lifecycle.expiry_note(record.get("expires_at"), target)
             events.append(self._event("key.roll", key_id, detail))
@@ -725,69 +745,77 @@ class Repository:
         Keys already disabled are left as they are and not returned. ``note`` (e.g. where a
         scan found the secret) goes into the audit detail.
         """
-        key_ids = list(dict.fromkeys(key_ids))
         suffix = f" ({_audit_note(note)})" if note and note.strip() else ""
-        with self._change() as (transaction, role, events):
-            records = [self._visible_record(transaction.data, key_id) for key_id in key_ids]
-            for record in records:
-                # An already disabled key is skipped, but only for a member who could enable it.
-                action = access.KeyAction.ENABLE if record["status"] == "disabled" else access.KeyAction.DISABLE
-                access.require_key_action(self.login, role, action, record)
-            now = self.now()
-            disabled = []
-            for record in records:
-                if record["status"] == "disabled":
-                    continue
-                updated = stamped(record, now, self.login, **lifecycle.disabled_fields(now, self.login))
-                transaction.keys[record["id"]] = updated
-                disabled.append(ApiKey.model_validate(updated))
-                events.append(self._event(
-                    "key.disable", record["id"],
-                    f"disabled {record['scope']} key {record['name']!r}{suffix}",
-                ))
-            if disabled:
-                transaction.changed()
-        return disabled
+        return self._switch_keys(key_ids, disable=True, suffix=suffix)
 
     def enable_keys(self, key_ids: Iterable[str]) -> list[ApiKey]:
         """Enable disabled keys, all or none; keys that are not disabled are left as they
         are and not returned. A revoked key cannot be enabled."""
+        return self._switch_keys(key_ids, disable=False)
+
+    def _switch_keys(self, key_ids: Iterable[str], *, disable: bool, suffix: str = "") -> list[ApiKey]:
+        """Disable (or enable) keys, all or none; those already so are skipped, but only for
+        a member who could switch them back."""
         key_ids = list(dict.fromkeys(key_ids))
+        action, undo = access.KeyAction.DISABLE, access.KeyAction.ENABLE
+        if not disable:
+            action, undo = undo, action
+        already = "disabled" if disable else "active"
+        verb = "disabled" if disable else "enabled"
         with self._change() as (transaction, role, events):
             records = [self._visible_record(transaction.data, key_id) for key_id in key_ids]
             for record in records:
-                # An active key is skipped, but only for a member who could disable it.
-                action = access.KeyAction.DISABLE if record["status"] == "active" else access.KeyAction.ENABLE
-                access.require_key_action(self.login, role, action, record)
+                chosen = undo if record["status"] == already else action
+                access.require_key_action(self.login, role, chosen, record)
             now = self.now()
-            enabled = []
+            fields = lifecycle.disabled_fields(now, self.login) if disable else lifecycle.enabled_fields()
+            switched = []
             for record in records:
-                if record["status"] != "disabled":
+                if (record["status"] == "disabled") == disable:
                     continue
-                updated = stamped(record, now, self.login, **lifecycle.enabled_fields())
+                updated = stamped(record, now, self.login, **fields)
                 transaction.keys[record["id"]] = updated
-                enabled.append(ApiKey.model_validate(updated))
+                switched.append(ApiKey.model_validate(updated))
                 events.append(self._event(
-                    "key.enable", record["id"], f"enabled {record['scope']} key {record['name']!r}"
+                    f"key.{action.value}", record["id"],
+                    f"{verb} {record['scope']} key {record['name']!r}{suffix}",
                 ))
-            if enabled:
+            if switched:
                 transaction.changed()
-        return enabled
+        return switched
 
     def expiring_within(self, days: float | None = None) -> list[KeyView]:
         """The keys this member may see that are active and expire within ``days`` (default:
-        the policy's warning window), soonest first. ``len()`` of it is the main screen's count.
+        the policy's warning window), soonest first. ``len()`` of it is the main screen's count
+        (:meth:`expiring_count` asks for the number only).
         """
         if days is None:
             days = self.get_policy().warn_days
         now = self.now()
         until = lifecycle.horizon(now, days)
+        if self.is_postgres:  # a range of the keys_expiring index
+            data = self._current()
+            query = self._visible_query(self._role(data), include_revoked=False)
+            names = _project_names(data)
+            return [_key_view(record["id"], record, names)
+                    for record in self._database.expiring(query, now, until)]
         soon = [
             view for view in self.list_keys(include_revoked=False)
             if view.record["status"] == "active" and lifecycle.expires_within(view.record, now, until)
         ]
         soon.sort(key=lambda view: view.record["expires_at"])
         return soon
+
+    def expiring_count(self, days: float | None = None) -> int:
+        """How many keys :meth:`expiring_within` lists (on PostgreSQL an indexed count, not
+        the rows)."""
+        if not self.is_postgres:
+            return len(self.expiring_within(days))
+        if days is None:
+            days = self.get_policy().warn_days
+        now = self.now()
+        query = self._visible_query(self._role(self._current()), include_revoked=False)
+        return self._database.expiring_count(query, now, lifecycle.horizon(now, days))
 
     def _refuse_new_expiry(self, meta: dict[str, Any], draft: KeyDraft, moment: datetime) -> None:
         """Refuse a new key's expiry that is past or breaks the policy."""
@@ -853,18 +881,61 @@ class Repository:
                 events.append(self._event("policy.set", None, "; ".join(notes)))
         return after
 
-    def policy_violations(self) -> list[PolicyViolation]:
-        """The active keys this member may see that break the policy, oldest first."""
+    def policy_violations(self, limit: int | None = None) -> list[PolicyViolation]:
+        """The active keys this member may see that break the policy, oldest first; with
+        ``limit``, the first that many (:meth:`policy_violation_count` counts them all)."""
         policy = self.get_policy()
         now = self.now()
-        found = []
-        for view in self.list_keys(include_revoked=False):
+        if not self.is_postgres:
+            found = self._violations(policy, now, self.list_keys(include_revoked=False), limit)
+            return found if limit is None else found[:limit]
+        # The database narrows to the candidates (a page at a time when limited);
+        # violation() decides each, as on the file.
+        data = self._current()
+        limits = {scope.value: days for scope, days in policy.max_lifetime_days.items() if days}
+        query = self._visible_query(self._role(data), include_revoked=False)
+        names = _project_names(data)
+        page = None if limit is None else max(2 * limit, 500)
+        found, offset = [], 0
+        while True:
+            records = self._database.lifetime_candidates(query, now, limits, offset=offset, limit=page)
+            views = [_key_view(record["id"], record, names) for record in records]
+            found += self._violations(policy, now, views, None if limit is None else limit - len(found))
+            if page is None or len(records) < page or (limit is not None and len(found) >= limit):
+                return found
+            offset += page
+
+    @staticmethod
+    def _violations(
+        policy: Policy, now: str, views: Iterable[KeyView], limit: int | None
+    ) -> list[PolicyViolation]:
+        """The views that are active at ``now`` and break ``policy`` (the first ``limit``)."""
+        found: list[PolicyViolation] = []
+        for view in views:
+            if limit is not None and len(found) >= limit:
+                break
             if view.status(now) is not Status.ACTIVE:
                 continue
             problem = violation(policy, view.record)
             if problem:
                 found.append(PolicyViolation(view, problem))
         return found
+
+    def policy_violation_count(self) -> int:
+        """How many keys :meth:`policy_violations` lists (on PostgreSQL an SQL count, plus
+        the rolled keys decided one by one), for a summary line."""
+        if not self.is_postgres:
+            return len(self.policy_violations())
+        policy = self.get_policy()
+        now = self.now()
+        limits = {scope.value: days for scope, days in policy.max_lifetime_days.items() if days}
+        query = self._visible_query(self._role(self._current()), include_revoked=False)
+        rolled = self._database.lifetime_candidates(query, now, limits, rolled_only=True)
+        return self._database.unrolled_lifetime_breakers(query, now, limits) + sum(
+            1 for record in rolled
+            if status_of(record["status"], record.get("expires_at"), now) is Status.ACTIVE
+            and violation(policy, record)
+        )
 
     def _policy(self, meta: dict[str, Any]) -> Policy:
         return stored_policy(meta, self.path)
@@ -1024,7 +1095,8 @@ class Repository:
             events.append(self._event(
                 "member.remove", None,
                 f"removed {login} ({record['role']}); "
-                + (f"the {kept} key{'' if kept == 1 else 's'} they created stay" if kept else "they created no keys"),
+                + (f"the {kept} key{'' if kept == 1 else 's'} they created stay" if kept
+                   else "they created no keys"),
             ))
         return _stored_member(record)
 
@@ -1170,18 +1242,21 @@ class Repository:
 
     # -- audit ----------------------------------------------------------------------------
 
-    def history(self, key_id: str | None = None) -> list[AuditEvent]:
-        """Audit events newest first: all this member may see, or those of one key."""
+    def history(self, key_id: str | None = None, *, limit: int | None = None) -> list[AuditEvent]:
+        """Audit events newest first: all this member may see, or those of one key; with
+        ``limit``, the newest that many (on PostgreSQL only those are read)."""
         data = self._current()
         role = self._role(data)
         if key_id is not None:
             self._visible_record(data, key_id)
         if self.is_postgres:
             visible_to = None if access.sees_every_key(role) else self.login
-            return [AuditEvent.model_validate(event) for event in
-                    reversed(self.backend.audit_records(key_id, visible_to=visible_to))]
+            newest = None if limit is None else max(0, limit)
+            records = self._database.audit_records(key_id, visible_to=visible_to, newest=newest)
+            return [AuditEvent.model_validate(event) for event in reversed(records)]
         with collector_paused():
-            return self._visible_events(key_id, data["keys"], access.sees_every_key(role))
+            events = self._visible_events(key_id, data["keys"], access.sees_every_key(role))
+        return events if limit is None else events[:max(0, limit)]
 
     def _visible_events(
         self, key_id: str | None, keys: dict[str, Any], sees_all: bool
@@ -1372,3 +1447,20 @@ __all__ = [
     "account_exists", "NO_EXPIRY", "Policy", "PolicyViolation", "RolledKey",
     "WebSettings", "MobileSettings", "KeyDraft", "KeyChanges",
 ]
+
+
+def _project_names(data: Mapping[str, Any]) -> dict[str, str]:
+    """Project id → name, as key views show them."""
+    return {pid: project.get("name", pid) for pid, project in data["projects"].items()}
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _validated(model: type[ModelT], data: ModelT | dict[str, Any]) -> ModelT:
+    """``data`` as ``model``: as given when it is one already, else validated
+    (:class:`InvalidInput` by field)."""
+    if isinstance(data, model):
+        return data
+    validated: ModelT = validate_or_raise(model, data)
+    return validated

@@ -284,7 +284,8 @@ class UsageRecorder:
                 entry.days = {day: counts for day, counts in entry.days.items() if day >= oldest}
                 usage[key_id] = entry.as_stored()  # a new dict: readers may hold the old one
                 if tally.seen is not None and self._last_used_is_stale(record, tally.seen):
-                    transaction.keys[key_id] = {**record, "last_used_at": tally.seen}  # no revision bump: use is not an edit
+                    # No revision bump: use is not an edit.
+                    transaction.keys[key_id] = {**record, "last_used_at": tally.seen}
             transaction.changed()
         if spool_state is not None:
             meta[SPOOL_STATE] = spool_state

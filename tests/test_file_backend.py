@@ -57,7 +57,9 @@ def test_a_change_writes_the_file_and_its_audit_events_together(demo_store: File
 
 @pytest.mark.parametrize("sort", [KeySort.CREATED_DESC, KeySort.CREATED_ASC, KeySort.SCOPE])
 @pytest.mark.parametrize("text", ["", "prod", "web checkout"])
-def test_windows_follow_the_key_lists_order_and_filter(demo_store: FileBackend, sort: KeySort, text: str) -> None:
+def test_windows_follow_the_key_lists_order_and_filter(
+    demo_store: FileBackend, sort: KeySort, text: str
+) -> None:
     from store.models import KeyView
     from store.repository import ALL_PROJECTS
 
@@ -86,5 +88,7 @@ def test_last_used_times_only_move_forward(demo_store: FileBackend) -> None:
 def test_a_developer_sees_organisation_events_and_their_own_keys_events(demo_store: FileBackend) -> None:
     visible = demo_store.audit_records(visible_to="tnguyen")
     keys = demo_store.storage.current()["keys"]
-    assert visible and all(r.get("key_id") is None or keys[r["key_id"]]["created_by"] == "tnguyen" for r in visible)
+    assert visible and all(
+        r.get("key_id") is None or keys[r["key_id"]]["created_by"] == "tnguyen" for r in visible
+    )
     assert len(visible) < len(demo_store.audit_records())

@@ -57,7 +57,8 @@ def make_store(url: str, *, upto_version: int = SCHEMA_VERSION) -> PostgresBacke
     if upto_version == SCHEMA_VERSION:
         with backend.transaction() as transaction:
             transaction.projects["prj_000001"] = {
-                "id": "prj_000001", "name": "Storefront", "deployed": True, "created_at": NOW, "created_by": owner,
+                "id": "prj_000001", "name": "Storefront", "deployed": True, "created_at": NOW,
+                "created_by": owner,
             }
             transaction.changed()
     return backend
@@ -70,7 +71,9 @@ def backend_identity(url: str) -> str:
         return connection.execute("SELECT session_user").fetchone()[0]
 
 
-def add_key(backend: PostgresBackend, name: str = "Checkout widget", *, login: str | None = None) -> tuple[dict, str]:
+def add_key(
+    backend: PostgresBackend, name: str = "Checkout widget", *, login: str | None = None
+) -> tuple[dict, str]:
     """Store a new Web key through a transaction (as create_key will); return record and secret."""
     login = login or backend.identity()
     draft = KeyDraft.model_validate({
@@ -121,7 +124,8 @@ def python_for_others() -> list[str]:
 def _foreign_path() -> dict[str, str]:
     import sysconfig
 
-    folders = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], str(Path(__file__).parents[1])]
+    paths = sysconfig.get_paths()
+    folders = [paths["purelib"], paths["platlib"], str(Path(__file__).parents[1])]
     return {"PYTHONPATH": os.pathsep.join(dict.fromkeys(folders)), "HOME": "/tmp"}
 
 
@@ -147,7 +151,9 @@ def test_init_makes_the_schema_the_group_role_and_the_first_audit_event(pg_url: 
     database = pg_url.split("/")[3].split("?")[0]
     assert backend.group_role() == group_role_for(database)
     # A second init changes nothing.
-    again = PostgresBackend(pg_url).create({"organisation": "Other"}, {"login": identity, "role": "owner"}, [])
+    again = PostgresBackend(pg_url).create(
+        {"organisation": "Other"}, {"login": identity, "role": "owner"}, []
+    )
     assert again is False
     assert backend.meta()["organisation"] == "Acme Studio"
 
@@ -178,7 +184,9 @@ def test_opening_an_older_schema_migrates_it_once(pg_url: str, pg_server) -> Non
     assert PostgresBackend(pg_url).migrate() == []  # nothing left to do
 
 
-def test_two_processes_opening_an_old_schema_migrate_it_exactly_once(pg_url: str, pg_server, tmp_path: Path) -> None:
+def test_two_processes_opening_an_old_schema_migrate_it_exactly_once(
+    pg_url: str, pg_server, tmp_path: Path
+) -> None:
     make_store(pg_url, upto_version=1).close()
     start = tmp_path / "start"
     workers = [
@@ -260,7 +268,8 @@ def _wait_until_no_session_holds(pg_server, pg_url: str) -> None:
     with pg_server.admin() as admin:
         for _ in range(3000):
             busy = admin.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state LIKE 'idle in transaction%%'",
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = %s AND state LIKE 'idle in transaction%%'",
                 (database,),
             ).fetchone()[0]
             if busy == 0:
@@ -301,9 +310,11 @@ def test_a_second_change_of_a_key_waits_for_the_first_and_builds_on_it(pg_url: s
     thread.start()
     holding.wait(30)
     # While the first holds the row, a change that may not wait is refused in one line...
-    with pytest.raises(StoreUnusable, match="another session has held the key"):
-        with other.transaction(timeout=0.05) as transaction:
-            transaction.keys[record["id"]]
+    with (
+        pytest.raises(StoreUnusable, match="another session has held the key"),
+        other.transaction(timeout=0.05) as transaction,
+    ):
+        transaction.keys[record["id"]]
     release.set()
     thread.join(30)
     # ...and one that waits sees the first's revision, so nothing is undone.
@@ -347,7 +358,8 @@ def test_verify_lookup_answers_while_a_writer_holds_the_key(pg_url: str) -> None
 
     def writer() -> None:
         with backend.transaction() as transaction:
-            transaction.keys[record["id"]] = stamped(transaction.keys[record["id"]], NOW, "a", status="revoked")
+            key = transaction.keys[record["id"]]
+            transaction.keys[record["id"]] = stamped(key, NOW, "a", status="revoked")
             transaction.changed()
             holding.set()
             release.wait(60)
@@ -435,7 +447,9 @@ def _python_rows(records, names, query: KeyQuery):
     rows = [r for r in rows if query.include_revoked or r["status"] != "revoked"]
     rows = [r for r in rows if query.scope is None or r["scope"] == query.scope]
     rows = [r for r in rows if all(
-        word in search_text(r, names.get(r.get("project_id"), ALL_PROJECTS) if r.get("project_id") else ALL_PROJECTS)
+        word in search_text(
+            r, names.get(r.get("project_id"), ALL_PROJECTS) if r.get("project_id") else ALL_PROJECTS
+        )
         for word in query.words
     )]
     return ordered(rows, query.sort)
@@ -489,7 +503,9 @@ def test_project_key_counts_and_the_change_marker(seeded) -> None:
     backend, records, _names = seeded
     counts = backend.project_key_counts()
     assert sum(counts.values()) == sum(1 for r in records if r["status"] != "revoked")
-    assert counts.get(None, 0) == sum(1 for r in records if r["status"] != "revoked" and not r.get("project_id"))
+    assert counts.get(None, 0) == sum(
+        1 for r in records if r["status"] != "revoked" and not r.get("project_id")
+    )
     marker = backend.change_marker()
     assert backend.change_marker() == marker
     add_key(backend, "One more")
@@ -542,7 +558,9 @@ def two_os_logins(pg_server):
     created = []
     try:
         for name in names:
-            subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", name], check=True, capture_output=True)
+            subprocess.run(
+                ["useradd", "-M", "-s", "/usr/sbin/nologin", name], check=True, capture_output=True
+            )
             created.append(name)
             with pg_server.admin() as admin:
                 admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
@@ -552,7 +570,9 @@ def two_os_logins(pg_server):
             subprocess.run(["userdel", name], check=False, capture_output=True)
 
 
-def test_identity_is_the_database_role_and_members_are_granted_the_group(pg_url: str, pg_server, two_os_logins) -> None:
+def test_identity_is_the_database_role_and_members_are_granted_the_group(
+    pg_url: str, pg_server, two_os_logins
+) -> None:
     alice, bob = two_os_logins
     backend = make_store(pg_url)
     as_os_login = pg_url.replace(f"{pg_server.superuser}@", "")  # libpq then uses the OS login
@@ -563,7 +583,10 @@ def test_identity_is_the_database_role_and_members_are_granted_the_group(pg_url:
     assert "permission denied" in outsider["error"]
 
     # members add refuses a role that does not exist.
-    with backend.transaction() as transaction, pytest.raises(InvalidInput, match="no database role 'nobody_here'"):
+    with (
+        backend.transaction() as transaction,
+        pytest.raises(InvalidInput, match="no database role 'nobody_here'"),
+    ):
         transaction.members["nobody_here"] = {"login": "nobody_here", "role": "developer"}
 
     assert run_worker("add_member", pg_url, alice, "owner") == {"added": alice}
@@ -577,7 +600,8 @@ def test_identity_is_the_database_role_and_members_are_granted_the_group(pg_url:
     refused = run_worker("add_member", as_os_login, "postgres", "developer", user=bob)
     assert "error" in refused
     # alice cannot pass herself off as bob: peer authentication maps OS login to role.
-    forged = run_worker("whoami", pg_server.conninfo(pg_url.split("/")[3].split("?")[0], user=bob), user=alice)
+    bobs_url = pg_server.conninfo(pg_url.split("/")[3].split("?")[0], user=bob)
+    forged = run_worker("whoami", bobs_url, user=alice)
     assert "error" in forged and "authentication failed" in forged["error"]
 
     # members remove revokes the group: bob is out at once.
@@ -613,7 +637,8 @@ def test_bulk_seed_loads_realistic_keys_with_copy(pg_url: str, pg_server) -> Non
     backend = seed_bulk(pg_url, keys=10_000, seed=3, clock=fixed_clock)
     assert backend.count(KeyQuery()) == 10_000
     assert backend.count(KeyQuery(include_revoked=False)) < 10_000  # some were revoked
-    assert {r["scope"] for r in backend.window(KeyQuery(sort=KeySort.SCOPE), 0, 10_000)} == {"web", "mobile", "analytics"}
+    scopes = {r["scope"] for r in backend.window(KeyQuery(sort=KeySort.SCOPE), 0, 10_000)}
+    assert scopes == {"web", "mobile", "analytics"}
     assert len(backend.members()) >= 5 and len(backend.projects()) == 12
     creates = [e for e in backend.audit_records() if e["action"] == "key.create"]
     assert len(creates) == 10_000
@@ -632,11 +657,13 @@ def test_bulk_seed_loads_realistic_keys_with_copy(pg_url: str, pg_server) -> Non
     assert backend.key_by_hash(newest["secret_hash"])["id"] == newest["id"]
     database = pg_url.split("/")[3].split("?")[0]
     with pg_server.admin(database) as admin:
-        indexes = {row[0] for row in admin.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'keys'")}
+        rows = admin.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'keys'")
+        indexes = {row[0] for row in rows}
     assert {"keys_secret_hash", "keys_created", "keys_scope", "keys_last_used", "keys_search"} <= indexes
     with pytest.raises(StoreUnusable, match="already holds a store"):
         seed_bulk(pg_url, keys=1)
-    assert set(KEY_COLUMNS) <= set(newest) | {"expires_at", "last_used_at", "previous_secret_hash", "project_id"}
+    optional = {"expires_at", "last_used_at", "previous_secret_hash", "project_id"}
+    assert set(KEY_COLUMNS) <= set(newest) | optional
 
 
 def test_code_written_for_the_file_layout_works_inside_a_change(pg_url: str) -> None:

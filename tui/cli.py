@@ -496,7 +496,12 @@ def _demo_on_postgres(command: Command, conninfo: str) -> int:
     from store.backends.bulk import seed_bulk
 
     args = command.args
-    backend = seed_bulk(conninfo, command._explicit_login, keys=args.keys)
+    progress = _seeding_progress()
+    try:
+        backend = seed_bulk(conninfo, command._explicit_login, keys=args.keys, progress=progress)
+    finally:
+        if progress is not None:
+            progress.done()
     place, login = backend.describe(), backend.identity()
     backend.close()
     print_line(f"Seeded a demo store with {args.keys:,} keys: {safe_text(place)}")

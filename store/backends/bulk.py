@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import random
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +25,9 @@ from .. import tokens
 from ..backend import search_text
 from ..errors import StoreUnusable
 from ..models import AuditEvent, Member, Role, Scope, to_iso, utc_now
-from .pg_schema import KEY_COLUMNS, KEY_INDEXES, TRIGRAM_INDEX
+from ..repository import ALL_PROJECTS
+from ..storage import collector_paused
+from .pg_schema import BULK_REBUILT_INDEXES, KEY_COLUMNS
 from .postgres import PostgresBackend, _has_index, _json, _notify, _session_user
 
 _BASE62_TABLE = bytes(ord(tokens.BASE62[byte % 62]) for byte in range(256))
@@ -66,6 +68,7 @@ def demo_key_rows(
         creator = rng.choice(everyone)
         age = timedelta(seconds=rng.randrange(history))
         expires_days = None
+        project: dict[str, Any] | None
         extra: dict[str, Any] = {}
         if scope is Scope.WEB:
             project = rng.choice(deployed)
@@ -102,8 +105,10 @@ def demo_key_rows(
             if expires_at is not None:
                 last_used = min(last_used, expires_at)
         project_id = project["id"] if project else None
-        where = f"project {project_id}" if project_id else demo.ALL_PROJECTS
-        events = [(created_at, creator, "key.create", key_id, f"created {scope.value} key {name!r} for {where}")]
+        where = f"project {project_id}" if project_id else ALL_PROJECTS
+        events = [(
+            created_at, creator, "key.create", key_id, f"created {scope.value} key {name!r} for {where}"
+        )]
         status, updated_at, updated_by = "active", created_at, creator
         if scope is not Scope.ANALYTICS:
             extra["secret"] = secret
@@ -118,7 +123,8 @@ def demo_key_rows(
             events.append((when, actor, "key.revoke", key_id, f"revoked {scope.value} key {name!r}"))
         extra.update(updated_at=updated_at, updated_by=updated_by)
         record = {"id": key_id, "name": name, "scope": scope.value, "project_id": project_id,
-                  "key_prefix": secret[:4 + tokens.VISIBLE_RANDOM_CHARS], "created_by": creator, "status": status}
+                  "key_prefix": secret[:4 + tokens.VISIBLE_RANDOM_CHARS], "created_by": creator,
+                  "status": status}
         row = [
             key_id, name, scope.value, project_id, status, created_at, creator, expires_at, last_used,
             record["key_prefix"], hashlib.sha256(secret.encode()).hexdigest(), None, 1,
@@ -135,11 +141,14 @@ def seed_bulk(
     seed: int | None = None,
     clock: Callable[[], datetime] = utc_now,
     chunk: int = 50_000,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PostgresBackend:
     """A new PostgreSQL store full of realistic demo data (store/seed.py's members, projects
     and keys), loaded with COPY: the key indexes are dropped during the load and rebuilt
     after it. ``login`` defaults to (and must be) the connected role. Refuses a database that
-    already holds a store."""
+    already holds a store. ``progress(made, keys)`` is called after each ``chunk`` of keys
+    and once with ``made == keys`` before the indexes are rebuilt (as :func:`store.seed.seed_demo`
+    calls it)."""
     if keys < 0:
         raise ValueError("keys must not be negative")
     backend = PostgresBackend(conninfo)
@@ -155,7 +164,8 @@ def seed_bulk(
     members = demo._members(login, start, events)
     projects = demo._projects(rng, login, start, events)
     owner = members[0]
-    meta = {"organisation": demo.ORGANISATION, "created_at": to_iso(start), "created_by": login}
+    meta = {"organisation": demo.ORGANISATION, "created_at": to_iso(start), "created_by": login,
+            "policy": demo.DEMO_POLICY}  # as the file demo has it
     if not backend.create(meta, owner, events):
         raise StoreUnusable(f"{backend.describe()} already holds a store: the demo seeds a new store only")
     names = {project["id"]: project["name"] for project in projects}
@@ -174,35 +184,65 @@ def seed_bulk(
                     "INSERT INTO members (login, role, data) VALUES (%s, %s, %s)",
                     (member["login"], Member.model_validate(member).role.value, _json(member)),
                 )
-            trigram = _has_index(connection, TRIGRAM_INDEX[0])
-            for name in [*KEY_INDEXES, *([TRIGRAM_INDEX[0]] if trigram else [])]:
-                connection.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
-            project_names: dict[str | None, str] = {**names, None: demo.ALL_PROJECTS}
+            rebuild = drop_key_indexes(connection)
+            project_names: dict[str | None, str] = {**names, None: ALL_PROJECTS}
             key_events: list[tuple[str, str, str, str, str]] = []
             remaining = keys
-            with demo.collector_paused():
+            with collector_paused():
                 while remaining > 0:
                     size = min(chunk, remaining)
                     remaining -= size
                     _copy_rows(connection, "keys", [*KEY_COLUMNS, "search_text", "extra"],
                                demo_key_rows(rng, size, now, members, projects, project_names), key_events)
+                    if progress is not None:
+                        progress(keys - remaining, keys)
                 key_events.sort(key=lambda event: event[0])  # the trail in time order
                 _copy_rows(connection, "audit", ["at", "actor", "action", "key_id", "detail"],
                            ((event, ()) for event in key_events), [])
-            for statement in KEY_INDEXES.values():
+            for statement in rebuild:
                 connection.execute(statement)
-            if trigram:
-                connection.execute(TRIGRAM_INDEX[1])
             _notify(connection, "store")
         connection.autocommit = True
-        connection.execute("ANALYZE keys")
-        connection.execute("ANALYZE audit")
+        vacuum_after_load(connection)
     finally:
         connection.close()
     return backend
 
 
-def _copy_rows(connection: Any, table: str, columns: list[str], rows: Iterable[tuple[Any, Any]], spill: list[Any]) -> None:
+def vacuum_after_load(connection: Any) -> None:
+    """``VACUUM ANALYZE`` the tables a bulk load filled (an autocommit connection): planner
+    statistics, and the visibility map that lets counts over an index (the expiring-soon
+    count) skip the table."""
+    for table in ("keys", "audit", "usage"):
+        connection.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(table)))
+
+
+def drop_key_indexes(connection: Any) -> list[str]:
+    """Drop the keys table's secondary indexes before a bulk load (inside its transaction);
+    return the statements that rebuild those that existed, to run after the load (one sort
+    per index instead of an index update per row)."""
+    rebuild = []
+    for name, statement in BULK_REBUILT_INDEXES.items():
+        if _has_index(connection, name):
+            connection.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+            rebuild.append(statement)
+    return rebuild
+
+
+def copy_rows(connection: Any, table: str, columns: list[str], rows: Iterable[Sequence[Any]]) -> None:
+    """COPY ``rows`` (values in the order of ``columns``) into ``table``."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        write = copy.write_row
+        for row in rows:
+            write(row)
+
+
+def _copy_rows(
+    connection: Any, table: str, columns: list[str], rows: Iterable[tuple[Any, Any]], spill: list[Any]
+) -> None:
     """COPY ``rows`` (each a (row, extras) pair) into ``table``; extras go to ``spill``."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))

@@ -282,6 +282,6 @@ def ordered(records: list[Record], sort: KeySort) -> list[Record]:
     if sort is KeySort.CREATED_ASC:
         return newest[::-1]
     if sort is KeySort.SCOPE:
-        rank = {scope: index for index, scope in enumerate(SCOPES_IN_ORDER)}
+        rank: dict[str | None, int] = {scope: index for index, scope in enumerate(SCOPES_IN_ORDER)}
         return sorted(newest, key=lambda r: rank.get(r.get("scope"), len(rank)))
     return sorted(newest, key=lambda r: (r.get("last_used_at") is not None, r.get("last_used_at") or ""), reverse=True)

@@ -3,9 +3,10 @@
 Everything travels: the meta document (organisation, policy), members, projects, every key
 record as stored (hashes, stored secrets, retired hashes of rolled keys, revisions), the audit
 trail in its order with its original times and actors, and the usage counters. The target
-must not hold a store yet; it is written all at once (PostgreSQL: one transaction; file: the
-usual temp file and rename, then the trail), so a failed migrate leaves no half store behind.
-The source is only read.
+must not hold a store yet; it is written all at once (PostgreSQL: one transaction, the keys,
+audit trail and usage loaded by COPY with the key indexes rebuilt after; file: the usual temp
+file and rename, then the trail), so a failed migrate leaves no half store behind. The source
+is only read.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from typing import Any
 from ..backend import KeyQuery, KeySort, Record, UsageCount
 from ..errors import InvalidInput, StoreUnusable
 from ..models import AuditEvent
+from ..storage import collector_paused
+from .bulk import copy_rows, drop_key_indexes, vacuum_after_load
 from .file import FileBackend
-from .postgres import PostgresBackend, PostgresTransaction
+from .pg_schema import KEY_COLUMNS
+from .postgres import PostgresBackend, PostgresTransaction, _key_values
 
 # Bookkeeping of the file store that means nothing elsewhere.
 FILE_ONLY_META = ("schema_version", "audit_pending", "usage_spool", "usage_pruned_on")
@@ -80,14 +84,48 @@ def _write_postgres(target: PostgresBackend, contents: Contents) -> None:
                 transaction.members[login] = member
         for project_id, project in contents.projects.items():
             transaction.projects[project_id] = project
-        for record in contents.keys:
-            transaction.keys[record["id"]] = record
-        _insert_usage(transaction, contents.usage)
+        _copy_contents(transaction.connection, contents)
         transaction.dirty = True
 
-    created = target.create(contents.meta, owner, contents.events, populate=populate)
+    # The audit trail goes in by COPY with the keys (in its order, after the owner's row).
+    created = target.create(contents.meta, owner, [], populate=populate)
     if not created:
         raise _occupied(target)
+    connection = target._connect(autocommit=True)
+    try:
+        with target._errors():
+            vacuum_after_load(connection)
+    finally:
+        connection.close()
+
+
+def _copy_contents(connection: Any, contents: Contents) -> None:
+    """Keys, audit trail and usage counters by COPY, the key indexes dropped meanwhile and
+    rebuilt after (all inside the migrate's one transaction)."""
+    connection.execute("SET LOCAL maintenance_work_mem = '512MB'")
+    rebuild = drop_key_indexes(connection)
+    names = {pid: project.get("name", pid) for pid, project in contents.projects.items()}
+    with collector_paused():
+        copy_rows(connection, "keys", [*KEY_COLUMNS, "search_text", "extra"], (
+            _key_values(record, _project_name(record.get("project_id"), names))
+            for record in contents.keys
+        ))
+        copy_rows(connection, "audit", ["at", "actor", "action", "key_id", "detail"], (
+            (event.at, event.actor, event.action, event.key_id, event.detail)
+            for event in contents.events
+        ))
+        copy_rows(connection, "usage", ["key_id", "day", "valid", "refused", "last_origin", "last_ip"], (
+            (c.key_id, c.day, c.valid, c.refused, c.last_origin, c.last_ip) for c in contents.usage
+        ))
+    for statement in rebuild:
+        connection.execute(statement)
+
+
+def _project_name(project_id: str | None, names: dict[str, str]) -> str:
+    """The project name a key's search text holds (as :class:`PostgresTransaction` writes it)."""
+    from ..repository import ALL_PROJECTS
+
+    return names.get(project_id, project_id) if project_id else ALL_PROJECTS
 
 
 def _occupied(target: Any) -> InvalidInput:
@@ -102,17 +140,6 @@ def _role_exists(target: PostgresBackend, login: str) -> bool:
     with psycopg.connect(target.conninfo, autocommit=True) as connection:
         found = connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone()
     return found is not None
-
-
-def _insert_usage(transaction: PostgresTransaction, usage: list[UsageCount]) -> None:
-    if not usage:
-        return
-    with transaction.connection.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO usage (key_id, day, valid, refused, last_origin, last_ip) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            [(c.key_id, c.day, c.valid, c.refused, c.last_origin, c.last_ip) for c in usage],
-        )
 
 
 def _write_file(target: FileBackend, contents: Contents) -> None:

@@ -7,7 +7,7 @@ A migration is never edited once released: a change of schema is a new version.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Columns of the keys table that a record's fields map onto; the rest of a record is ``extra``.
 KEY_COLUMNS = (
@@ -23,7 +23,9 @@ def iso_text(column: str) -> str:
     return f"to_char({column} AT TIME ZONE 'UTC', '{_ISO}')"
 
 
-KEY_SELECT = ", ".join(iso_text(f"k.{c}") if c in TIME_COLUMNS else f"k.{c}" for c in KEY_COLUMNS) + ", k.extra"
+KEY_SELECT = ", ".join(
+    iso_text(f"k.{c}") if c in TIME_COLUMNS else f"k.{c}" for c in KEY_COLUMNS
+) + ", k.extra"
 
 # -- schema ----------------------------------------------------------------------------------
 
@@ -86,12 +88,39 @@ CREATE SEQUENCE change_seq;
 KEY_INDEXES = {
     "keys_secret_hash": "CREATE UNIQUE INDEX keys_secret_hash ON keys (secret_hash)",
     "keys_created": "CREATE INDEX keys_created ON keys (created_at DESC, seq DESC)",
-    "keys_creator_created": "CREATE INDEX keys_creator_created ON keys (created_by, created_at DESC, seq DESC)",
+    "keys_creator_created": (
+        "CREATE INDEX keys_creator_created ON keys (created_by, created_at DESC, seq DESC)"
+    ),
     "keys_scope": "CREATE INDEX keys_scope ON keys (scope_rank, created_at DESC, seq DESC)",
     "keys_last_used": "CREATE INDEX keys_last_used ON keys (last_used_rank DESC, created_at DESC, seq DESC)",
     "keys_project": "CREATE INDEX keys_project ON keys (project_id)",
 }
-TRIGRAM_INDEX = ("keys_search", "CREATE INDEX keys_search ON keys USING gin (search_text gin_trgm_ops)")
+TRIGRAM_INDEX = (
+    "keys_search", "CREATE INDEX keys_search ON keys USING gin (search_text gin_trgm_ops)"
+)
+# Active keys by expiry (the expiring-soon list and its count): made by migration 4.
+EXPIRING_INDEX = (
+    "keys_expiring",
+    "CREATE INDEX IF NOT EXISTS keys_expiring ON keys (expires_at) WHERE status = 'active'",
+)
+# The version whose migration also tries pg_trgm and its index (where the server allows it:
+# an optional step, so a store made before, or where the extension was missing, gains it).
+TRIGRAM_VERSION = 4
+# Every secondary index of the keys table a bulk load drops and rebuilds (the trigram index
+# too, when the store has it).
+BULK_REBUILT_INDEXES = {
+    **KEY_INDEXES,
+    "keys_previous_hash": (
+        "CREATE INDEX IF NOT EXISTS keys_previous_hash ON keys (previous_secret_hash) "
+        "WHERE previous_secret_hash IS NOT NULL"
+    ),
+    "keys_retired_hashes": (
+        "CREATE INDEX IF NOT EXISTS keys_retired_hashes ON keys "
+        "USING gin ((extra -> 'retired_secret_hashes'))"
+    ),
+    EXPIRING_INDEX[0]: EXPIRING_INDEX[1],
+    TRIGRAM_INDEX[0]: TRIGRAM_INDEX[1],
+}
 
 # Forward migrations: version → statements that bring version-1 to it. Each runs once, in
 # order, in one transaction under the advisory lock.
@@ -113,6 +142,8 @@ CREATE INDEX keys_previous_hash ON keys (previous_secret_hash) WHERE previous_se
     3: """
 CREATE INDEX keys_retired_hashes ON keys USING gin ((extra -> 'retired_secret_hashes'));
 """,
+    # Expiring-soon lists and counts by an index range, not by reading every key.
+    4: EXPIRING_INDEX[1] + ";\n",
 }
 
 # What the group role may do, table by table: the audit can be appended to, never rewritten;

@@ -24,6 +24,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -47,6 +48,7 @@ from .pg_schema import (
     SCHEMA_V1,
     SCHEMA_VERSION,
     TRIGRAM_INDEX,
+    TRIGRAM_VERSION,
     iso_text,
 )
 
@@ -228,6 +230,8 @@ class PostgresBackend:
                             f"version {SCHEMA_VERSION}, which only the role that owns the tables "
                             "can make: have it open the store once"
                         ) from None
+                    if target == TRIGRAM_VERSION and not _has_index(connection, TRIGRAM_INDEX[0]):
+                        self.has_trigram = _try_trigram(connection)
                     _grant(connection, group, GRANTS.get(target, ()))
                     connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (target,))
                     applied.append(target)
@@ -313,7 +317,7 @@ class PostgresBackend:
     def snapshot(self) -> Mapping[str, Any]:
         """The store in the file layout (``_meta``, ``keys``, ``projects``, ``members``), each
         table read on first use, for read-only code written against the file store; keys are
-        looked up by id (iterating them reads every key: use windows for lists)."""
+        looked up by id (iterating them is refused: lists are windows)."""
         return _Snapshot(self)
 
     def group_role(self) -> str:
@@ -374,56 +378,107 @@ class PostgresBackend:
                 ).fetchone()
         return _key_record(row) if row else None
 
-    def window(self, query: KeyQuery, offset: int, limit: int, *, after: str | None = None) -> list[Record]:
+    def window(
+        self, query: KeyQuery, offset: int, limit: int, *, after: str | None = None
+    ) -> list[Record]:
         """``limit`` keys of ``query`` from position ``offset``; with ``after`` (a key id), from
         ``offset`` places past that key (keyset paging: the anchor's sort values bound an index
         scan, so a window deep down costs what one at the top does)."""
         where, params = _conditions(query)
         offset, limit = max(0, offset), max(0, limit)
         with self._connection("read") as connection:
+            few = _matches_few(connection, query, where, params)
             if after is None:
-                return _select_window(connection, query.sort, where, params, offset, limit)
+                return _select_window(connection, query.sort, where, params, offset, limit, few=few)
             anchor = _anchor(connection, after)
             if anchor is None:
                 return []
             rows: list[Record] = []
-            for condition, values in _following(query.sort, anchor):
+            for condition, values in _keyset(query.sort, anchor, after=True):
                 wanted = offset + limit - len(rows)
                 if wanted <= 0:
                     break
-                rows += _select_window(connection, query.sort, [*where, condition], [*params, *values], 0, wanted)
+                rows += _select_window(
+                    connection, query.sort, [*where, condition], [*params, *values], 0, wanted, few=few
+                )
             return rows[offset:offset + limit]
 
     def count(self, query: KeyQuery, *, at_most: int | None = None) -> int:
         """How many keys ``query`` matches; with ``at_most``, counting stops there (a status
         line can say "10,000+" after a few ms instead of counting 500,000 matches)."""
         where, params = _conditions(query)
-        if at_most is None:
-            statement = sql.SQL("SELECT count(*) FROM keys k {where}").format(where=_where(where))
-        else:
-            statement = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM keys k {where} LIMIT %s) matches").format(
-                where=_where(where)
-            )
-            params = [*params, max(0, at_most)]
         with self._connection("read") as connection:
-            return connection.execute(statement, params).fetchone()[0]
+            if at_most is None:
+                return _count_rows(connection, where, params)
+            statement = sql.SQL(
+                "SELECT count(*) FROM (SELECT 1 FROM keys k {where} LIMIT %s) matches"
+            ).format(where=_where(where))
+            return int(connection.execute(statement, [*params, max(0, at_most)]).fetchone()[0])
 
     def position(self, query: KeyQuery, key_id: str) -> int | None:
         """How many keys of ``query`` come before ``key_id``; None if it is not among them."""
         where, params = _conditions(query)
         with self._connection("read") as connection:
-            present = connection.execute(
-                sql.SQL("SELECT 1 FROM keys k {where}").format(where=_where([*where, sql.SQL("k.id = %s")])),
-                [*params, key_id],
-            ).fetchone()
-            anchor = _anchor(connection, key_id) if present else None
+            if not _count_rows(connection, [*where, sql.SQL("k.id = %s")], [*params, key_id]):
+                return None
+            anchor = _anchor(connection, key_id)
             if anchor is None:
                 return None
-            before = 0
-            for condition, values in _preceding(query.sort, anchor):
-                statement = sql.SQL("SELECT count(*) FROM keys k {where}").format(where=_where([*where, condition]))
-                before += connection.execute(statement, [*params, *values]).fetchone()[0]
-            return before
+            return sum(
+                _count_rows(connection, [*where, condition], [*params, *values])
+                for condition, values in _keyset(query.sort, anchor, after=False)
+            )
+
+    def expiring(self, query: KeyQuery, now: str, until: str) -> list[Record]:
+        """The active keys of ``query`` whose expiry lies after ``now`` and no later than
+        ``until``, soonest first (ties oldest first): a range of the ``keys_expiring`` index."""
+        where, params = _expiring_conditions(query, now, until)
+        statement = sql.SQL(
+            "SELECT {columns} FROM keys k {where} ORDER BY k.expires_at, k.created_at, k.seq"
+        ).format(columns=sql.SQL(KEY_SELECT), where=_where(where))
+        with self._connection("read") as connection:
+            rows = connection.execute(statement, params).fetchall()
+        return [_key_record(row) for row in rows]
+
+    def expiring_count(self, query: KeyQuery, now: str, until: str) -> int:
+        """How many keys :meth:`expiring` lists (an index-only count)."""
+        with self._connection("read") as connection:
+            return _count_rows(connection, *_expiring_conditions(query, now, until))
+
+    def lifetime_candidates(
+        self, query: KeyQuery, now: str, limits: Mapping[str, int], *, rolled_only: bool = False,
+        offset: int = 0, limit: int | None = None,
+    ) -> list[Record]:
+        """The keys of ``query`` that may break a maximum lifetime (scope → days), oldest
+        first: active, not expired at ``now``, of a limited scope, and without an expiry,
+        rolled, or expiring past creation + the limit. A superset: the repository's
+        :func:`store.policy.violation` decides each, so the answer is the file store's.
+        ``rolled_only`` keeps the rolled keys only (whose lifetime counts from the roll);
+        ``offset`` and ``limit`` page through the candidates."""
+        if not limits:
+            return []
+        where, params = _lifetime_conditions(query, now, limits, exact=False)
+        if rolled_only:
+            where.append(sql.SQL("k.extra ? 'rolled_at'"))
+        statement = sql.SQL(
+            "SELECT {columns} FROM keys k {where} ORDER BY {order} LIMIT %s OFFSET %s"
+        ).format(
+            columns=sql.SQL(KEY_SELECT), where=_where(where), order=sql.SQL(_ORDER[KeySort.CREATED_ASC]),
+        )
+        params += [limit, max(0, offset)]  # LIMIT NULL: no limit
+        with self._connection("read") as connection:
+            rows = connection.execute(statement, params).fetchall()
+        return [_key_record(row) for row in rows]
+
+    def unrolled_lifetime_breakers(self, query: KeyQuery, now: str, limits: Mapping[str, int]) -> int:
+        """How many keys of ``query`` never rolled break a maximum lifetime (exact: their
+        lifetime runs from creation); rolled ones are :meth:`lifetime_candidates`'."""
+        if not limits:
+            return 0
+        where, params = _lifetime_conditions(query, now, limits, exact=True)
+        where.append(sql.SQL("NOT (k.extra ? 'rolled_at')"))
+        with self._connection("read") as connection:
+            return _count_rows(connection, where, params)
 
     def project_key_counts(self, *, created_by: str | None = None) -> dict[str | None, int]:
         """Keys not revoked per project id (None: All organization projects)."""
@@ -513,13 +568,16 @@ class PostgresBackend:
         ids = list(times)
         with self._connection("verify") as connection, connection.transaction():
             connection.execute(f"SET LOCAL lock_timeout = '{USAGE_LOCK_TIMEOUT}'")
-            existing = {row[0] for row in connection.execute("SELECT id FROM keys WHERE id = ANY(%s)", (ids,))}
+            existing = {
+                row[0] for row in connection.execute("SELECT id FROM keys WHERE id = ANY(%s)", (ids,))
+            }
             locked = [row[0] for row in connection.execute(
                 "SELECT id FROM keys WHERE id = ANY(%s) FOR UPDATE SKIP LOCKED", (ids,)
             )]
             if locked:
                 connection.execute(
-                    "UPDATE keys k SET last_used_at = v.at FROM unnest(%s::text[], %s::timestamptz[]) v(id, at) "
+                    "UPDATE keys k SET last_used_at = v.at "
+                    "FROM unnest(%s::text[], %s::timestamptz[]) v(id, at) "
                     "WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.at)",
                     (locked, [times[key_id] for key_id in locked]),
                 )
@@ -533,14 +591,15 @@ class PostgresBackend:
             for batch in chunks(counts, 1000):
                 connection.execute(
                     "INSERT INTO usage AS u (key_id, day, valid, refused, last_origin, last_ip) "
-                    "SELECT * FROM unnest(%s::text[], %s::date[], %s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
+                    "SELECT * FROM unnest(%s::text[], %s::date[], %s::bigint[], %s::bigint[], "
+                    "%s::text[], %s::text[]) "
                     "ON CONFLICT (key_id, day) DO UPDATE SET valid = u.valid + excluded.valid, "
                     "refused = u.refused + excluded.refused, "
                     "last_origin = coalesce(excluded.last_origin, u.last_origin), "
                     "last_ip = coalesce(excluded.last_ip, u.last_ip)",
                     [list(column) for column in zip(*(
                         (c.key_id, c.day, c.valid, c.refused, c.last_origin, c.last_ip) for c in batch
-                    ))],
+                    ), strict=True)],
                 )
 
     def usage(self, key_id: str, since_day: str) -> list[UsageCount]:
@@ -563,8 +622,11 @@ class PostgresBackend:
 
     # -- audit --------------------------------------------------------------------------------
 
-    def audit_records(self, key_id: str | None = None, *, visible_to: str | None = None) -> list[Record]:
-        """Audit events oldest first: all, one key's, or those ``visible_to`` may see."""
+    def audit_records(
+        self, key_id: str | None = None, *, visible_to: str | None = None, newest: int | None = None
+    ) -> list[Record]:
+        """Audit events oldest first: all, one key's, or those ``visible_to`` may see; with
+        ``newest``, only the newest that many (a backward scan of the primary key)."""
         where: list[Any] = []
         params: list[Any] = []
         if key_id is not None:
@@ -572,16 +634,18 @@ class PostgresBackend:
             params.append(key_id)
         if visible_to is not None:
             where.append(sql.SQL(
-                "(a.key_id IS NULL OR EXISTS (SELECT 1 FROM keys k WHERE k.id = a.key_id AND k.created_by = %s))"
+                "(a.key_id IS NULL OR EXISTS "
+                "(SELECT 1 FROM keys k WHERE k.id = a.key_id AND k.created_by = %s))"
             ))
             params.append(visible_to)
         statement = sql.SQL(
-            "SELECT {at}, a.actor, a.action, a.key_id, a.detail FROM audit a {where} ORDER BY a.id"
+            "SELECT {at}, a.actor, a.action, a.key_id, a.detail FROM audit a {where} "
+            "ORDER BY a.id DESC LIMIT %s"
         ).format(at=sql.SQL(iso_text("a.at")), where=_where(where))
         with self._connection("read") as connection:
-            rows = connection.execute(statement, params).fetchall()
+            rows = connection.execute(statement, [*params, newest]).fetchall()  # NULL: all
         return [{"at": at, "actor": actor, "action": action, "key_id": kid, "detail": detail}
-                for at, actor, action, kid, detail in rows]
+                for at, actor, action, kid, detail in reversed(rows)]
 
 
 class _Snapshot(Mapping[str, Any]):
@@ -618,16 +682,15 @@ class _Snapshot(Mapping[str, Any]):
 
 
 class _KeyLookup(Mapping[str, Record]):
-    """Keys by id, each read when asked; iterating reads them all (oldest first)."""
+    """Keys by id, each read when asked (one indexed lookup, remembered). Never iterated:
+    listing keys goes through windows (indexed SQL), not through every row; ``len()`` is an
+    indexed count."""
 
     def __init__(self, backend: PostgresBackend) -> None:
         self._backend = backend
         self._seen: dict[str, Record | None] = {}
-        self._all: dict[str, Record] | None = None
 
     def get(self, key: str, default: Any = None) -> Any:
-        if self._all is not None:
-            return self._all.get(key, default)
         if key not in self._seen:
             self._seen[key] = self._backend.key(key) if isinstance(key, str) else None
         found = self._seen[key]
@@ -642,20 +705,11 @@ class _KeyLookup(Mapping[str, Record]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None
 
-    def _every(self) -> dict[str, Record]:
-        if self._all is None:
-            rows = self._backend.window(KeyQuery(sort=KeySort.CREATED_ASC), 0, EVERY_ROW)
-            self._all = {record["id"]: record for record in rows}
-        return self._all
-
     def __iter__(self) -> Iterator[str]:
-        return iter(self._every())
+        raise TypeError("the keys of a PostgreSQL store are read through windows, not all at once")
 
     def __len__(self) -> int:
-        return len(self._every())
-
-
-EVERY_ROW = 2**62  # a LIMIT that never stops a window
+        return self._backend.count(KeyQuery())
 
 
 class ChangeListener:
@@ -723,7 +777,8 @@ class PostgresTransaction:
     def group_role(self) -> str:
         """The store's group role."""
         if self._group_role is None:
-            self._group_role = self.connection.execute("SELECT group_role FROM meta WHERE id = 1").fetchone()[0]
+            row = self.connection.execute("SELECT group_role FROM meta WHERE id = 1").fetchone()
+            self._group_role = row[0]
         return self._group_role
 
     def changed(self) -> None:
@@ -823,7 +878,9 @@ class _KeyRows(_Rows):
     """Keys, locked ``FOR UPDATE`` when read; never iterated (use windows) nor deleted."""
 
     def _select(self, key: str) -> Record | None:
-        row = self.connection.execute(f"SELECT {KEY_SELECT} FROM keys k WHERE k.id = %s FOR UPDATE", (key,)).fetchone()
+        row = self.connection.execute(
+            f"SELECT {KEY_SELECT} FROM keys k WHERE k.id = %s FOR UPDATE", (key,)
+        ).fetchone()
         return _key_record(row) if row else None
 
     def _select_all(self) -> dict[str, Record]:
@@ -910,15 +967,21 @@ class _MemberRows(_Rows):
     the database role of that name (which must exist), removing one revokes it."""
 
     def _select(self, key: str) -> Record | None:
-        row = self.connection.execute("SELECT data FROM members WHERE login = %s FOR SHARE", (key,)).fetchone()
+        row = self.connection.execute(
+            "SELECT data FROM members WHERE login = %s FOR SHARE", (key,)
+        ).fetchone()
         return row[0] if row else None
 
     def _select_all(self) -> dict[str, Record]:
-        return dict(self.connection.execute("SELECT login, data FROM members ORDER BY login FOR SHARE").fetchall())
+        return dict(self.connection.execute(
+            "SELECT login, data FROM members ORDER BY login FOR SHARE"
+        ).fetchall())
 
     def _write(self, key: str, record: Record, before: Record | None) -> None:
         if record.get("login") != key or record.get("role") not in ROLES:
-            raise InvalidInput({"login": f"a member record stored as {key!r} must have that login and a role"})
+            raise InvalidInput({
+                "login": f"a member record stored as {key!r} must have that login and a role"
+            })
         if not _role_exists(self.connection, key):
             raise InvalidInput({"login": (
                 f"there is no database role {key!r}: members of a PostgreSQL store are database "
@@ -929,7 +992,8 @@ class _MemberRows(_Rows):
             _insert_member(self.connection, group_role, record)
         else:
             self.connection.execute(
-                "UPDATE members SET role = %s, data = %s WHERE login = %s", (record["role"], _json(record), key)
+                "UPDATE members SET role = %s, data = %s WHERE login = %s",
+                (record["role"], _json(record), key),
             )
             if (before.get("role") == "owner") != (record["role"] == "owner"):
                 _grant_membership(self.connection, group_role, key, admin=record["role"] == "owner")
@@ -961,48 +1025,145 @@ assert SCOPES_IN_ORDER == ("web", "mobile", "analytics")  # the scope_rank colum
 def _anchor(connection: Any, key_id: str) -> tuple[Any, ...] | None:
     """A key's sort values: scope rank, created at, stored order, last-used rank."""
     return connection.execute(
-        "SELECT scope_rank, created_at::text, seq, last_used_rank::text FROM keys WHERE id = %s", (key_id,)
+        "SELECT scope_rank, created_at::text, seq, last_used_rank::text FROM keys WHERE id = %s",
+        (key_id,),
     ).fetchone()
 
 
 def _select_window(
-    connection: Any, sort: KeySort, where: list[sql.Composable], params: list[Any], offset: int, limit: int,
+    connection: Any, sort: KeySort, where: list[sql.Composable], params: list[Any],
+    offset: int, limit: int, *, few: bool = False,
 ) -> list[Record]:
-    statement = sql.SQL("SELECT {columns} FROM keys k {where} ORDER BY {order} LIMIT %s OFFSET %s").format(
-        columns=sql.SQL(KEY_SELECT), where=_where(where), order=sql.SQL(_ORDER[sort]),
+    """One window. ``few``: the conditions match few keys, so they are all fetched (the
+    pg_trgm index) and sorted, instead of walking the sort's index until enough match (which
+    the planner may choose for a LIMIT when it overestimates how many match: two words
+    that rarely meet walk the whole index)."""
+    if few:
+        template = (
+            "WITH k AS MATERIALIZED (SELECT * FROM keys k {where}) "
+            "SELECT {columns} FROM k ORDER BY {order} LIMIT %s OFFSET %s"
+        )
+    else:
+        template = "SELECT {columns} FROM keys k {where} ORDER BY {order} LIMIT %s OFFSET %s"
+    statement = sql.SQL(template).format(
+        columns=sql.SQL(KEY_SELECT), where=_where(where), order=sql.SQL(_ORDER[sort])
     )
-    return [_key_record(row) for row in connection.execute(statement, [*params, limit, offset]).fetchall()]
+    rows = connection.execute(statement, [*params, limit, offset]).fetchall()
+    return [_key_record(row) for row in rows]
 
 
-def _following(sort: KeySort, anchor: tuple[Any, ...]) -> list[tuple[sql.Composable, list[Any]]]:
-    """Conditions, in order, for the keys after ``anchor`` in ``sort``: each bounds an index
-    scan by constants (the scope order, ascending then descending, needs two)."""
+FEW_MATCHES = 1000  # a filter matching fewer keys than this is fetched whole and sorted
+
+
+def _matches_few(connection: Any, query: KeyQuery, where: list[sql.Composable], params: list[Any]) -> bool:
+    """Whether a word filter matches fewer than :data:`FEW_MATCHES` keys (a capped count)."""
+    if not query.words:
+        return False
+    statement = sql.SQL(
+        "SELECT count(*) FROM (SELECT 1 FROM keys k {where} LIMIT %s) matches"
+    ).format(where=_where(where))
+    return int(connection.execute(statement, [*params, FEW_MATCHES]).fetchone()[0]) < FEW_MATCHES
+
+
+def _count_rows(connection: Any, where: list[sql.Composable], params: list[Any]) -> int:
+    statement = sql.SQL("SELECT count(*) FROM keys k {where}").format(where=_where(where))
+    return int(connection.execute(statement, params).fetchone()[0])
+
+
+Condition = tuple[sql.Composable, list[Any]]
+
+
+def _keyset(sort: KeySort, anchor: tuple[Any, ...], *, after: bool) -> list[Condition]:
+    """Conditions, in ``sort``'s order, that together select the keys after ``anchor`` (or,
+    with ``after=False``, before it). Each bounds an index scan by constants; the scope
+    order (rank ascending, then newest first) needs two."""
     rank, created, seq, last_used = anchor
-    if sort is KeySort.CREATED_DESC:
-        return [(sql.SQL("(k.created_at, k.seq) < (%s::timestamptz, %s)"), [created, seq])]
-    if sort is KeySort.CREATED_ASC:
-        return [(sql.SQL("(k.created_at, k.seq) > (%s::timestamptz, %s)"), [created, seq])]
+    newest_first = sort is not KeySort.CREATED_ASC
+    # Past the anchor in a newest-first order means older, i.e. smaller values.
+    op = "<" if after == newest_first else ">"
+    if sort is KeySort.SCOPE:
+        same_rank: Condition = (
+            sql.SQL(f"k.scope_rank = %s AND (k.created_at, k.seq) {op} (%s::timestamptz, %s)"),
+            [rank, created, seq],
+        )
+        other_ranks: Condition = (sql.SQL("k.scope_rank > %s" if after else "k.scope_rank < %s"), [rank])
+        return [same_rank, other_ranks] if after else [other_ranks, same_rank]
     if sort is KeySort.LAST_USED:
-        return [(sql.SQL("(k.last_used_rank, k.created_at, k.seq) < (%s::timestamptz, %s::timestamptz, %s)"), [last_used, created, seq])]
-    return [
-        (sql.SQL("k.scope_rank = %s AND (k.created_at, k.seq) < (%s::timestamptz, %s)"), [rank, created, seq]),
-        (sql.SQL("k.scope_rank > %s"), [rank]),
-    ]
+        return [(
+            sql.SQL(f"(k.last_used_rank, k.created_at, k.seq) {op} (%s::timestamptz, %s::timestamptz, %s)"),
+            [last_used, created, seq],
+        )]
+    return [(sql.SQL(f"(k.created_at, k.seq) {op} (%s::timestamptz, %s)"), [created, seq])]
 
 
-def _preceding(sort: KeySort, anchor: tuple[Any, ...]) -> list[tuple[sql.Composable, list[Any]]]:
-    """Conditions that together select the keys before ``anchor`` in ``sort``."""
-    rank, created, seq, last_used = anchor
-    if sort is KeySort.CREATED_DESC:
-        return [(sql.SQL("(k.created_at, k.seq) > (%s::timestamptz, %s)"), [created, seq])]
-    if sort is KeySort.CREATED_ASC:
-        return [(sql.SQL("(k.created_at, k.seq) < (%s::timestamptz, %s)"), [created, seq])]
-    if sort is KeySort.LAST_USED:
-        return [(sql.SQL("(k.last_used_rank, k.created_at, k.seq) > (%s::timestamptz, %s::timestamptz, %s)"), [last_used, created, seq])]
-    return [
-        (sql.SQL("k.scope_rank < %s"), [rank]),
-        (sql.SQL("k.scope_rank = %s AND (k.created_at, k.seq) > (%s::timestamptz, %s)"), [rank, created, seq]),
+def _lifetime_conditions(
+    query: KeyQuery, now: str, limits: Mapping[str, int], *, exact: bool
+) -> tuple[list[sql.Composable], list[Any]]:
+    """Active keys, not expired at ``now``, of a limited scope, without an expiry or expiring
+    on a UTC day after creation + the limit (:func:`store.policy.within_lifetime`); unless
+    ``exact``, rolled keys too (their lifetime counts from the roll: decided in Python)."""
+    where, params = _conditions(query)
+    rolled = "" if exact else "k.extra ? 'rolled_at' OR "
+    breaking = []
+    for scope, days in limits.items():
+        breaking.append(sql.SQL(
+            "(k.scope = %s AND (k.expires_at IS NULL OR " + rolled
+            + "(k.expires_at AT TIME ZONE 'UTC')::date "
+            "> (k.created_at AT TIME ZONE 'UTC' + %s * interval '1 day')::date))"
+        ))
+        params += [scope, int(days)]
+    where += [
+        sql.SQL("k.status = 'active'"),
+        sql.SQL("({})").format(sql.SQL(" OR ").join(breaking)),
+        sql.SQL("(k.expires_at IS NULL OR k.expires_at > %s::timestamptz)"),
     ]
+    return where, [*params, now]
+
+
+def _preceding(sort: KeySort, anchor: tuple[Any, ...]) -> list[Condition]:
+    """The keys before ``anchor`` in ``sort``, in its order (see :func:`_keyset`)."""
+    return _keyset(sort, anchor, after=False)
+
+
+def _expiring_conditions(query: KeyQuery, now: str, until: str) -> tuple[list[sql.Composable], list[Any]]:
+    return _conditions(replace(query, expiring=(now, until)))
+
+
+# What store/find.py matches beside the stored text: the status as shown at a moment, and
+# "never used" / "unused" for a key never used. A word that is part of none of these is
+# matched against the stored text alone, which the pg_trgm index serves.
+_SHOWN_STATUSES = ("active", "disabled", "revoked", "expired")
+_NEVER_USED_WORDS = ("never", "used", "unused")
+
+
+def _word_condition(word: str, now: str | None) -> Condition:
+    """``word`` somewhere in a key's folded text (see :class:`store.backend.KeyQuery`)."""
+    pattern = "%" + _escape_like(word) + "%"
+    shown = [status for status in _SHOWN_STATUSES if word in status] if now is not None else []
+    never_used = any(word in text for text in _NEVER_USED_WORDS)
+    if not (shown or never_used):
+        # The text is folded when stored and the word here, so LIKE is exact; pg_trgm's GIN
+        # index serves it where the extension exists, a scan where it does not.
+        return sql.SQL("k.search_text LIKE %s"), [pattern]
+    # With ``now`` the status a word meets is the one shown then: the stored text ends with
+    # the stored status, so the text before it is matched and the shown status on its own.
+    text = "k.search_text" if now is None else "left(k.search_text, -(length(k.status) + 1))"
+    parts: list[sql.Composable] = [sql.SQL(f"{text} LIKE %s")]
+    params: list[Any] = [pattern]
+    for status in shown:
+        if status == "active":
+            parts.append(sql.SQL(
+                "(k.status = 'active' AND (k.expires_at IS NULL OR k.expires_at > %s::timestamptz))"
+            ))
+            params.append(now)
+        elif status == "expired":
+            parts.append(sql.SQL("(k.status = 'active' AND k.expires_at <= %s::timestamptz)"))
+            params.append(now)
+        else:
+            parts.append(sql.SQL("k.status = {}").format(sql.Literal(status)))
+    if never_used:
+        parts.append(sql.SQL("k.last_used_at IS NULL"))
+    return sql.SQL("({})").format(sql.SQL(" OR ").join(parts)), params
 
 
 def _conditions(query: KeyQuery) -> tuple[list[sql.Composable], list[Any]]:
@@ -1022,13 +1183,19 @@ def _conditions(query: KeyQuery) -> tuple[list[sql.Composable], list[Any]]:
         else:
             where.append(sql.SQL("k.project_id = %s"))
             params.append(query.project_id)
+    if query.expiring is not None:
+        where += [
+            sql.SQL("k.status = 'active'"),
+            sql.SQL("k.expires_at > %s::timestamptz"), sql.SQL("k.expires_at <= %s::timestamptz"),
+        ]
+        params += list(query.expiring)
+    for digest in query.secret_hashes:  # both unique-ish indexes, one BitmapOr
+        where.append(sql.SQL("(k.secret_hash = %s OR k.previous_secret_hash = %s)"))
+        params += [digest, digest]
     for word in query.words:
-        # The text is folded when stored and the word here, so LIKE is exact; pg_trgm's GIN
-        # index serves it where the extension exists, a scan where it does not.
         condition, values = _word_condition(word.casefold(), query.now)
         where.append(condition)
         params += values
-    _filter_conditions(query, where, params)
     return where, params
 
 
@@ -1043,7 +1210,8 @@ def _escape_like(word: str) -> str:
 
 
 def _key_record(row: tuple[Any, ...]) -> Record:
-    record = {column: value for column, value in zip(KEY_COLUMNS, row) if value is not None}
+    # The row holds the key columns, then ``extra``.
+    record = {column: value for column, value in zip(KEY_COLUMNS, row, strict=False) if value is not None}
     extra = row[len(KEY_COLUMNS)]
     if extra:
         record.update(extra)
@@ -1053,7 +1221,10 @@ def _key_record(row: tuple[Any, ...]) -> Record:
 def _key_values(record: Record, project_name: str) -> list[Any]:
     values = [record.get(column) for column in KEY_COLUMNS]
     values[KEY_COLUMNS.index("revision")] = int(record.get("revision") or 0)
-    extra = {field: value for field, value in record.items() if field not in KEY_COLUMNS and value is not None}
+    extra = {
+        field: value for field, value in record.items()
+        if field not in KEY_COLUMNS and value is not None
+    }
     return [*values, search_text(record, project_name), _json(extra)]
 
 
@@ -1158,35 +1329,6 @@ def _reversed_order(sort: KeySort) -> str:
         f"{column} {flipped[direction]}" for column, direction in
         (part.rsplit(" ", 1) for part in _ORDER[sort].split(", "))
     )
-
-
-NEVER_USED_WORDS = "never used\nunused"  # what the file store's finder adds for a never-used key
-
-
-def _word_condition(word: str, now: str | None) -> tuple[sql.Composable, list[Any]]:
-    """A folded word: in the stored search text, or in a derived fact as the file store's
-    finder reads it (``never``/``unused`` for never-used keys, ``expired`` past expiry)."""
-    parts = [sql.SQL("k.search_text LIKE %s")]
-    values: list[Any] = ["%" + _escape_like(word) + "%"]
-    if word in NEVER_USED_WORDS:
-        parts.append(sql.SQL("k.last_used_at IS NULL"))
-    if now is not None and word in "expired":
-        parts.append(sql.SQL("(k.status = 'active' AND k.expires_at <= %s::timestamptz)"))
-        values.append(now)
-    if len(parts) == 1:
-        return parts[0], values
-    return sql.SQL("(") + sql.SQL(" OR ").join(parts) + sql.SQL(")"), values
-
-
-def _filter_conditions(query: KeyQuery, where: list[sql.Composable], params: list[Any]) -> None:
-    """The main screen's additions: pasted secrets by hash, and the expiring-soon window."""
-    for digest in query.secret_hashes:
-        where.append(sql.SQL("(k.secret_hash = %s OR k.previous_secret_hash = %s)"))
-        params += [digest, digest]
-    if query.expiring is not None:
-        where.append(sql.SQL(
-            "k.status = 'active' AND k.expires_at > %s::timestamptz AND k.expires_at <= %s::timestamptz"))
-        params += list(query.expiring)
 
 
 def _first_line(error: BaseException) -> str:
