@@ -378,7 +378,7 @@ class Repository:
         """Close what :meth:`key_source` opened (the counting connection), if anything."""
         counting = getattr(self, "_counting", None)
         if counting is not None:
-            self._counting = None
+            del self._counting
             counting.close()
 
     def project_names(self) -> list[str]:
