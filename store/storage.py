@@ -50,9 +50,10 @@ from tinydb.storages import Storage
 from tinydb.table import Table
 
 from .errors import StoreUnusable
-from .layout import Progress, read_head, read_in_pieces, serialise
+from .layout import NEWEST_TABLE, Progress, read_front, read_head, read_in_pieces, serialise
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the newest keys before the keys table (layout.py); 1 is read as well
+READABLE_VERSIONS = (1, 2)
 META_TABLE = "_meta"
 TABLES = ("keys", "projects", "members")
 LOCK_TIMEOUT = 15.0
@@ -193,6 +194,30 @@ class StoreFile(Storage):
             else:
                 check_layout(head, self.path)
 
+    def read_front(self) -> dict[str, Any] | None:
+        """The front line of the file (see layout.py): meta, projects, members and the newest
+        key records (``_newest``), read without the rest: a preview for a first screen. None
+        when the store is parsed already (read it instead), or the file does not start with
+        a front (schema version 1, a hand edit: it must be parsed whole).
+
+        Refuses, as a full read does, a file that is not a regular file or not a store of a
+        known schema version. The records are not checked here: they are shown as a list
+        shows any record (flagged when they fail the checks) and only until the full parse.
+        """
+        with self._thread_lock:
+            if self._data is not None:
+                return None
+            fd = self._open_for_reading()
+        try:
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                front = read_front(handle)
+        finally:
+            os.close(fd)
+        if front is None:
+            return None
+        check_layout(front, self.path)
+        return front if isinstance(front[NEWEST_TABLE], dict) else None
+
     def _open_for_reading(self) -> int:
         try:
             stat = os.stat(self.path)
@@ -276,6 +301,7 @@ class StoreFile(Storage):
             data = read_in_pieces(handle, self.on_read_progress)
         if data is not None:
             check_layout(data, self.path)
+            data.pop(NEWEST_TABLE, None)  # a preview for first screens; the keys decide
         return data
 
     def _refuse_duplicate_fields(self, raw: bytes, data: dict[str, Any]) -> None:
@@ -283,11 +309,13 @@ class StoreFile(Storage):
 
         orjson keeps the last of two equal field names silently (a hand edit could hide
         ``"status": "active"`` behind a visible ``"revoked"``). A file as this program writes
-        it re-serialises to the same bytes, which proves it has no duplicates (~0.1 s at
-        100,000 keys); only a file that does not (edited by hand, written by another tool) is
-        parsed again with a duplicate check (~1 s at 100,000 keys, once per change of it).
+        it re-serialises to the same bytes but for the newline after its front (white space),
+        which proves it has no duplicates (~0.1 s at 100,000 keys); only a file that does not
+        (edited by hand, written by another tool) is parsed again with a duplicate check (~1 s
+        at 100,000 keys, once per change of it).
         """
-        if orjson.dumps(data) == raw:
+        canonical = orjson.dumps(data)
+        if canonical == raw or canonical == raw.replace(b"\n", b"", 1):
             return
         _check_no_duplicate_fields(raw, self.path)
 
@@ -307,6 +335,7 @@ class StoreFile(Storage):
             ) from None
         check_layout(data, name)
         self._refuse_duplicate_fields(raw, data)
+        data.pop(NEWEST_TABLE, None)  # a preview for first screens; the keys decide
         return data
 
     def _set_cache(self, data: dict[str, Any], identity: Identity, anchor_fd: int) -> None:
@@ -377,6 +406,9 @@ class StoreFile(Storage):
     def _write_atomically(
         self, data: dict[str, Any], *, mode: int | None = None, gid: int | None = None
     ) -> None:
+        # A store of an older schema version is written in the current one: the forward
+        # migration from version 1 is the head of newest keys that serialise() adds.
+        data[META_TABLE]["1"]["schema_version"] = SCHEMA_VERSION
         payload = serialise(data)
         if mode is None or gid is None:
             current_mode, current_gid = self.file_mode_and_group()
@@ -600,9 +632,9 @@ def check_layout(data: Any, name: object) -> None:
     if not isinstance(meta, dict) or "schema_version" not in meta:
         raise StoreUnusable(f"{name} is not an apikeys store (no schema version): it was not changed")
     version = meta["schema_version"]
-    if type(version) is not int or version != SCHEMA_VERSION:  # True == 1 and 1.0 == 1
+    if type(version) is not int or version not in READABLE_VERSIONS:  # True == 1 and 1.0 == 1
         raise StoreUnusable(
-            f"{name} has schema version {version!r}, but this apikeys knows only version "
+            f"{name} has schema version {version!r}, but this apikeys knows versions up to "
             f"{SCHEMA_VERSION}: upgrade apikeys; the file was not changed"
         )
     for table in TABLES:
