@@ -138,17 +138,17 @@ def lifetime_refusal(
     rule = f"{scope.value} keys may live at most {limit} days (policy)"
     if scope is Scope.ANALYTICS:
         allowed = [days for days in EXPIRY_CHOICES if days <= limit]
-        return f"{rule}: choose --expires-days {allowed[-1]} or sooner"
+        return f"{rule}: choose {allowed[-1]} days or fewer"
     remaining = (latest.date() - now.date()).days
     if remaining < 1:
         return (
             f"{rule} and this key's secret was issued {issued_at[:10]}: roll it with a new "
-            f"expiry (--expires {limit}d or sooner)"
+            f"expiry of {limit}d or sooner"
         )
     if remaining >= limit or issued_at[:10] == f"{now:%Y-%m-%d}":
-        return f"{rule}: choose --expires {remaining}d or sooner"
+        return f"{rule}: choose an expiry of {remaining}d or sooner"
     return (
-        f"{rule} and this key's secret was issued {issued_at[:10]}: choose --expires "
+        f"{rule} and this key's secret was issued {issued_at[:10]}: choose an expiry of "
         f"{remaining}d or sooner ({latest:%Y-%m-%d}), or roll it with a new expiry"
     )
 

@@ -11,6 +11,9 @@ import pytest
 from store import repository
 from store.repository import Repository
 
+# The command line's fixtures (run, ready), shared by every CLI test module.
+pytest_plugins = ["support.cli_fixtures"]
+
 FIXED_NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 OWNER = "alice"
 

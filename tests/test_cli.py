@@ -17,6 +17,7 @@ import pytest
 from conftest import OWNER
 from store.audit import audit_path
 from store.repository import Repository
+from support.cli_fixtures import create_analytics, create_web
 from tui import cli
 from tui.cli import main
 
@@ -24,61 +25,6 @@ KEY_FIELDS = {
     "id", "name", "scope", "project_id", "status", "created_at", "created_by", "expires_at",
     "key_prefix",
 }
-
-
-class Result:
-    """Exit status and the captured output of one run."""
-
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-    def json(self):
-        return json.loads(self.out)
-
-    def one_error_line(self) -> str:
-        """The single line on stderr (asserts there is exactly one)."""
-        lines = self.err.splitlines()
-        assert len(lines) == 1, self.err
-        assert lines[0].startswith("apikeys: ")
-        assert "Traceback" not in self.err
-        return lines[0]
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], store_target: Path | str):
-    """``run(*argv, login=...)``: main() on this test's store (``--store`` appended): a file,
-    or a PostgreSQL database (see conftest's ``store_target``)."""
-
-    def runner(*argv: str, login: str = OWNER, store: bool = True) -> Result:
-        args = [*argv, "--store", str(store_target)] if store else list(argv)
-        code = main(args, login=login)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return runner
-
-
-@pytest.fixture
-def ready(run):
-    """A store owned by alice with a deployed Storefront and an undeployed Kiosk."""
-    assert run("init", "--org", "Acme Studio").code == 0
-    assert run("projects", "add", "Storefront", "--deployed").code == 0
-    assert run("projects", "add", "Kiosk beta").code == 0
-    return run
-
-
-def create_web(run, name: str = "Checkout widget", login: str = OWNER, *extra: str) -> dict:
-    result = run("create", "--name", name, "--scope", "web", "--project", "Storefront",
-                 "--domain", "https://shop.example.com", *extra, "--json", login=login)
-    assert result.code == 0, result.err
-    return result.json()
-
-
-def create_analytics(run, name: str = "Weekly export", login: str = OWNER, *where: str) -> dict:
-    result = run("create", "--name", name, "--scope", "analytics",
-                 *(where or ("--project", "Storefront")), "--expires-days", "60", "--json", login=login)
-    assert result.code == 0, result.err
-    return result.json()
 
 
 # -- store creation, --store anywhere ------------------------------------------------------
@@ -110,7 +56,9 @@ def test_store_from_environment_when_not_given(ready, store_path: Path, monkeypa
 
 
 def test_read_commands_on_a_missing_store_say_to_run_init(run, store_path: Path) -> None:
-    for argv in (("list",), ("show", "key_x"), ("verify", "web_x"), ("log",), ("projects", "list"), ("members", "list")):
+    reads = (("list",), ("show", "key_x"), ("verify", "web_x"), ("log",), ("projects", "list"),
+             ("members", "list"))
+    for argv in reads:
         result = run(*argv)
         assert result.code == 2, argv
         assert "apikeys init" in result.one_error_line()
@@ -127,7 +75,8 @@ def test_write_commands_create_a_missing_store(run, store_path: Path) -> None:
 
 
 def test_create_json_shape_for_every_scope(ready) -> None:
-    web = create_web(ready, "Web", OWNER, "--local-network", "10.0.0.0/8", "--domain", "http://localhost:3000", "--cross-page")
+    web = create_web(ready, "Web", OWNER, "--local-network", "10.0.0.0/8",
+                     "--domain", "http://localhost:3000", "--cross-page")
     mobile = ready("create", "--name", "App", "--scope", "mobile", "--project", "Storefront",
                    "--ios", "com.example.app", "--android", "com.example.app", "--json").json()
     wide = create_analytics(ready, "Export", OWNER, "--all-projects")
@@ -140,7 +89,9 @@ def test_create_json_shape_for_every_scope(ready) -> None:
         "domains": ["https://shop.example.com", "http://localhost:3000"], "developing_locally": True,
         "networks": ["10.0.0.0/8"], "cross_page_persistence": True,
     }
-    assert mobile["mobile"] == {"ios_bundle_ids": ["com.example.app"], "android_packages": ["com.example.app"]}
+    assert mobile["mobile"] == {
+        "ios_bundle_ids": ["com.example.app"], "android_packages": ["com.example.app"],
+    }
     assert wide["project_id"] is None and wide["expires_at"] is not None
     assert web["project_id"].startswith("prj_") and web["expires_at"] is None
 
@@ -151,9 +102,9 @@ def test_list_and_show_json_never_hold_a_secret(ready) -> None:
     listed = ready("list", "--json").json()
     assert [key["id"] for key in listed] == [wide["id"], web["id"]]  # newest first
     for key in listed:
-        assert KEY_FIELDS <= key.keys() and "secret" not in key and "secret_hash" not in key
+        assert key.keys() >= KEY_FIELDS and "secret" not in key and "secret_hash" not in key
     shown = ready("show", wide["id"], "--json").json()
-    assert KEY_FIELDS <= shown.keys() and "secret" not in shown
+    assert shown.keys() >= KEY_FIELDS and "secret" not in shown
     assert shown["project_id"] is None
     assert web["secret"] not in ready("list", "--json").out + ready("show", web["id"], "--json").out
     assert wide["secret"] not in ready("log", "--json").out
@@ -174,7 +125,8 @@ def test_verify_log_projects_members_json_shapes(ready) -> None:
     }
     assert {"id", "name", "deployed", "created_at", "created_by"} <= projects[0].keys()
     assert ready("members", "add", "bob", "--role", "developer", "--name", "Bob B").code == 0
-    assert [(m["login"], m["role"], m["display_name"]) for m in ready("members", "list", "--json").json()] == [
+    members = ready("members", "list", "--json").json()
+    assert [(m["login"], m["role"], m["display_name"]) for m in members] == [
         ("alice", "owner", ready("members", "list", "--json").json()[0]["display_name"]),
         ("bob", "developer", "Bob B"),
     ]
@@ -229,7 +181,8 @@ def test_create_prints_the_secret_once_with_a_warning_for_analytics(ready) -> No
     assert "never be shown again" in result.out
     web = ready("create", "--name", "W", "--scope", "web", "--project", "Storefront", "--domain", "https://a.example.com")
     assert "never be shown again" not in web.out
-    assert any(line.split()[-1].startswith("web_") for line in web.out.splitlines() if line.startswith("secret"))
+    secret_lines = [line for line in web.out.splitlines() if line.startswith("secret")]
+    assert any(line.split()[-1].startswith("web_") for line in secret_lines)
 
 
 def test_analytics_secret_verifies_until_revoked(ready) -> None:
@@ -248,7 +201,9 @@ def test_analytics_secret_verifies_until_revoked(ready) -> None:
 # -- untrusted text ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["[/]", "[@click=app.quit]x", "[bold]x[/]", "Caf\u00e9 \u2013 \u0431\u0435\u0442\u0430 \u6f22"])
+@pytest.mark.parametrize(
+    "name", ["[/]", "[@click=app.quit]x", "[bold]x[/]", "Caf\u00e9 \u2013 \u0431\u0435\u0442\u0430 \u6f22"]
+)
 def test_markup_like_names_round_trip_exactly(ready, name: str) -> None:
     created = ready("create", "--name", name, "--scope", "web", "--project", "Storefront", "--domain", "https://a.example.com")
     assert created.code == 0
@@ -283,6 +238,10 @@ def _create(*options: str) -> tuple[str, ...]:
     return ("create", "--scope", "web", "--project", "Storefront", *options)
 
 
+A_DOMAIN = ("--domain", "https://a.example.com")
+ANALYTICS = ("create", "--name", "n", "--scope", "analytics", "--project", "Storefront")
+MOBILE = ("create", "--name", "n", "--scope", "mobile", "--project", "Storefront")
+
 BAD_INPUT = {
     "escape in name": _create("--name", "a\x1b[31mb", "--domain", "https://a.example.com"),
     "bell in name": _create("--name", "a\x07b", "--domain", "https://a.example.com"),
@@ -298,20 +257,22 @@ BAD_INPUT = {
     "origin ftp": _create("--name", "n", "--domain", "ftp://a.example.com"),
     "http origin not localhost": _create("--name", "n", "--domain", "http://a.example.com"),
     "no domain": _create("--name", "n"),
-    "bad CIDR prefix": _create("--name", "n", "--domain", "https://a.example.com", "--local-network", "10.0.0.0/33"),
-    "CIDR not an address": _create("--name", "n", "--domain", "https://a.example.com", "--local-network", "banana"),
+    "bad CIDR prefix": _create("--name", "n", *A_DOMAIN, "--local-network", "10.0.0.0/33"),
+    "CIDR not an address": _create("--name", "n", *A_DOMAIN, "--local-network", "banana"),
     "unknown scope": ("create", "--name", "n", "--scope", "desktop", "--project", "Storefront"),
-    "unknown project": ("create", "--name", "n", "--scope", "web", "--project", "Nope", "--domain", "https://a.example.com"),
-    "web key on undeployed project": ("create", "--name", "n", "--scope", "web", "--project", "Kiosk beta", "--domain", "https://a.example.com"),
-    "expiry 45": ("create", "--name", "n", "--scope", "analytics", "--project", "Storefront", "--expires-days", "45"),
-    "expiry 0": ("create", "--name", "n", "--scope", "analytics", "--project", "Storefront", "--expires-days", "0"),
-    "expiry not a number": ("create", "--name", "n", "--scope", "analytics", "--project", "Storefront", "--expires-days", "soon"),
-    "expiry on a web key": _create("--name", "n", "--domain", "https://a.example.com", "--expires-days", "30"),
-    "all projects for web": ("create", "--name", "n", "--scope", "web", "--all-projects", "--domain", "https://a.example.com"),
-    "project and all projects": ("create", "--name", "n", "--scope", "analytics", "--project", "Storefront", "--all-projects"),
-    "domain on a mobile key": ("create", "--name", "n", "--scope", "mobile", "--project", "Storefront", "--ios", "com.a.b", "--domain", "https://a.example.com"),
-    "mobile without apps": ("create", "--name", "n", "--scope", "mobile", "--project", "Storefront"),
-    "bad bundle id": ("create", "--name", "n", "--scope", "mobile", "--project", "Storefront", "--ios", "not a bundle"),
+    "unknown project": ("create", "--name", "n", "--scope", "web", "--project", "Nope", *A_DOMAIN),
+    "web key on undeployed project": (
+        "create", "--name", "n", "--scope", "web", "--project", "Kiosk beta", *A_DOMAIN,
+    ),
+    "expiry 45": (*ANALYTICS, "--expires-days", "45"),
+    "expiry 0": (*ANALYTICS, "--expires-days", "0"),
+    "expiry not a number": (*ANALYTICS, "--expires-days", "soon"),
+    "expiry on a web key": _create("--name", "n", *A_DOMAIN, "--expires-days", "30"),
+    "all projects for web": ("create", "--name", "n", "--scope", "web", "--all-projects", *A_DOMAIN),
+    "project and all projects": (*ANALYTICS, "--all-projects"),
+    "domain on a mobile key": (*MOBILE, "--ios", "com.a.b", *A_DOMAIN),
+    "mobile without apps": MOBILE,
+    "bad bundle id": (*MOBILE, "--ios", "not a bundle"),
     "missing name": ("create", "--scope", "web", "--project", "Storefront"),
     "unknown option": ("list", "--colour"),
     "unknown command": ("launch",),
@@ -352,7 +313,8 @@ def test_help_exits_0(run, capsys) -> None:
 def test_edit_web_key_builds_the_new_settings_from_the_old(ready) -> None:
     key = create_web(ready, "Widget", OWNER, "--local-network", "10.0.0.0/8")
     result = ready("edit", key["id"], "--name", "Widget v2", "--add-domain", "https://b.example.com",
-                   "--remove-domain", "https://SHOP.example.com/", "--cross-page", "--add-network", "fd00::/8",
+                   "--remove-domain", "https://SHOP.example.com/", "--cross-page",
+                   "--add-network", "fd00::/8",
                    "--remove-network", "10.0.0.0/8", "--json")
     assert result.code == 0, result.err
     edited = result.json()
@@ -362,13 +324,17 @@ def test_edit_web_key_builds_the_new_settings_from_the_old(ready) -> None:
         "cross_page_persistence": True,
     }
     assert ready("verify", key["secret"], "--origin", "https://b.example.com").code == 0
-    assert ready("edit", key["id"], "--no-local", "--no-cross-page", "--json").json()["web"]["developing_locally"] is False
-    assert [e["action"] for e in ready("log", "--key", key["id"], "--json").json()] == ["key.edit", "key.edit", "key.create"]
+    edited = ready("edit", key["id"], "--no-local", "--no-cross-page", "--json").json()
+    assert edited["web"]["developing_locally"] is False
+    log = ready("log", "--key", key["id"], "--json").json()
+    assert [e["action"] for e in log] == ["key.edit", "key.edit", "key.create"]
 
 
 def test_edit_mobile_key(ready) -> None:
-    key = ready("create", "--name", "App", "--scope", "mobile", "--project", "Storefront", "--ios", "com.a.ios", "--json").json()
-    edited = ready("edit", key["id"], "--add-android", "com.a.android", "--remove-ios", "com.a.ios", "--json").json()
+    key = ready("create", "--name", "App", "--scope", "mobile", "--project", "Storefront",
+                "--ios", "com.a.ios", "--json").json()
+    edited = ready("edit", key["id"], "--add-android", "com.a.android", "--remove-ios", "com.a.ios",
+                   "--json").json()
     assert edited["mobile"] == {"ios_bundle_ids": [], "android_packages": ["com.a.android"]}
 
 
@@ -415,7 +381,9 @@ class _Terminal(io.StringIO):
         return True
 
 
-@pytest.mark.parametrize("answer, code, status", [("y\n", 0, "revoked"), ("n\n", 1, "active"), ("", 1, "active")])
+@pytest.mark.parametrize(
+    "answer, code, status", [("y\n", 0, "revoked"), ("n\n", 1, "active"), ("", 1, "active")]
+)
 def test_revoke_asks_on_a_terminal(ready, monkeypatch, answer: str, code: int, status: str) -> None:
     key = create_web(ready, "[bold]W[/]")
     monkeypatch.setattr(sys, "stdin", _Terminal(answer))
@@ -492,7 +460,8 @@ def test_projects_deploy_and_undeploy_by_name(ready) -> None:
     assert ready("create", "--name", "n", "--scope", "web", "--project", "Kiosk beta",
                  "--domain", "https://k.example.com").code == 0
     assert ready("projects", "undeploy", "Kiosk beta").code == 0
-    assert {p["name"]: p["deployed"] for p in ready("projects", "list", "--json").json()}["Kiosk beta"] is False
+    deployed = {p["name"]: p["deployed"] for p in ready("projects", "list", "--json").json()}
+    assert deployed["Kiosk beta"] is False
 
 
 # -- list ----------------------------------------------------------------------------------
@@ -501,9 +470,11 @@ def test_projects_deploy_and_undeploy_by_name(ready) -> None:
 def test_list_filters_and_sorts(ready) -> None:
     web = create_web(ready)
     analytics = create_analytics(ready)
-    mobile = ready("create", "--name", "App", "--scope", "mobile", "--project", "Storefront", "--android", "com.a.b", "--json").json()
+    mobile = ready("create", "--name", "App", "--scope", "mobile", "--project", "Storefront",
+                   "--android", "com.a.b", "--json").json()
     assert [k["id"] for k in ready("list", "--json").json()] == [mobile["id"], analytics["id"], web["id"]]
-    assert [k["scope"] for k in ready("list", "--sort", "scope", "--json").json()] == ["web", "mobile", "analytics"]
+    by_scope = ready("list", "--sort", "scope", "--json").json()
+    assert [k["scope"] for k in by_scope] == ["web", "mobile", "analytics"]
     assert [k["id"] for k in ready("list", "--scope", "web", "--json").json()] == [web["id"]]
     plain = ready("list").out.splitlines()
     assert plain[0].split() == ["ID", "NAME", "SCOPE", "PROJECT", "KEY", "CREATED", "CREATED", "BY", "STATUS"]
@@ -529,7 +500,8 @@ def _corrupt(store_path: Path) -> bytes:
 
 def _future(store_path: Path) -> bytes:
     store_path.parent.mkdir(parents=True, exist_ok=True)
-    store_path.write_bytes(orjson.dumps({"_meta": {"1": {"schema_version": 99}}, "keys": {}, "projects": {}, "members": {}}))
+    future = {"_meta": {"1": {"schema_version": 99}}, "keys": {}, "projects": {}, "members": {}}
+    store_path.write_bytes(orjson.dumps(future))
     return store_path.read_bytes()
 
 
@@ -575,7 +547,9 @@ def test_ui_ends_with_one_line_when_the_keys_table_is_broken(ready, store_path: 
     headless_run = ApiKeysApp.run
     monkeypatch.setattr(cli, "_has_terminal", lambda: True)
     ran = []
-    monkeypatch.setattr(ApiKeysApp, "run", lambda app: ran.append(app) or headless_run(app, headless=True, size=(80, 24)))
+    monkeypatch.setattr(
+        ApiKeysApp, "run", lambda app: ran.append(app) or headless_run(app, headless=True, size=(80, 24))
+    )
     result = ready()
     assert len(ran) == 1  # the UI opened; its first load refused the store
     assert result.code == 2
@@ -781,7 +755,8 @@ def test_script_round_trip(store_path: Path) -> None:
     store = ("--store", str(store_path))
     assert _script("init", *store).returncode == 0
     assert _script("projects", "add", "Storefront", *store).returncode == 0
-    created = _script("create", "--name", "[/]", "--scope", "analytics", "--project", "Storefront", "--json", *store)
+    created = _script("create", "--name", "[/]", "--scope", "analytics", "--project", "Storefront",
+                      "--json", *store)
     assert created.returncode == 0, created.stderr
     key = json.loads(created.stdout)
     assert key["name"] == "[/]"

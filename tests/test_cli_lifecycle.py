@@ -11,10 +11,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from test_cli import create_analytics, create_web, ready, run  # noqa: F401 (fixtures)
 
 from conftest import OWNER
 from store.repository import Repository, current_login
+from support.cli_fixtures import create_analytics, create_web
 
 ORIGIN = "https://shop.example.com"
 
@@ -223,7 +223,7 @@ def test_policy_show_set_and_check(ready) -> None:
     )
     assert refused.code == 2
     assert refused.one_error_line() == (
-        "apikeys: expires at: web keys may live at most 90 days (policy): choose --expires 90d or sooner"
+        "apikeys: expires at: web keys may live at most 90 days (policy): choose an expiry of 90d or sooner"
     )
     assert ready("edit", forever["id"], "--expires", "90d").code == 0
     assert ready("policy", "check").code == 0

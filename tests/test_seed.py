@@ -17,7 +17,9 @@ from store.seed import seed_demo
 
 NOW = to_iso(FIXED_NOW)
 # From store.tokens, not the seed (a rolled key's earlier hashes too).
-VARIABLE_FIELDS = ("id", "key_prefix", "secret_hash", "secret", "previous_secret_hash", "retired_secret_hashes")
+VARIABLE_FIELDS = (
+    "id", "key_prefix", "secret_hash", "secret", "previous_secret_hash", "retired_secret_hashes",
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,9 @@ def test_every_scope_and_state(seeded: Repository) -> None:
     assert any(settings.developing_locally and settings.networks for settings in web)
     assert any(any(d.startswith("http://localhost:") for d in settings.domains) for settings in web)
     assert any(settings.cross_page_persistence for settings in web)
-    assert all(all(d.startswith("https://") or "localhost" in d for d in settings.domains) for settings in web)
+    assert all(
+        all(d.startswith("https://") or "localhost" in d for d in settings.domains) for settings in web
+    )
 
     mobile = [key.mobile for key in keys if key.mobile is not None]
     assert any(settings.ios_bundle_ids and not settings.android_packages for settings in mobile)
@@ -114,7 +118,8 @@ def test_stored_secrets_verify_and_analytics_secrets_are_absent(seeded: Reposito
             verdict = seeded.verify(secret, origin=record["web"]["domains"][0])
         else:
             mobile = record["mobile"]
-            verdict = seeded.verify(secret, app_id=[*mobile["ios_bundle_ids"], *mobile["android_packages"]][0])
+            app_id = [*mobile["ios_bundle_ids"], *mobile["android_packages"]][0]
+            verdict = seeded.verify(secret, app_id=app_id)
         assert (verdict.valid, verdict.key_id) == (True, record["id"])
         checked += 1
     assert checked > 100

@@ -416,15 +416,15 @@ def test_create_edit_and_roll_refuse_what_breaks_the_policy(repo: Repository, cl
     with pytest.raises(InvalidInput) as refused:
         repo.create_key(web_draft())
     assert str(refused.value) == (
-        "expires at: web keys may live at most 90 days (policy): choose --expires 90d or sooner"
+        "expires at: web keys may live at most 90 days (policy): choose an expiry of 90d or sooner"
     )
     with pytest.raises(InvalidInput, match=r"web keys may live at most 90 days \(policy\)"):
         repo.create_key({**web_draft(), "expires_at": parse_expiry("91d", clock())})
-    with pytest.raises(InvalidInput, match="analytics keys may live at most 60 days .*--expires-days 60"):
+    with pytest.raises(InvalidInput, match="analytics keys may live at most 60 days .*choose 60 days or fewer"):
         repo.create_key(analytics_draft(days=90))
     key = repo.create_key({**web_draft(), "expires_at": parse_expiry("90d", clock())}).key
     clock.advance(days=60)
-    with pytest.raises(InvalidInput, match="secret was issued 2026-12-01: choose --expires 30d or sooner"):
+    with pytest.raises(InvalidInput, match="secret was issued 2026-12-01: choose an expiry of 30d or sooner"):
         repo.edit_key(key.id, {"expires_at": parse_expiry("60d", clock())})
     with pytest.raises(InvalidInput, match="web keys may live at most 90 days"):
         repo.edit_key(key.id, {"expires_at": NO_EXPIRY})
@@ -527,5 +527,5 @@ def test_policy_counts_whole_days(repo: Repository, clock: Clock) -> None:
     assert repo.edit_key(key.id, {"expires_at": parse_expiry("90d", clock())}).expires_at
     assert repo.policy_violations() == []
     clock.advance(days=1)
-    with pytest.raises(InvalidInput, match="issued 2026-12-01: choose --expires 89d or sooner"):
+    with pytest.raises(InvalidInput, match="issued 2026-12-01: choose an expiry of 89d or sooner"):
         repo.edit_key(key.id, {"expires_at": parse_expiry("90d", clock())})

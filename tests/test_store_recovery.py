@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from conftest import FIXED_NOW, OWNER, web_draft
-from store.errors import StoreUnusable
+from store.errors import InvalidInput, StoreUnusable
 from store.repository import Repository
 
 
@@ -20,7 +20,7 @@ def test_usage_noted_before_a_failed_change_is_written_by_the_next_one(owner_rep
     assert verifier.verify(created.secret.get_secret_value(), origin="https://shop.example.com").valid
     assert verifier.usage_recorder.pending()
 
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidInput):
         verifier.edit_key(created.key.id, {"name": "x" * 65})
     assert verifier.usage_recorder.pending(), "a refused change must not throw the noted use away"
 

@@ -145,7 +145,9 @@ async def test_copy_from_details(owner_repo, store_target, web_key, clipboard):
         assert "Copied to the clipboard" in notifications(app)
 
 
-async def test_copy_analytics_key_from_details_is_refused_with_reason(owner_repo, store_target, clipboard, monkeypatch):
+async def test_copy_analytics_key_from_details_is_refused_with_reason(
+    owner_repo, store_target, clipboard, monkeypatch
+):
     created = owner_repo.create_key(analytics_draft())
     app = details(store_target, created.key.id)
     osc52: list[str] = []
@@ -203,7 +205,8 @@ async def test_revoke_from_details(owner_repo, store_target, web_key):
         assert app.screen is screen
         assert any("already revoked" in m for m in notifications(app))
     assert owner_repo.get_key(key.id).status == "revoked"
-    assert owner_repo.verify(web_key.secret.get_secret_value(), origin="https://shop.example.com").reason == "revoked"
+    verdict = owner_repo.verify(web_key.secret.get_secret_value(), origin="https://shop.example.com")
+    assert verdict.reason == "revoked"
 
 
 async def test_revoke_cancelled_keeps_the_key(owner_repo, store_target, web_key):

@@ -989,7 +989,9 @@ async def test_overlapping_changes_are_refused_with_who_changed_what(owner_repo,
 async def test_edit_sends_only_what_changed_with_the_revision(owner_repo, store_target, monkeypatch):
     key = owner_repo.create_key(web_draft(developing_locally=True, networks=["10.0.0.0/8"])).key
     calls = []
-    monkeypatch.setattr(Repository, "edit_key", lambda self, key_id, changes, **kw: calls.append((changes, kw)) or key)
+    monkeypatch.setattr(
+        Repository, "edit_key", lambda self, key_id, changes, **kw: calls.append((changes, kw)) or key
+    )
     app = harness(store_target, OWNER, lambda: EditKeyModal(key))
     async with app.run_test(size=(80, 24)) as pilot:
         await open_form(app, pilot)

@@ -67,6 +67,30 @@ async def test_roll_from_the_list_with_a_chosen_grace_shows_the_new_secret(owner
     assert any("grace 7d" in detail for detail in events(owner_repo, "key.roll"))
 
 
+async def test_roll_under_a_lifetime_policy_says_the_limit_and_refuses_inline(owner_repo, store_path):
+    key = owner_repo.create_key(web_draft(name="Checkout widget")).key  # no expiry
+    owner_repo.set_policy(max_lifetime_days={"web": 30})
+    app = app_on(store_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")
+        await settle(app, pilot)
+        field = app.screen.query_one("#roll-expires", Input)
+        assert "policy max 30d" in str(field.placeholder)
+        await pilot.press("ctrl+s")  # keeping "never" breaks the policy: refused in the form
+        await settle(app, pilot)
+        assert isinstance(app.screen, RollKeyModal)
+        error = str(app.screen.query_one("#roll-error").render())
+        assert "web keys may live at most 30 days (policy): choose an expiry of 30d or sooner" in error
+        assert "--" not in error  # the form's words, not a command-line flag
+        field.value = "30d"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+    rolled = owner_repo.get_key(key.id)
+    assert rolled.revision == key.revision + 1 and rolled.expires_at == "2026-12-31T09:30:00Z"
+
+
 async def test_rolling_an_analytics_key_shows_the_secret_once_with_the_close_guard(owner_repo, store_path):
     key = owner_repo.create_key(analytics_draft()).key
     app = harness(store_path, OWNER, lambda: KeyDetailScreen(key.id))

@@ -57,7 +57,10 @@ class KeyLoaded:
         return presenter.status_word(self.key.model_dump(), self.now)
 
 
-STATUS_STYLES = {"active": "bold green", "revoked": "bold red", "expired": "bold yellow", "disabled": "bold yellow"}
+STATUS_STYLES = {
+    "active": "bold green", "revoked": "bold red", "expired": "bold yellow",
+    "disabled": "bold yellow",
+}
 # The footer's actions and the rule book's question each asks.
 ACTION_RULES = {
     "reveal": KeyAction.COPY, "copy": KeyAction.COPY, "edit": KeyAction.EDIT, "revoke": KeyAction.REVOKE,

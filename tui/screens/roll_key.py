@@ -67,10 +67,11 @@ class RollKeyModal(ModalScreen[RolledKey | None]):
     DEFAULT_CLASSES = "dialog-screen"
     AUTO_FOCUS = "#grace"
 
-    def __init__(self, key: ApiKey, now: datetime) -> None:
+    def __init__(self, key: ApiKey, now: datetime, max_days: int | None = None) -> None:
         super().__init__()
         self.key = key
         self.now = now
+        self.max_days = max_days  # the policy's maximum lifetime for this key's scope
         self.rolling = False
 
     def compose(self) -> ComposeResult:
@@ -92,7 +93,11 @@ class RollKeyModal(ModalScreen[RolledKey | None]):
             yield Static(self._until_text(DEFAULT_GRACE), id="roll-until")
             if key.scope is not Scope.ANALYTICS:
                 keep = shown_expiry(key.expires_at)
-                expiry = Input(placeholder=f"keep: {keep} · or 30d, 2027-01-31, never", id="roll-expires")
+                if self.max_days is None:
+                    hint = f"keep: {keep} · or 30d, 2027-01-31, never"
+                else:  # the policy counts from the roll: say so before a refusal does
+                    hint = f"keep: {keep} · policy max {self.max_days}d · e.g. 30d, 2027-01-31"
+                expiry = Input(placeholder=hint, id="roll-expires")
                 expiry.border_title = "New expiry (optional)"
                 yield expiry
             error = Label("", id="roll-error", classes="dialog-error", markup=False)
@@ -186,12 +191,13 @@ def roll_key(screen: Screen[Any], key_id: str, rolled: Callable[[RolledKey], obj
 
     repo = screen.app.repo  # type: ignore[attr-defined]
 
-    def read() -> tuple[ApiKey, str | None, datetime]:
+    def read() -> tuple[ApiKey, str | None, datetime, int | None]:
         key = repo.get_key(key_id)
-        return key, repo.refusal(KeyAction.ROLL, key), repo.clock()
+        max_days = repo.get_policy().max_days(key.scope)
+        return key, repo.refusal(KeyAction.ROLL, key), repo.clock(), max_days
 
-    def ask(answer: tuple[ApiKey, str | None, datetime]) -> None:
-        key, refusal, now = answer
+    def ask(answer: tuple[ApiKey, str | None, datetime, int | None]) -> None:
+        key, refusal, now, max_days = answer
         if refusal is not None:
             screen.notify(safe_text(refusal), severity="warning", markup=False)
             return
@@ -203,7 +209,7 @@ def roll_key(screen: Screen[Any], key_id: str, rolled: Callable[[RolledKey], obj
 
                 screen.app.push_screen(KeyCreatedScreen(result), closed)
 
-        screen.app.push_screen(RollKeyModal(key, now), done)
+        screen.app.push_screen(RollKeyModal(key, now, max_days), done)
 
     store_call(screen, read, ask, failed=lambda error: screen.notify(
         str(error), severity="warning", markup=False))

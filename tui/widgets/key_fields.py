@@ -51,7 +51,9 @@ FORM_ORDER = [
     "name", "scope", "project", "domains", "networks", "ios_bundle_ids", "android_packages",
     "platforms", "expires_days", "expires_at",
 ]
-SCOPE_GROUPS = {Scope.WEB: "#web-fields", Scope.MOBILE: "#mobile-fields", Scope.ANALYTICS: "#analytics-fields"}
+SCOPE_GROUPS = {
+    Scope.WEB: "#web-fields", Scope.MOBILE: "#mobile-fields", Scope.ANALYTICS: "#analytics-fields",
+}
 FIRST_FIELD = {Scope.WEB: "#domains", Scope.MOBILE: "#ios", Scope.ANALYTICS: "#expires"}
 EXPIRY_CHOICES = (("30", "30 days"), ("60", "60 days"), ("90", "90 days"))
 DEFAULT_EXPIRY_DAYS = 30
