@@ -37,6 +37,7 @@ from .models import (
     KeyView,
     Member,
     MobileSettings,
+    NewestKeys,
     Project,
     Role,
     RolledKey,
@@ -1185,7 +1186,6 @@ class Repository:
         store then). A store that cannot be used is refused as a full read refuses it.
         """
         from .layout import NEWEST_TABLE
-        from .views import NewestKeys
 
         if self.is_postgres or count <= 0:
             return None
