@@ -95,7 +95,7 @@ def _unique(values: list[str]) -> list[str]:
 class WebSettings(BaseModel):
     """Where a Web key may be used from."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     domains: list[Origin] = Field(min_length=1, max_length=100)
     developing_locally: bool = False
@@ -114,7 +114,7 @@ class WebSettings(BaseModel):
 class MobileSettings(BaseModel):
     """Which apps may use a Mobile key."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     ios_bundle_ids: list[BundleId] = Field(default_factory=list, max_length=100)
     android_packages: list[PackageName] = Field(default_factory=list, max_length=100)
@@ -136,7 +136,7 @@ class MobileSettings(BaseModel):
 class KeyDraft(BaseModel):
     """What an admin asks for when creating a key (validated before anything is written)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: KeyName
     scope: Scope
@@ -177,7 +177,7 @@ class KeyDraft(BaseModel):
 class KeyChanges(BaseModel):
     """An edit of a Web or Mobile key; None leaves a field as it is."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: KeyName | None = None
     web: WebSettings | None = None
@@ -189,7 +189,7 @@ class KeyChanges(BaseModel):
 class Member(BaseModel):
     """A login that belongs to the organisation, with its role."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     login: str
     display_name: DisplayText
@@ -201,7 +201,7 @@ class Member(BaseModel):
 class Project(BaseModel):
     """A project keys are assigned to; a Web key needs a deployed one."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     id: str
     name: DisplayText
@@ -213,7 +213,7 @@ class Project(BaseModel):
 class ApiKey(BaseModel):
     """One key as stored. The secret is kept only for active Web and Mobile keys."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     id: str
     name: str
@@ -253,6 +253,8 @@ class ApiKey(BaseModel):
 class CreatedKey(BaseModel):
     """The answer to a create: the key and its secret, which is shown this once."""
 
+    model_config = ConfigDict(defer_build=True)
+
     key: ApiKey
     secret: SecretStr
 
@@ -261,6 +263,8 @@ class RolledKey(BaseModel):
     """The answer to a roll: the key with its new secret (shown this once for Analytics) and
     when the previous secret stops (stopped, for no grace) working."""
 
+    model_config = ConfigDict(defer_build=True)
+
     key: ApiKey
     secret: SecretStr
     previous_valid_until: str
@@ -268,6 +272,8 @@ class RolledKey(BaseModel):
 
 class Verdict(BaseModel):
     """The answer of verify: valid or not, and why not. Never holds the secret."""
+
+    model_config = ConfigDict(defer_build=True)
 
     valid: bool
     reason: str | None = None
@@ -279,7 +285,7 @@ class Verdict(BaseModel):
 class AuditEvent(BaseModel):
     """One line of the audit trail: who did what to which key, and when."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     at: str
     actor: str

@@ -47,6 +47,7 @@ async def until_previewing(app, pilot) -> None:
     """Pause until the preview is shown (settle_until would wait for the held load worker)."""
     for _ in range(400):
         if previewing(app):
+            await pilot.pause()  # and drawn
             return
         await pilot.pause(0.05)
     raise AssertionError("no preview")

@@ -575,8 +575,9 @@ def _seeding_progress() -> _SeedingProgress | None:
 
 
 def _open_app(path: Path | str, login: str) -> int:
-    from tui.app import make_app
+    from tui.app import make_app, share_one_memory_arena
 
+    share_one_memory_arena()  # before the app's threads start
     app = make_app(path, login)
     app.run()
     if isinstance(app.return_value, StoreError):
