@@ -44,6 +44,7 @@ NEWEST_COUNT = 200  # records: more rows than the tallest terminal shows, ~100 k
 FRONT_TABLES = ("_meta", "projects", "members")  # the front's line, before the newest keys
 BLOCK_SIZE = 1 * 1024 * 1024
 HEAD_LIMIT = 16 * 1024 * 1024  # meta, projects and members come first; far less than this
+FRONT_LIMIT = 1024 * 1024  # the front line: ~100 kB as written; a preview is read on a UI thread
 # Where one key record ends and the next begins: `},"key_<10 base62>":{` cannot occur inside
 # a JSON string (a quote there is always escaped), and inside a record no field is named so.
 _NEXT_RECORD = re.compile(rb'\},(?="key_[0-9A-Za-z]{10}":\{)')
@@ -97,14 +98,16 @@ def newest_records(keys: dict[str, Any], count: int) -> dict[str, Any]:
 def read_front(handle: IO[bytes]) -> dict[str, Any] | None:
     """The front line of a store written by :func:`serialise` (meta, projects, members and
     the newest keys), with an empty ``keys`` table; None if the file does not start with one
-    (schema version 1, a hand edit). Reads the front only."""
+    (schema version 1, a hand edit) or a front over :data:`FRONT_LIMIT`. Reads the front only."""
     buffer = b""
     while True:
         end = buffer.find(b"\n")
         if end >= 0:
             break
-        block = handle.read(BLOCK_SIZE)
-        if not block or len(buffer) > HEAD_LIMIT:
+        if len(buffer) >= FRONT_LIMIT:
+            return None
+        block = handle.read(min(BLOCK_SIZE, FRONT_LIMIT))
+        if not block:
             return None
         buffer += block
     try:

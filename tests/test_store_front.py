@@ -163,8 +163,7 @@ def test_a_front_of_another_shape_gives_no_preview_and_the_store_still_reads(
     raw = orjson.dumps(parsed)[:-1] + (b"" if spoil == "no-newline" else b"\n") + rest
     store_path.write_bytes(raw)
     if spoil == "too-long":
-        monkeypatch.setattr(layout, "HEAD_LIMIT", 16)
-        monkeypatch.setattr(layout, "BLOCK_SIZE", 16)
+        monkeypatch.setattr(layout, "FRONT_LIMIT", 16)
     reader = Repository(store_path, OWNER)
     assert reader.newest_keys(1) is None
     assert [view.id for view in reader.list_keys()] == [key]

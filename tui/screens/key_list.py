@@ -37,6 +37,8 @@ SORT_LABELS = {"created_desc": "created ↓", "created_asc": "created ↑", "sco
 PREPARE_AFTER = 0.05  # seconds after the first frame with rows: the other orders, the finder
 PREVIEW_FROM = 2_000_000  # bytes: a store file this big shows its newest keys first (~3,500 keys)
 PREVIEW_WAIT = 0.5  # seconds the load waits for the newest keys' frame before parsing on
+_NO_PREVIEW = threading.Event()
+_NO_PREVIEW.set()  # nothing to wait for
 
 COLUMNS = (
     Column("name", "Name", 16, priority=100, flex=True),
@@ -129,9 +131,10 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         yield Static(id="empty", markup=False)
 
     def on_mount(self) -> None:
-        """The title until the first load names the organisation."""
+        """The title until the first load names the organisation; a big store's newest keys."""
         self.query_one("#empty", Static).display = False
         self.title = "API Keys"
+        self._preview_newest()
 
     # -- loading --------------------------------------------------------------------------
 
@@ -148,7 +151,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         # the first one was shown must not recreate a store moved away meanwhile.
         self._opened = True
         if first:
-            self._preview_newest(repo)
+            # The preview's frame reaches the terminal before the parse takes the interpreter.
+            self._preview_painted.wait(PREVIEW_WAIT)
             self._say_reading(repo)
             repo.report_reading(self._reading_progress)
             try:
@@ -699,36 +703,28 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     preview nobody acts on. Keys pressed meanwhile wait, and act once every key is loaded."""
     _held_keys: list[tuple[str, str | None]] | None = None
 
-    class Preview(Message):
-        """The newest keys, read from the front of the store file (load worker → UI)."""
+    _preview_painted = _NO_PREVIEW
 
-        def __init__(self, preview: NewestKeys, painted: threading.Event) -> None:
-            super().__init__()
-            self.preview = preview
-            self.painted = painted
-
-    def _preview_newest(self, repo: Repository) -> None:
-        """On a big store file, show its newest keys (a screenful, read from the front of the
-        file in a few milliseconds) before parsing the rest, and let that frame reach the
-        terminal before the parse takes the interpreter (worker thread)."""
+    def _preview_newest(self) -> None:
+        """On a big store file, show its newest keys in the first frame: a screenful read from
+        the front of the file (~100 kB, a few milliseconds, never more than a megabyte) while
+        the load worker reads the rest once that frame is drawn."""
+        self._preview_painted = threading.Event()
+        repo = self.repo
         try:
             if repo.is_postgres or repo.path.stat().st_size < PREVIEW_FROM:
-                return
-            preview = repo.newest_keys(max(self.app.size.height, 1))
+                preview = None
+            else:
+                preview = repo.newest_keys(max(self.app.size.height, 1))
         except (OSError, StoreError):
-            return  # the full read says what is wrong
+            preview = None  # the full read says what is wrong
         if preview is None or not preview.views:
+            self._preview_painted.set()
             return
-        painted = threading.Event()
-        self.post_message(self.Preview(preview, painted))
-        painted.wait(PREVIEW_WAIT)
+        self._show_preview(preview)
+        self.call_after_refresh(self._preview_painted.set)
 
-    @on(Preview)
-    def _show_preview(self, message: Preview) -> None:
-        preview = message.preview
-        if self.loaded or self.index is not None:
-            message.painted.set()
-            return
+    def _show_preview(self, preview: NewestKeys) -> None:
         self.previewing, self._held_keys = True, []
         self.title = f"API Keys — {safe_text(preview.organisation)}"
         self.sub_title = f"{safe_text(self.repo.login)} ({preview.role.value})"
@@ -740,7 +736,6 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         self.set_focus(None)
         self.set_summary(f"newest keys · reading {preview.key_count:,}…")
         self.refresh_bindings()
-        self.call_after_refresh(message.painted.set)
 
     def _preview_text(self, text: str) -> str:
         """A loading line, said after the preview's "newest keys" while one is shown."""
