@@ -186,7 +186,12 @@ class StoreFile(Storage):
             fd = self._open_for_reading()
             try:
                 with os.fdopen(os.dup(fd), "rb") as handle:
-                    head = read_head(handle)
+                    # The front line where there is one (schema version 2): its size does not
+                    # grow with the usage counters that come between it and the keys.
+                    head = read_front(handle)
+                    if head is None:
+                        handle.seek(0)
+                        head = read_head(handle)
             finally:
                 os.close(fd)
             if head is None:

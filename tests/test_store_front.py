@@ -202,3 +202,13 @@ def test_a_newline_elsewhere_than_after_the_front_is_read_whole(owner_repo, stor
     reader = Repository(store_path, OWNER)
     assert reader.newest_keys(1) is None
     assert [view.id for view in reader.list_keys()] == [key]
+
+
+def test_the_start_check_reads_the_front_only(owner_repo, store_path, monkeypatch):
+    owner_repo.create_key(web_draft())
+
+    def no_head(*_args: object) -> None:
+        raise AssertionError("read past the front")
+
+    monkeypatch.setattr(storage, "read_head", no_head)
+    Repository(store_path, OWNER).storage.check_head()  # schema and tables checked, no error
