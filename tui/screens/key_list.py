@@ -393,7 +393,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
     @on(VirtualTable.RowActivated)
     def _row_activated(self) -> None:
-        self.action_open_key()
+        if not self.previewing:  # a click on the preview waits too
+            self.action_open_key()
 
     def action_open_key(self) -> None:
         """Open the details of the key under the cursor."""
