@@ -212,3 +212,21 @@ def test_the_start_check_reads_the_front_only(owner_repo, store_path, monkeypatc
 
     monkeypatch.setattr(storage, "read_head", no_head)
     Repository(store_path, OWNER).storage.check_head()  # schema and tables checked, no error
+
+
+def test_fronts_written_one_change_after_another_are_as_a_full_ranking(store_path, monkeypatch):
+    monkeypatch.setattr(layout, "NEWEST_COUNT", 4)
+    moments = iter(fixed_clock() + timedelta(seconds=second // 2) for second in range(10_000))
+    repo = Repository(store_path, OWNER, clock=lambda: next(moments))
+    repo.initialise("Acme")
+    repo.add_project("Storefront", deployed=True)
+    keys = []
+    for number in range(12):  # two keys a second: ties at the front's edge
+        keys.append(repo.create_key(web_draft(name=f"key {number}")).key.id)
+        if number % 3 == 2:
+            repo.revoke_keys([keys[number - 1]])
+        if number % 4 == 3:
+            repo.edit_key(keys[number], {"name": f"edited {number}"})
+        written, _rest = front_and_rest(store_path)
+        stored = repo.storage.current()["keys"]
+        assert orjson.loads(written + b"}")["_newest"] == layout.newest_records(stored, 4)
