@@ -1200,7 +1200,8 @@ class Repository:
         if role is None:
             return None  # not a member (or an unknown role): the full load says what to do
         every = access.sees_every_key(role)
-        projects = {pid: p.get("name", pid) for pid, p in head["projects"].items() if isinstance(p, dict)}
+        projects = {pid: p["name"] if isinstance(p.get("name"), str) else pid
+                    for pid, p in head["projects"].items() if isinstance(p, dict)}
         newest = head[NEWEST_TABLE]
         views = [_key_view(key_id, record, projects) for key_id, record in newest.items()]
         # As the main list orders them (the writer does; a planted head may not): newest

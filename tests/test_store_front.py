@@ -230,3 +230,16 @@ def test_fronts_written_one_change_after_another_are_as_a_full_ranking(store_pat
         written, _rest = front_and_rest(store_path)
         stored = repo.storage.current()["keys"]
         assert orjson.loads(written + b"}")["_newest"] == layout.newest_records(stored, 4)
+
+
+def test_a_front_with_odd_project_values_still_previews(owner_repo, store_path):
+    key = owner_repo.create_key(web_draft()).key.id
+    front, rest = front_and_rest(store_path)
+    parsed = orjson.loads(front + b"}")
+    parsed["_newest"][key]["project_id"] = ["not", "an", "id"]  # would not hash
+    for project in parsed["projects"].values():
+        project["name"] = 5
+    store_path.write_bytes(orjson.dumps(parsed)[:-1] + b"\n" + rest)
+    preview = Repository(store_path, OWNER).newest_keys(1)
+    assert preview is not None and preview.views[0].problem
+    assert all(isinstance(view.project_name, str) for view in preview.views)
