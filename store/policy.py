@@ -162,20 +162,19 @@ def within_lifetime(issued_at: str, expires_at: str, limit: int) -> bool:
 
 
 def violation(policy: Policy, record: dict[str, Any]) -> str | None:
-    """How a stored key breaks ``policy`` (e.g. ``no expiry: web keys may live at most 90
-    days``), or None when it keeps it."""
+    """How a stored key breaks ``policy``, short enough for a table column beside the key's
+    scope (e.g. ``no expiry (at most 90 days)``), or None when it keeps it."""
     limit = policy.max_days(record["scope"])
     if limit is None:
         return None
-    rule = f"{record['scope']} keys may live at most {limit} days"
     expires_at = record.get("expires_at")
     if expires_at is None:
-        return f"no expiry: {rule}"
+        return f"no expiry (at most {limit} days)"
     issued_at = record.get("rolled_at") or record["created_at"]
     if within_lifetime(issued_at, expires_at, limit):
         return None
     days = (from_iso(expires_at) - from_iso(issued_at)).total_seconds() / 86400
-    return f"lives {days:.0f} days (to {expires_at[:10]}): {rule}"
+    return f"lives {days:.0f} days, to {expires_at[:10]} (at most {limit})"
 
 
 @dataclass(frozen=True)

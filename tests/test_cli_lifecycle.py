@@ -216,7 +216,7 @@ def test_policy_show_set_and_check(ready) -> None:
     listed = ready("policy", "check", "--json")
     assert listed.code == 1
     assert [(v["id"], v["problem"]) for v in listed.json()] == [
-        (forever["id"], "no expiry: web keys may live at most 90 days"),
+        (forever["id"], "no expiry (at most 90 days)"),
     ]
     refused = ready(
         "create", "--name", "New", "--scope", "web", "--project", "Storefront", "--domain", ORIGIN

@@ -201,6 +201,7 @@ async def test_bulk_disable_of_marked_keys_says_how_many_the_filter_hides(owner_
         assert isinstance(dialog, ConfirmDisable)
         assert dialog.hidden == 1 and len(dialog.keys) == 2
         assert "Disable 2 API keys?" in flat_text(app)
+        assert "stops working until they are enabled again" in flat_text(app)
         assert "1 of these 2 marked keys is hidden by the filter" in flat_text(app)
         await pilot.press("tab", "enter")
         await settle(app, pilot)
@@ -306,7 +307,7 @@ async def test_owner_changes_the_policy_and_sees_the_keys_that_break_it(owner_re
         assert "Web 90 days" in flat_text(app) and "21 days" in flat_text(app)
         assert [row.key.id for row in screen.table.rows] == [key.id]
         assert "1 active key breaks the policy" in flat_text(app)
-        assert "no expiry: web keys may live at most 90" in flat_text(app)
+        assert "no expiry (at most 90 days)" in flat_text(app)
     policy = owner_repo.get_policy()
     assert policy.max_days("web") == 90 and policy.warn_days == 21
 

@@ -198,12 +198,19 @@ async def hold_still(pilot: Pilot[Any]) -> None:
     # the layout changes in that moment too (the project picker's list after a pick), the
     # scroll sometimes follows the old layout. Scroll it again now that the layout is final.
     # Always centre it (not only when hidden), so every run ends at the same scroll offset.
-    await pilot.pause()
-    focused = app.focused
-    if focused is not None:
-        app.screen.scroll_to_center(focused, animate=False, origin_visible=True, immediate=True)
-    await pilot.pause()
-    await pilot.pause()
+    # Under load the layout can still settle after one scroll: repeat until two rounds agree.
+    seen: object = None
+    for _ in range(6):
+        await pilot.pause()
+        focused = app.focused
+        if focused is not None:
+            app.screen.scroll_to_center(focused, animate=False, origin_visible=True, immediate=True)
+        await pilot.pause()
+        offsets = [(node.scroll_offset, node.virtual_size) for node in app.screen.query("*")
+                   if node.is_scrollable]
+        if offsets == seen:
+            break
+        seen = offsets
 
 
 # -- the stops -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from store.models import AuditEvent
 
 from ..format import short_time
 from ..text import literal, safe_text
+from ..widgets.text_input import TextInput
 from ..widgets.virtual_table import Column
 from .live import ListScreen, sized_columns
 
@@ -73,7 +74,7 @@ class ActivityScreen(ListScreen[ActivityLoaded]):
 
     def compose_above(self) -> ComposeResult:
         """The filter, hidden until ``/``."""
-        field = Input(
+        field = TextInput(
             placeholder="Filter: any text in when, who, what, key or detail", id="activity-filter"
         )
         field.display = False

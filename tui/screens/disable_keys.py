@@ -39,12 +39,12 @@ class ConfirmDisable(ConfirmRevoke):
 
     def __init__(self, keys: list[tuple[str, str, str]], *, hidden: int = 0) -> None:
         count = len(keys)
-        it = "it" if count == 1 else "them"
+        using, until = ("it", "it is") if count == 1 else ("them", "they are")
         ConfirmDialog.__init__(
             self,
             disable_title(count),
-            f"Every integration using {it} stops working until {it} {'is' if count == 1 else 'are'} "
-            "enabled again (E). Nothing else changes: the secret, settings and history stay.",
+            f"Every integration using {using} stops working until {until} enabled again (E). "
+            "Nothing else changes: the secret, settings and history stay.",
             confirm="Disable", danger=True,
         )
         self.keys = list(keys)

@@ -25,6 +25,7 @@ from store.policy import LIFETIME_MAX_DAYS, Policy, PolicyViolation
 
 from ..format import scope_label
 from ..text import literal
+from ..widgets.text_input import TextInput
 from ..widgets.virtual_table import Column
 from ..workers import store_call
 from .live import ListScreen
@@ -176,11 +177,11 @@ class PolicyForm(ModalScreen[Policy | None]):
             yield Label("Key policy", classes="dialog-title")
             for scope in Scope:
                 days = self.policy.max_days(scope)
-                field = Input(value="" if days is None else str(days), placeholder="none (no limit)",
+                field = TextInput(value="" if days is None else str(days), placeholder="none (no limit)",
                               id=f"max-{scope.value}")
                 field.border_title = f"{scope_label(scope.value)} keys live at most (days)"
                 yield field
-            warn = Input(value=str(self.policy.warn_days), id="warn-days")
+            warn = TextInput(value=str(self.policy.warn_days), id="warn-days")
             warn.border_title = "Warn this many days before expiry"
             yield warn
             error = Label("", id="policy-error", classes="dialog-error", markup=False)

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 from store.errors import StoreError
 
 from ..text import literal
+from ..widgets.text_input import TextInput
 from ..workers import store_call
 
 
@@ -56,7 +57,7 @@ class TextPrompt(ModalScreen[str | None]):
         """A title, the input, a line for errors, and what the keys do."""
         with Vertical(id="dialog", classes="dialog"):
             yield Static(literal(self.prompt_title), classes="dialog-title")
-            yield Input(value=self.initial_value, placeholder=self.placeholder, id="answer")
+            yield TextInput(value=self.initial_value, placeholder=self.placeholder, id="answer")
             error = Static("", classes="dialog-error", id="error")
             error.display = False
             yield error

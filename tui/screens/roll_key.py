@@ -32,6 +32,7 @@ from store.presenter import when
 from tui.format import scope_label
 from tui.text import literal, safe_text
 from tui.widgets.choice_set import ChoiceSet
+from tui.widgets.text_input import TextInput
 from tui.workers import store_call
 
 GRACE_LABELS = {"0": "None", "1h": "1 hour", "24h": "24 hours", "7d": "7 days"}
@@ -97,7 +98,7 @@ class RollKeyModal(ModalScreen[RolledKey | None]):
                     hint = f"keep: {keep} · or 30d, 2027-01-31, never"
                 else:  # the policy counts from the roll: say so before a refusal does
                     hint = f"keep: {keep} · policy max {self.max_days}d · e.g. 30d, 2027-01-31"
-                expiry = Input(placeholder=hint, id="roll-expires")
+                expiry = TextInput(placeholder=hint, id="roll-expires")
                 expiry.border_title = "New expiry (optional)"
                 yield expiry
             error = Label("", id="roll-error", classes="dialog-error", markup=False)

@@ -27,6 +27,8 @@ from store.models import NAME_MAX, NO_EXPIRY, ApiKey, Scope
 from tui.text import literal
 from tui.widgets.choice_set import ChoiceSet
 
+from .text_input import TextInput
+
 # Which error label shows a store error, and which widget gets focus for it, in form order.
 # Keys not listed here (``input``, ``key``, …) go to the form's general error line.
 ERROR_FIELDS: dict[str, tuple[str, str]] = {
@@ -215,7 +217,7 @@ class KeyFields(Vertical):
     def compose(self) -> ComposeResult:
         """Name, ``between``, then each scope's settings."""
         values = self.initial
-        yield with_title(Input(
+        yield with_title(TextInput(
             value=values.name, placeholder="e.g. Checkout widget", max_length=NAME_MAX, id="name",
         ), "Name")
         yield error_label("name")
@@ -228,17 +230,17 @@ class KeyFields(Vertical):
 
     def _expiry(self, values: FieldValues) -> ComposeResult:
         with Vertical(id="expiry-fields", classes="scope-fields"):
-            yield with_title(Input(
+            yield with_title(TextInput(
                 value=values.expires_at, placeholder="never (default) · 30d · 2027-01-31",
                 id="expires-at",
             ), "Expires (optional)")
             yield error_label("expires_at")
-            yield Static("30d = 30 days from now; a date = 00:00 UTC that day; empty or never = no expiry",
+            yield Static("30d: 30 days from now · a date: 00:00 UTC that day · empty: never",
                          classes="hint")
 
     def _web(self, values: FieldValues) -> ComposeResult:
         with Vertical(id="web-fields", classes="scope-fields"):
-            yield with_title(Input(
+            yield with_title(TextInput(
                 value=", ".join(values.domains),
                 placeholder="https://app.example.com, https://www.example.com", id="domains",
             ), "Custom UI domains")
@@ -248,7 +250,7 @@ class KeyFields(Vertical):
                 yield Switch(value=values.developing_locally, id="developing-locally")
                 yield Label("I'm developing locally", classes="toggle-label")
             with Vertical(id="networks-field"):
-                yield with_title(Input(
+                yield with_title(TextInput(
                     value=", ".join(values.networks), placeholder="127.0.0.1/32, 192.168.0.0/16",
                     id="networks",
                 ), "IP networks (CIDR, comma separated)")
@@ -259,11 +261,11 @@ class KeyFields(Vertical):
 
     def _mobile(self, values: FieldValues) -> ComposeResult:
         with Vertical(id="mobile-fields", classes="scope-fields"):
-            yield with_title(Input(
+            yield with_title(TextInput(
                 value=", ".join(values.ios_bundle_ids), placeholder="com.example.app", id="ios",
             ), "iOS bundle ids")
             yield error_label("ios_bundle_ids")
-            yield with_title(Input(
+            yield with_title(TextInput(
                 value=", ".join(values.android_packages), placeholder="com.example.app", id="android",
             ), "Android package names")
             yield error_label("android_packages")

@@ -21,6 +21,8 @@ from store.models import Project
 from store.repository import ALL_PROJECTS
 from tui.text import literal
 
+from .text_input import TextInput
+
 ALL_OPTION = "__all__"
 ADD_OPTION = "__add__"
 
@@ -100,7 +102,7 @@ class ProjectPicker(Vertical):
 
     def compose(self) -> ComposeResult:
         """The search input, the matches and a line saying what is chosen."""
-        search = Input(placeholder="Type part of a project's name or id", id="project-search")
+        search = TextInput(placeholder="Type part of a project's name or id", id="project-search")
         search.border_title = "Project"
         yield search
         yield ProjectList(id="project-options")
