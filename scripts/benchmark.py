@@ -384,12 +384,16 @@ async def stock_refill(path: Path) -> float:
 
 def change_figures(path: Path, login: str, runs: int) -> dict:
     """One create, edit and revoke through the repository (lock, re-read check, atomic write)."""
+    from datetime import timedelta
+
     from store.repository import Repository
+    from store.views import to_iso, utc_now
 
     repo = Repository(path, login)
     project = next(p for p, _ in repo.list_projects() if p.deployed)
     draft = {"name": "Benchmark key", "scope": "web", "project_id": project.id,
-             "web": {"domains": ["https://bench.example.com"]}}
+             "web": {"domains": ["https://bench.example.com"]},
+             "expires_at": to_iso(utc_now() + timedelta(days=30))}  # within the demo's policy
     repo.list_keys()  # warm: the running app has the store parsed already
     repo.add_project("Benchmark warm-up")  # the first write also creates the lock file
     created = []
