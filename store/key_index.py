@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Callable, Sequence
 
 from .find import KeyFinder, Query, parse_query
-from .models import KeyView
+from .views import KeyView
 
 SORT_ORDERS = ("created_desc", "created_asc", "scope", "last_used")
 """The orders, in the order the main screen's ``s`` cycles through them."""
