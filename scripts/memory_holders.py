@@ -42,8 +42,9 @@ def report(title: str, snapshot: tracemalloc.Snapshot, top: int) -> None:
 
 async def session(path: str, top: int) -> None:
     """The session, with snapshots after the load and after the keys."""
-    from tui.app import make_app
+    from tui.app import make_app, share_one_memory_arena
 
+    share_one_memory_arena()  # as the command line's UI does
     tracemalloc.start(1)
     app = make_app(path)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -77,12 +77,13 @@ def child(path: str, needle: str, t0: float, cprofile_to: str | None) -> None:
     from store.storage import StoreFile
 
     wrap(StoreFile, "_load", "parse the store")
+    wrap(Repository, "newest_keys", "preview: the newest keys from the front of the file")
     wrap(Repository, "list_keys", "list views")
     wrap(Repository, "open_or_create", "open_or_create")
     try:
-        from tui.widgets import key_index
+        from store import key_index
     except ImportError:
-        key_index = None
+        key_index = None  # type: ignore[assignment]
     index_class = getattr(key_index, "KeyIndex", None)
     if index_class is not None:
         wrap(index_class, "prepare", "background: other orders + search texts")

@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Callable, Sequence
 
 from .find import KeyFinder, Query, parse_query
-from .models import KeyView
+from .views import KeyView
 
 SORT_ORDERS = ("created_desc", "created_asc", "scope", "last_used")
 """The orders, in the order the main screen's ``s`` cycles through them."""
@@ -28,10 +28,11 @@ class KeyIndex:
     """The keys of one load, in every sort order, filtered by :class:`store.find.KeyFinder`."""
 
     def __init__(self, views: Sequence[KeyView], now: str = "") -> None:
-        self.views = list(views)
+        # The caller's list itself (never changed here): a copy is 0.8 MB at 100,000 keys.
+        self.views = views if type(views) is list else list(views)
         self.finder = KeyFinder(self.views, now)
         self._positions: dict[str, array[int]] = {}
-        self._last: tuple[str, Query, list[int]] | None = None
+        self._last: tuple[str, Query, array[int]] | None = None
         self.stopped = False
         """Set when the screen loads again: a preparation still running stops early."""
 
@@ -102,6 +103,7 @@ class KeyIndex:
         views = self.views
         query = parse_query(needle) if isinstance(needle, str) else needle
         if not query:
+            self._last = None  # a cleared filter's matches are of no more use
             return [views[p] for p in self.positions(order)]
         last = self._last
         if last is not None and last[0] == order and _narrows(last[1], query):
@@ -109,7 +111,8 @@ class KeyIndex:
         else:
             candidates = self.positions(order)
         matches = self.finder.matching(query, candidates, now=now)
-        self._last = (order, query, matches)
+        # Kept as an array (4 bytes a match, not 8 and a boxed int): ~3 MB less at 100,000.
+        self._last = (order, query, array("i", matches))
         return [views[p] for p in matches]
 
 

@@ -12,45 +12,120 @@ count does not match, :func:`read_in_pieces` returns None and the caller parses 
 which also gives the precise error for a file that is not valid JSON. So does a piece that
 does not re-serialise to the very bytes read: only then can an object name a field twice
 (orjson would silently keep the last), and the whole-file reader checks for that.
+
+Since schema version 2 the file starts with a line of its own, the **front**: the meta
+document, projects, members and the newest keys (``_newest``: the :data:`NEWEST_COUNT`
+newest records, revoked ones included, without their secrets), then a newline (JSON
+white space, which no JSON string can hold raw), then the other tables and the keys::
+
+    {"_meta":{…},"projects":{…},"members":{…},"_newest":{…}
+    ,"usage":{…},"keys":{…}}
+
+A first screen reads the front (:func:`read_front`, ~100 kB whatever the store's size and
+however big the usage counters grow) instead of waiting for the whole store. The newest keys
+are only a preview: the reader drops them once the keys table is parsed, which is what every
+decision is taken on, so a front that was planted or went stale (a hand edit) is shown until
+then and no longer.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from operator import itemgetter
 from typing import IO, Any
 
 import orjson
 
 KEYS_TABLE = b',"keys":{'
-BLOCK_SIZE = 4 * 1024 * 1024
+NEWEST_TABLE = "_newest"
+NEWEST_COUNT = 200  # records: more rows than the tallest terminal shows, ~100 kB
+FRONT_TABLES = ("_meta", "projects", "members")  # the front's line, before the newest keys
+BLOCK_SIZE = 1 * 1024 * 1024
 HEAD_LIMIT = 16 * 1024 * 1024  # meta, projects and members come first; far less than this
+FRONT_LIMIT = 1024 * 1024  # the front line: ~100 kB as written; a preview is read on a UI thread
 # Where one key record ends and the next begins: `},"key_<10 base62>":{` cannot occur inside
 # a JSON string (a quote there is always escaped), and inside a record no field is named so.
 _NEXT_RECORD = re.compile(rb'\},(?="key_[0-9A-Za-z]{10}":\{)')
 # Fields whose values many keys share (one name for a batch of keys, a handful of creators,
 # statuses and scopes, timestamps of keys made together): one string object for each value.
-SHARED_FIELDS = ("name", "scope", "status", "project_id", "created_by", "updated_by",
-                 "created_at", "updated_at", "last_used_at", "expires_at", "revoked_by",
-                 "disabled_by")
+SHARED_FIELDS = frozenset(("name", "scope", "status", "project_id", "created_by", "updated_by",
+                           "created_at", "updated_at", "last_used_at", "expires_at", "revoked_by",
+                           "disabled_by"))
 SHARED_SETTINGS = ("web", "mobile")  # equal settings dicts become one dict (never mutated)
 Progress = Callable[[int, int], None]
 """Told (keys read so far, keys in the store) after each block."""
 
 
-def serialise(data: dict[str, Any]) -> bytes:
-    """The store as JSON, with the keys table last and its size in the meta document."""
+def serialise(data: dict[str, Any], newest: dict[str, Any] | None = None) -> bytes:
+    """The store as JSON: the front line (meta, projects, members, the newest keys, as
+    :func:`newest_records` gives them unless ``newest`` has them already), then the other
+    tables and the keys table last; the keys' count in the meta document."""
     meta = data["_meta"]["1"]
     meta["key_count"] = len(data["keys"])
-    ordered = {name: table for name, table in data.items() if name != "keys"}
-    ordered["keys"] = data["keys"]
-    return orjson.dumps(ordered)
+    front = {name: data[name] for name in FRONT_TABLES if name in data}
+    front[NEWEST_TABLE] = newest_records(data["keys"]) if newest is None else newest
+    rest = {name: table for name, table in data.items()
+            if name not in front and name != "keys"}
+    rest["keys"] = data["keys"]
+    return orjson.dumps(front)[:-1] + b"\n," + orjson.dumps(rest)[1:]
+
+
+def newest_records(keys: dict[str, Any], count: int | None = None) -> dict[str, Any]:
+    """The ``count`` (:data:`NEWEST_COUNT`) newest key records, newest first, as the main list orders them (by
+    creation time; of keys made in the same second, the one stored last first), each
+    without its secret: ~25 ms at 100,000 keys (one look at every record).
+
+    A record that is not an object with a text ``created_at`` and its own table key as
+    ``id`` (edited by hand) is left out: the front is a preview, the keys table decides.
+    """
+    count = NEWEST_COUNT if count is None else count
+    newest = itemgetter("created_at")
+    try:
+        top = heapq.nlargest(count, reversed(keys.values()), key=newest)
+    except (KeyError, TypeError):  # a hand-edited record: take the slow, careful way
+        top = heapq.nlargest(count, (record for record in reversed(keys.values())
+                                     if type(record) is dict and type(record.get("created_at")) is str),
+                             key=newest)
+    head: dict[str, Any] = {}
+    record: dict[str, Any]
+    for record in top:
+        key_id = record.get("id")
+        if type(key_id) is str and keys.get(key_id) is record:  # its own table key
+            head[key_id] = {field: value for field, value in record.items() if field != "secret"}
+    return head
+
+
+def read_front(handle: IO[bytes]) -> dict[str, Any] | None:
+    """The front line of a store written by :func:`serialise` (meta, projects, members and
+    the newest keys), with an empty ``keys`` table; None if the file does not start with one
+    (schema version 1, a hand edit) or a front over :data:`FRONT_LIMIT`. Reads the front only."""
+    buffer = b""
+    while True:
+        end = buffer.find(b"\n")
+        if end >= 0:
+            break
+        if len(buffer) >= FRONT_LIMIT:
+            return None
+        block = handle.read(min(BLOCK_SIZE, FRONT_LIMIT))
+        if not block:
+            return None
+        buffer += block
+    try:
+        front = _exact(buffer[:end] + b"}")
+    except (orjson.JSONDecodeError, _NotAsWritten):
+        return None
+    if not isinstance(front, dict) or list(front) != [*FRONT_TABLES, NEWEST_TABLE]:
+        return None
+    front["keys"] = {}
+    return front
 
 
 def read_head(handle: IO[bytes]) -> dict[str, Any] | None:
-    """Everything before the keys table (meta, projects, members) of a store written by
-    :func:`serialise`, with an empty ``keys`` table; None if it is not one. Costs the head,
-    not the keys: under a millisecond at 100,000 keys."""
+    """Everything before the keys table (meta, projects, members, the newest keys, usage)
+    of a store written by :func:`serialise`, with an empty ``keys`` table; None if it is not
+    one. Costs the head, not the keys."""
     head = _head(handle)
     if head is None:
         return None
@@ -71,13 +146,31 @@ def _head(handle: IO[bytes]) -> tuple[dict[str, Any], bytes] | None:
             return None  # no keys table in the first blocks: not our layout
         buffer += block
     try:
-        data = _exact(buffer[:start] + b"}")
+        data = _exact_head(buffer[:start])
         expected = data["_meta"]["1"]["key_count"]
     except (orjson.JSONDecodeError, _NotAsWritten, KeyError, TypeError):
         return None
     if not isinstance(data, dict) or "keys" in data or type(expected) is not int:
         return None
     return data, buffer[start + len(KEYS_TABLE):]
+
+
+def _exact_head(head: bytes) -> Any:
+    """Parse what comes before the keys table: one object as written, or (schema version 2)
+    the front line and, after its newline, the tables between it and the keys."""
+    end = head.find(b"\n")
+    if end < 0:
+        return _exact(head + b"}")
+    front = _exact(head[:end] + b"}")
+    middle = head[end + 1:]
+    if not middle:
+        return front
+    if not middle.startswith(b",") or type(front) is not dict:
+        raise _NotAsWritten
+    rest = _exact(b"{" + middle[1:] + b"}")
+    if type(rest) is not dict or front.keys() & rest.keys():
+        raise _NotAsWritten  # a table named twice
+    return {**front, **rest}
 
 
 def read_in_pieces(handle: IO[bytes], progress: Progress | None = None) -> dict[str, Any] | None:
@@ -104,7 +197,7 @@ def read_in_pieces(handle: IO[bytes], progress: Progress | None = None) -> dict[
             cut = _last_record_boundary(rest)
             if cut is not None:
                 piece = _exact(b"{" + rest[:cut] + b"}")
-                _share_values(piece.values(), strings, settings)
+                _share_values(piece, strings, settings)
                 keys.update(piece)
                 rest = rest[cut + 1:]  # past the comma
                 if progress is not None:
@@ -113,7 +206,7 @@ def read_in_pieces(handle: IO[bytes], progress: Progress | None = None) -> dict[
         if not tail.endswith(b"}}"):
             return None
         piece = _exact(b"{" + tail[:-2] + b"}")
-        _share_values(piece.values(), strings, settings)
+        _share_values(piece, strings, settings)
         keys.update(piece)
     except (orjson.JSONDecodeError, _NotAsWritten):
         return None
@@ -123,20 +216,31 @@ def read_in_pieces(handle: IO[bytes], progress: Progress | None = None) -> dict[
     return data
 
 
-def _share_values(records: Iterable[Any], strings: dict[str, str],
+def _share_values(piece: dict[str, Any], strings: dict[str, str],
                   settings: dict[bytes, dict[str, Any]]) -> None:
-    """Make equal values of :data:`SHARED_FIELDS` one string, equal settings one dict."""
-    for record in records:
+    """Make equal values of :data:`SHARED_FIELDS` one string, equal settings one dict, and a
+    record's ``id`` its table key; and rebuild each record as a compact dict.
+
+    orjson makes every object a dict of the general kind (24 bytes a field; 632 bytes for a
+    key's 15 fields), while a dict built field by field from text keys takes 16 bytes a
+    field (464 bytes), small enough for Python's own allocator: ~30 MB less at 100,000 keys
+    (measured: VmRSS after the read), for ~0.1 s more of a read that no screen waits for.
+    """
+    for key_id, record in piece.items():
         if type(record) is not dict:
             continue  # not a record: the store's checks refuse it later
-        for field in SHARED_FIELDS:
-            value = record.get(field)
-            if type(value) is str:
-                record[field] = strings.setdefault(value, value)
-        for field in SHARED_SETTINGS:
-            value = record.get(field)
-            if type(value) is dict:
-                record[field] = settings.setdefault(orjson.dumps(value), value)
+        compact = {}
+        for field, value in record.items():
+            kind = type(value)
+            if kind is str:
+                if field in SHARED_FIELDS:
+                    value = strings.setdefault(value, value)
+                elif field == "id" and value == key_id:
+                    value = key_id
+            elif kind is dict and field in SHARED_SETTINGS:
+                value = settings.setdefault(orjson.dumps(value), value)
+            compact[field] = value
+        piece[key_id] = compact
 
 
 class _NotAsWritten(Exception):

@@ -244,6 +244,7 @@ def listable(record: Any, table_key: str) -> bool:
         and type(record.get("name")) is str
         and record.get("status") in _STATUS_TEXT
         and record.get("scope") in _SCOPE_TEXT
+        and type(record.get("project_id", "")) in (str, type(None))  # a list would not hash
     )
 
 

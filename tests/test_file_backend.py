@@ -14,6 +14,7 @@ from store.key_index import KeyIndex
 from store.models import AuditEvent
 from store.repository import stamped
 from store.seed import seed_demo
+from store.storage import SCHEMA_VERSION
 
 NOW = "2026-12-01T09:30:00Z"
 
@@ -38,7 +39,7 @@ def test_create_then_read_meta_members_and_audit(store_path: Path) -> None:
     assert not backend.create({"organisation": "Other"}, owner, [])
     assert backend.meta()["organisation"] == "Acme"
     assert backend.member("alice") == owner and backend.member("bob") is None
-    assert backend.schema_version() == 1
+    assert backend.schema_version() == SCHEMA_VERSION
     assert [r["action"] for r in backend.audit_records()] == ["store.init"]
 
 

@@ -187,7 +187,7 @@ def test_the_refusals_say_what_is_wrong(owner_repo: Repository, store_path: Path
         b'{"_meta": {\n  "1": oops}': "is not valid JSON (line 2, column 8)",
         b"": "is empty",
         b"[]": "is not an apikeys store",
-        future: "has schema version 99, but this apikeys knows only version 1: upgrade apikeys",
+        future: "has schema version 99, but this apikeys knows versions up to 2: upgrade apikeys",
     }
     for content, expected in cases.items():
         store_path.write_bytes(content)

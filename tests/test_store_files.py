@@ -18,7 +18,7 @@ import store
 from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, web_draft
 from store.errors import Forbidden
 from store.repository import Repository
-from store.storage import LOCK_TIMEOUT, StoreDB, StoreFile
+from store.storage import LOCK_TIMEOUT, SCHEMA_VERSION, StoreDB, StoreFile
 from support import store_workers
 from support.store_workers import CONTEXT
 
@@ -237,7 +237,7 @@ def test_tinydb_opens_the_store(owner_repo: Repository, store_path: Path) -> Non
         assert key["name"] == created.key.name
         assert {project["name"] for project in db.table("projects")} == {"Storefront", "Kiosk beta"}
         assert db.table("members").get(doc_id=OWNER)["role"] == "owner"
-        assert db.table("_meta").all()[0]["schema_version"] == 1
+        assert db.table("_meta").all()[0]["schema_version"] == SCHEMA_VERSION
     finally:
         db.close()
 
@@ -245,7 +245,7 @@ def test_tinydb_opens_the_store(owner_repo: Repository, store_path: Path) -> Non
     # fit ids like key_…, which is what StoreDB's table class is for.
     stock = TinyDB(store_path, storage=StoreFile)
     try:
-        assert stock.table("_meta").get(doc_id=1)["schema_version"] == 1
+        assert stock.table("_meta").get(doc_id=1)["schema_version"] == SCHEMA_VERSION
         with pytest.raises(ValueError):
             stock.table("keys").all()
     finally:

@@ -235,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    def command(name: str, help_text: str, handler: Callable[[Command], int], parent: Any = commands) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, handler: Callable[[Command], int],
+                parent: Any = commands) -> argparse.ArgumentParser:
         sub = parent.add_parser(name, parents=common, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
         return sub
@@ -249,20 +250,24 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--group", metavar="GROUP", help="share the store with this group (mode 0660)")
 
     projects = command("projects", "add, list and deploy projects", _needs_action)
-    project_actions = projects.add_subparsers(dest="action", metavar="{add,list,deploy,undeploy}", required=True)
+    project_actions = projects.add_subparsers(dest="action", metavar="{add,list,deploy,undeploy}",
+        required=True)
     add = command("add", "add a project (owner or support)", run_projects_add, project_actions)
     add.add_argument("name", metavar="NAME")
     add.add_argument("--deployed", action="store_true", help="mark it deployed (Web keys need that)")
     add.add_argument("--json", action="store_true", help="print the project as JSON")
-    listing = command("list", "list the projects and their active key counts", run_projects_list, project_actions)
+    listing = command("list", "list the projects and their active key counts", run_projects_list,
+        project_actions)
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     for name, deployed in (("deploy", True), ("undeploy", False)):
-        change = command(name, f"mark a project {'' if deployed else 'not '}deployed", run_projects_deploy, project_actions)
+        change = command(name, f"mark a project {'' if deployed else 'not '}deployed", run_projects_deploy,
+            project_actions)
         change.add_argument("project", metavar="ID|NAME")
         change.set_defaults(deployed=deployed)
 
     members = command("members", "add, list and remove members, change roles", _needs_action)
-    member_actions = members.add_subparsers(dest="action", metavar="{add,list,set-role,remove}", required=True)
+    member_actions = members.add_subparsers(dest="action", metavar="{add,list,set-role,remove}",
+        required=True)
     add = command("add", "add a member (owners only)", run_members_add, member_actions)
     add.add_argument("member", metavar="LOGIN")
     add.add_argument("--role", required=True, choices=[role.value for role in Role])
@@ -273,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     role = command("set-role", "change a member's role (owners only)", run_members_set_role, member_actions)
     role.add_argument("member", metavar="LOGIN")
     role.add_argument("role", metavar="ROLE", choices=[role.value for role in Role])
-    remove = command("remove", "remove a member (owners only); the keys they created stay", run_members_remove, member_actions)
+    remove = command("remove", "remove a member (owners only); the keys they created stay",
+        run_members_remove, member_actions)
     remove.add_argument("member", metavar="LOGIN")
 
     create = command("create", "create a key and print its secret (once)", run_create)
@@ -281,14 +287,21 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--scope", required=True, choices=[scope.value for scope in Scope])
     where = create.add_mutually_exclusive_group(required=True)
     where.add_argument("--project", metavar="ID|NAME")
-    where.add_argument("--all-projects", action="store_true", help="All organization projects (Analytics only)")
-    create.add_argument("--domain", action="append", default=[], metavar="ORIGIN", help="Web: an allowed origin, https://host[:port] (repeat)")
-    create.add_argument("--local-network", action="append", default=[], metavar="CIDR", help="Web: develop locally from this IP network (repeat)")
+    where.add_argument("--all-projects", action="store_true",
+        help="All organization projects (Analytics only)")
+    create.add_argument("--domain", action="append", default=[], metavar="ORIGIN",
+        help="Web: an allowed origin, https://host[:port] (repeat)")
+    create.add_argument("--local-network", action="append", default=[], metavar="CIDR",
+        help="Web: develop locally from this IP network (repeat)")
     create.add_argument("--cross-page", action="store_true", help="Web: cross page persistence")
-    create.add_argument("--ios", action="append", default=[], metavar="BUNDLE", help="Mobile: an iOS bundle id (repeat)")
-    create.add_argument("--android", action="append", default=[], metavar="PACKAGE", help="Mobile: an Android package (repeat)")
-    create.add_argument("--expires-days", type=int, choices=EXPIRY_CHOICES, metavar="30|60|90", help="Analytics: expiry (default 30)")
-    create.add_argument("--expires", metavar="30d|YYYY-MM-DD", help="Web and Mobile: expire after N days or on that day (00:00 UTC); default never")
+    create.add_argument("--ios", action="append", default=[], metavar="BUNDLE",
+        help="Mobile: an iOS bundle id (repeat)")
+    create.add_argument("--android", action="append", default=[], metavar="PACKAGE",
+        help="Mobile: an Android package (repeat)")
+    create.add_argument("--expires-days", type=int, choices=EXPIRY_CHOICES, metavar="30|60|90",
+        help="Analytics: expiry (default 30)")
+    create.add_argument("--expires", metavar="30d|YYYY-MM-DD",
+        help="Web and Mobile: expire after N days or on that day (00:00 UTC); default never")
     create.add_argument("--json", action="store_true", help="print the key and its secret as JSON")
 
     listing = command("list", "list the keys you can see (newest first)", run_list)
@@ -296,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--scope", choices=[scope.value for scope in Scope])
     listing.add_argument("--sort", choices=("created", "scope"), default="created")
     listing.add_argument("--include-revoked", action="store_true")
-    listing.add_argument("--expiring", type=_days_argument, metavar="14d", help="only active keys expiring within N days, soonest first")
+    listing.add_argument("--expiring", type=_days_argument, metavar="14d",
+        help="only active keys expiring within N days, soonest first")
 
     show = command("show", "show one key, or print its secret (Web and Mobile)", run_show)
     show.add_argument("key_id", metavar="ID")
@@ -311,15 +325,20 @@ def build_parser() -> argparse.ArgumentParser:
         ("domain", "ORIGIN", "Web: origin"), ("network", "CIDR", "Web: local IP network"),
         ("ios", "BUNDLE", "Mobile: iOS bundle id"), ("android", "PACKAGE", "Mobile: Android package"),
     ):
-        edit.add_argument(f"--add-{flag}", action="append", default=[], metavar=metavar, help=f"{help_text} to add (repeat)")
-        edit.add_argument(f"--remove-{flag}", action="append", default=[], metavar=metavar, help=f"{help_text} to remove (repeat)")
-    edit.add_argument("--cross-page", action=argparse.BooleanOptionalAction, default=None, help="Web: cross page persistence")
-    edit.add_argument("--local", action=argparse.BooleanOptionalAction, default=None, help="Web: developing locally")
+        edit.add_argument(f"--add-{flag}", action="append", default=[], metavar=metavar,
+            help=f"{help_text} to add (repeat)")
+        edit.add_argument(f"--remove-{flag}", action="append", default=[], metavar=metavar,
+            help=f"{help_text} to remove (repeat)")
+    edit.add_argument("--cross-page", action=argparse.BooleanOptionalAction, default=None,
+        help="Web: cross page persistence")
+    edit.add_argument("--local", action=argparse.BooleanOptionalAction, default=None,
+        help="Web: developing locally")
     edit.add_argument(
         "--if-revision", type=int, metavar="N",
         help="change the key only if it is still at revision N (see `show --json`); else exit 2",
     )
-    edit.add_argument("--expires", metavar="30d|YYYY-MM-DD|never", help="Web and Mobile: a new expiry, or never")
+    edit.add_argument("--expires", metavar="30d|YYYY-MM-DD|never",
+        help="Web and Mobile: a new expiry, or never")
     edit.add_argument("--json", action="store_true", help="print the edited key as JSON")
 
     revoke = command("revoke", "revoke keys: integrations using them stop at once", run_revoke)
@@ -341,18 +360,26 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--app-id", metavar="ID")
     verify.add_argument("--json", action="store_true")
 
-    listing.add_argument("--find", metavar="TEXT", help="only keys matching every word (name, id, key prefix, project, scope, creator, status), or exactly the key of a pasted secret; - reads TEXT from stdin")
+    listing.add_argument(
+        "--find", metavar="TEXT",
+        help="only keys matching every word (name, id, key prefix, project, scope, creator, status), "
+        "or exactly the key of a pasted secret; - reads TEXT from stdin",
+    )
 
     usage = command("usage", "valid and refused answers of a key per UTC day, its last use", run_usage)
     usage.add_argument("key_id", metavar="ID")
-    usage.add_argument("--days", type=_usage_days, default=30, metavar="N", help="how many days up to today (1-90, default 30)")
+    usage.add_argument("--days", type=_usage_days, default=30, metavar="N",
+        help="how many days up to today (1-90, default 30)")
     usage.add_argument("--json", action="store_true", help="print a JSON object")
 
     scan = command("scan", "look for leaked secrets in files (exit 1 if an active key is found)", run_scan)
-    scan.add_argument("paths", nargs="+", metavar="PATH", help="files and folders (symlinks inside are not followed)")
+    scan.add_argument("paths", nargs="+", metavar="PATH",
+        help="files and folders (symlinks inside are not followed)")
     scan.add_argument("--json", action="store_true", help="print a JSON array of findings")
-    scan.add_argument("--disable", action="store_true", help="disable every active key found, noting the file and line in the audit trail")
-    scan.add_argument("--git", action="store_true", help="also search every version of every file in the git history of each PATH")
+    scan.add_argument("--disable", action="store_true",
+        help="disable every active key found, noting the file and line in the audit trail")
+    scan.add_argument("--git", action="store_true",
+        help="also search every version of every file in the git history of each PATH")
 
     log = command("log", "the audit trail, newest first", run_log)
     log.add_argument("--key", metavar="ID", help="only this key's events")
@@ -366,9 +393,12 @@ def _add_lifecycle_commands(command: Callable[..., argparse.ArgumentParser]) -> 
     """roll, disable, enable and policy (SPEC §9)."""
     roll = command("roll", "give a key a new secret; the previous one works for the grace period", run_roll)
     roll.add_argument("key_id", metavar="ID")
-    roll.add_argument("--grace", default="0", choices=list(lifecycle.GRACE_CHOICES), help="how long the previous secret keeps working (default 0: it stops now)")
-    roll.add_argument("--expires", metavar="30d|YYYY-MM-DD|never", help="Web and Mobile: a new expiry with the new secret")
-    roll.add_argument("--if-revision", type=int, metavar="N", help="roll only if the key is still at revision N")
+    roll.add_argument("--grace", default="0", choices=list(lifecycle.GRACE_CHOICES),
+        help="how long the previous secret keeps working (default 0: it stops now)")
+    roll.add_argument("--expires", metavar="30d|YYYY-MM-DD|never",
+        help="Web and Mobile: a new expiry with the new secret")
+    roll.add_argument("--if-revision", type=int, metavar="N",
+        help="roll only if the key is still at revision N")
     roll.add_argument("--json", action="store_true", help="print the key with its new secret as JSON")
 
     disable = command("disable", "disable keys: verify refuses them until enabled", run_disable)
@@ -382,10 +412,12 @@ def _add_lifecycle_commands(command: Callable[..., argparse.ArgumentParser]) -> 
     show = command("show", "show the policy", run_policy_show, policy_actions)
     show.add_argument("--json", action="store_true")
     change = command("set", "change the policy (owners only)", run_policy_set, policy_actions)
-    change.add_argument("--max-lifetime", action="append", default=[], type=_lifetime_argument, metavar="SCOPE=DAYS|none", help="the longest a key of SCOPE may live (repeat)")
+    change.add_argument("--max-lifetime", action="append", default=[], type=_lifetime_argument,
+        metavar="SCOPE=DAYS|none", help="the longest a key of SCOPE may live (repeat)")
     change.add_argument("--warn-days", type=int, metavar="N", help="warn about keys expiring within N days")
     change.add_argument("--json", action="store_true")
-    check = command("check", "list the active keys that break the policy (exit 1 if any)", run_policy_check, policy_actions)
+    check = command("check", "list the active keys that break the policy (exit 1 if any)", run_policy_check,
+        policy_actions)
     check.add_argument("--json", action="store_true")
 
 
@@ -400,13 +432,15 @@ def _lifetime_argument(text: str) -> tuple[str, int | None]:
     scope, equals, days = text.partition("=")
     scope = scope.strip().lower()
     if not equals or scope not in [s.value for s in Scope]:
-        raise argparse.ArgumentTypeError(f"{text!r}: give SCOPE=DAYS or SCOPE=none, SCOPE one of web, mobile, analytics")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give SCOPE=DAYS or SCOPE=none, SCOPE one of web, mobile, analytics")
     if days.strip().lower() in ("none", "never"):
         return scope, None
     try:
         return scope, lifecycle.parse_days(days)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a number of days, e.g. {scope}=90, or {scope}=none") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a number of days, e.g. {scope}=90, or {scope}=none") from None
 
 
 def _key_count(text: str) -> int:
@@ -526,7 +560,8 @@ def run_migrate(command: Command) -> int:
 
     source_repo = command.existing_repo()
     if source_repo.me().role.value != "owner":
-        raise CommandError(f"{safe_text(source_repo.login)} is not an owner: only an owner migrates the store")
+        raise CommandError(
+            f"{safe_text(source_repo.login)} is not an owner: only an owner migrates the store")
     target_store = _store_argument(command.args.to)
     if str(target_store) == str(command.path):
         raise CommandError("--to names the store being migrated: name a new one")
@@ -580,8 +615,9 @@ def _seeding_progress() -> _SeedingProgress | None:
 
 
 def _open_app(path: Path | str, login: str) -> int:
-    from tui.app import make_app
+    from tui.app import make_app, share_one_memory_arena
 
+    share_one_memory_arena()  # before the app's threads start
     app = make_app(path, login)
     app.run()
     if isinstance(app.return_value, StoreError):
@@ -620,7 +656,8 @@ def run_init(command: Command) -> int:
         raise CommandError(f"a store already exists at {repo.place}; it was not changed")
     shared = f", shared with group {args.group} (mode 0660)" if args.group else ""
     if repo.is_postgres:
-        shared = f"; members are the database roles granted {repo.backend.group_role()}"  # type: ignore[attr-defined]
+        group_role = repo.backend.group_role()  # type: ignore[attr-defined]
+        shared = f"; members are the database roles granted {group_role}"
     print_line(f"Created the store of {safe_text(repo.organisation())} at {safe_text(repo.place)}{shared}")
     print_line(f"{safe_text(repo.login)} is its owner. Next: `{PROG} projects add NAME --deployed`")
     return 0
@@ -705,12 +742,14 @@ def run_create(command: Command) -> int:
     args = command.args
     scope = Scope(args.scope)
     _refuse_foreign_flags(scope, {
-        Scope.WEB: [("--domain", args.domain), ("--local-network", args.local_network), ("--cross-page", args.cross_page)],
+        Scope.WEB: [("--domain", args.domain), ("--local-network", args.local_network),
+            ("--cross-page", args.cross_page)],
         Scope.MOBILE: [("--ios", args.ios), ("--android", args.android)],
         Scope.ANALYTICS: [("--expires-days", args.expires_days is not None)],
     })
     if scope is Scope.ANALYTICS and args.expires is not None:
-        raise CommandError("--expires applies to Web and Mobile keys; Analytics keys take --expires-days 30|60|90")
+        raise CommandError(
+            "--expires applies to Web and Mobile keys; Analytics keys take --expires-days 30|60|90")
     draft: dict[str, Any] = {"name": args.name, "scope": scope.value}
     if args.all_projects:
         draft["all_projects"] = True
@@ -776,7 +815,8 @@ def run_list(command: Command) -> int:
         print_line("No key matches.")
         return 0
     if not views:
-        print_line(f"No keys to show. Create one with `{PROG} create --name NAME --scope web --project ID --domain https://…`")
+        print_line(f"No keys to show. Create one with "
+                   f"`{PROG} create --name NAME --scope web --project ID --domain https://…`")
         return 0
     moment = repo.clock()
     invalid = sum(1 for view in views if view.problem)  # first: flagged views show stand-ins
@@ -874,8 +914,10 @@ def run_edit(command: Command) -> int:
 
 
 def _edited_web(key_id: str, current: WebSettings, args: argparse.Namespace) -> WebSettings:
-    domains = _add_and_remove(key_id, current.domains, args.add_domain, args.remove_domain, normalise_origin, "domain")
-    networks = _add_and_remove(key_id, current.networks, args.add_network, args.remove_network, normalise_network, "network")
+    domains = _add_and_remove(key_id, current.domains, args.add_domain, args.remove_domain, normalise_origin,
+        "domain")
+    networks = _add_and_remove(key_id, current.networks, args.add_network, args.remove_network,
+        normalise_network, "network")
     local = current.developing_locally or bool(args.add_network)  # as on create, a network implies it
     if args.local is not None:
         local = args.local
@@ -891,8 +933,10 @@ def _edited_web(key_id: str, current: WebSettings, args: argparse.Namespace) -> 
 def _edited_mobile(key_id: str, current: MobileSettings, args: argparse.Namespace) -> MobileSettings:
     same = str.strip
     return validate_or_raise(MobileSettings, {
-        "ios_bundle_ids": _add_and_remove(key_id, current.ios_bundle_ids, args.add_ios, args.remove_ios, same, "iOS bundle id"),
-        "android_packages": _add_and_remove(key_id, current.android_packages, args.add_android, args.remove_android, same, "Android package"),
+        "ios_bundle_ids": _add_and_remove(key_id, current.ios_bundle_ids, args.add_ios, args.remove_ios, same,
+            "iOS bundle id"),
+        "android_packages": _add_and_remove(key_id, current.android_packages, args.add_android,
+            args.remove_android, same, "Android package"),
     })
 
 
@@ -965,7 +1009,8 @@ def _confirm_revoke(keys: list[Any]) -> None:
     except (AttributeError, ValueError, OSError):
         interactive = False
     if not interactive:
-        raise CommandError("revoke asks for confirmation and stdin is not a terminal: pass --yes; nothing was revoked")
+        raise CommandError(
+            "revoke asks for confirmation and stdin is not a terminal: pass --yes; nothing was revoked")
     names = ", ".join(f"{safe_text(key.name)} ({scope_label(key.scope)}, {key.id})" for key in keys)
     sys.stderr.write(
         f"Revoke {names}? Every integration using {'it' if len(keys) == 1 else 'them'} stops at "
@@ -989,7 +1034,8 @@ def run_verify(command: Command) -> int:
             del shown["rolled_until"]
         print_json(shown)
     elif verdict.valid:
-        until = f" (a rolled secret: works until {when(verdict.rolled_until)})" if verdict.rolled_until else ""
+        until = (f" (a rolled secret: works until {when(verdict.rolled_until)})"
+                 if verdict.rolled_until else "")
         print_line(f"valid: {scope_label(verdict.scope or '')} key {verdict.key_id}{until}")
     else:
         which = f" ({scope_label(verdict.scope or '')} key {verdict.key_id})" if verdict.key_id else ""
@@ -1014,7 +1060,8 @@ def _secret_from_stdin() -> str:
         return getpass.getpass("secret (not shown): ").strip()
     line = sys.stdin.readline()
     if not line.strip():
-        raise CommandError("verify read no secret from standard input: pipe it in, e.g. `printenv API_SECRET | apikeys verify -`")
+        raise CommandError("verify read no secret from standard input: pipe it in, "
+                           "e.g. `printenv API_SECRET | apikeys verify -`")
     return line.strip()
 def run_usage(command: Command) -> int:
     """A key's answers per UTC day and its last use."""
@@ -1042,7 +1089,8 @@ def run_usage(command: Command) -> int:
     active = [day for day in usage.days if day.valid or day.refused]
     if active:
         print_line("")
-        print_table(("DATE", "VALID", "REFUSED"), [(d.date, f"{d.valid:,}", f"{d.refused:,}") for d in active])
+        print_table(("DATE", "VALID", "REFUSED"),
+            [(d.date, f"{d.valid:,}", f"{d.refused:,}") for d in active])
     return 0
 
 
@@ -1159,7 +1207,8 @@ def run_disable(command: Command) -> int:
     disabled = {key.id for key in repo.disable_keys([key.id for key in keys], note=args.note)}
     for key in keys:
         if key.id in disabled:
-            print_line(f"Disabled {key.id} {safe_text(key.name)}: verify refuses it until `{PROG} enable {key.id}`")
+            print_line(f"Disabled {key.id} {safe_text(key.name)}: "
+                       f"verify refuses it until `{PROG} enable {key.id}`")
         else:
             print_line(f"{key.id} {safe_text(key.name)} was already disabled")
     return 0
@@ -1202,7 +1251,8 @@ def run_policy_set(command: Command) -> int:
     """Change the key policy (owners only)."""
     args = command.args
     if not args.max_lifetime and args.warn_days is None:
-        raise CommandError(f"nothing to change: give --max-lifetime SCOPE=DAYS|none or --warn-days N; see {PROG} policy set --help")
+        raise CommandError("nothing to change: give --max-lifetime SCOPE=DAYS|none or --warn-days N; "
+                           f"see {PROG} policy set --help")
     repo = command.existing_repo()
     policy = repo.set_policy(max_lifetime_days=dict(args.max_lifetime), warn_days=args.warn_days)
     if args.json:
@@ -1210,7 +1260,8 @@ def run_policy_set(command: Command) -> int:
     _print_policy(policy)
     broken = len(repo.policy_violations())
     if broken:
-        print_line(f"{broken:,} active key{'s' if broken != 1 else ''} break{'s' if broken == 1 else ''} it: see `{PROG} policy check`")
+        keys, breaks = ("key", "breaks") if broken == 1 else ("keys", "break")
+        print_line(f"{broken:,} active {keys} {breaks} it: see `{PROG} policy check`")
     return 0
 
 
@@ -1232,7 +1283,8 @@ def run_policy_check(command: Command) -> int:
     print_table(
         ("ID", "NAME", "SCOPE", "CREATED BY", "PROBLEM"),
         [
-            (v.key.id, v.key.name, scope_label(v.key.scope), creator_label(v.key.created_by, members), v.problem)
+            (v.key.id, v.key.name, scope_label(v.key.scope), creator_label(v.key.created_by, members),
+                v.problem)
             for v in violations
         ],
     )

@@ -511,11 +511,11 @@ class PostgresBackend:
         order = sql.SQL(_reversed_order(query.sort))
         with self._connection("read") as connection:
             if before is None:
-                statement = sql.SQL(
+                first = sql.SQL(
                     "SELECT {columns} FROM keys k {where} ORDER BY {order} LIMIT %s OFFSET %s"
                 ).format(columns=sql.SQL(KEY_SELECT), where=_where(where), order=order)
-                rows = connection.execute(statement, [*params, limit, offset]).fetchall()
-                return [_key_record(row) for row in rows]
+                return [_key_record(row) for row in
+                        connection.execute(first, [*params, limit, offset]).fetchall()]
             anchor = _anchor(connection, before)
             if anchor is None:
                 return []

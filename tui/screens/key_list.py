@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+import threading
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -20,7 +21,7 @@ from store.errors import Forbidden, StoreError
 from store.find import hide_secrets, parse_query
 from store.key_index import SORT_ORDERS, KeyIndex
 from store.key_source import KeySource, WindowedRows, is_pending
-from store.models import ApiKey, CreatedKey, KeyView, Member, Role, Status
+from store.models import ApiKey, CreatedKey, KeyView, Member, NewestKeys, Role, Status
 from store.presenter import creator_label
 from store.repository import Repository
 from store.tokens import VISIBLE_RANDOM_CHARS
@@ -40,6 +41,10 @@ PREPARE_AFTER = 0.05  # seconds after the first frame with rows: the other order
 COUNT_CAP = 10_000  # a database count stops here at first ("10,000+ keys"); a worker counts on
 PAGE = 100  # rows a database window holds: a screenful or five, one indexed query
 COUNT_AFTER = 0.3  # seconds of quiet (no keystroke changing the rows) before an exact count
+PREVIEW_FROM = 2_000_000  # bytes: a store file this big shows its newest keys first (~3,500 keys)
+PREVIEW_WAIT = 0.5  # seconds the load waits for the newest keys' frame before parsing on
+_NO_PREVIEW = threading.Event()
+_NO_PREVIEW.set()  # nothing to wait for
 
 COLUMNS = (
     Column("name", "Name", 16, priority=100, flex=True),
@@ -159,9 +164,10 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         yield Static(id="empty", markup=False)
 
     def on_mount(self) -> None:
-        """The title until the first load names the organisation."""
+        """The title until the first load names the organisation; a big store's newest keys."""
         self.query_one("#empty", Static).display = False
         self.title = "API Keys"
+        self._preview_newest()
 
     # -- loading --------------------------------------------------------------------------
 
@@ -178,6 +184,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         # the first one was shown must not recreate a store moved away meanwhile.
         self._opened = True
         if first:
+            # The preview's frame reaches the terminal before the parse takes the interpreter.
+            self._preview_painted.wait(PREVIEW_WAIT)
             self._say_reading(repo)
             repo.report_reading(self._reading_progress)
             try:
@@ -201,7 +209,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             )
         views = repo.list_keys(include_revoked=self.show_revoked)
         if first and len(views) > PROGRESS_FROM:
-            self.post_message(self.Progress(f"Sorting {len(views):,} keys…"))
+            self.post_message(self.Progress(self._preview_text(f"Sorting {len(views):,} keys…")))
         index = KeyIndex(views, repo.now())
         index.positions(self.key_order)  # the first paint's order, sorted off the UI thread
         return KeysLoaded(
@@ -392,7 +400,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         except OSError:
             return  # no store yet, or unreadable: the load says so
         if size >= PROGRESS_BYTES:
-            self.post_message(self.Progress(f"Reading the store ({size / 1e6:,.0f} MB)…"))
+            self.post_message(self.Progress(self._preview_text(f"Reading the store ({size / 1e6:,.0f} MB)…")))
 
     def _reading_progress(self, done: int, total: int) -> None:
         """The loading line while a big store is parsed: every tenth of it (worker thread)."""
@@ -400,7 +408,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             tenth = done * 10 // total
             if tenth != self._reported_tenth:
                 self._reported_tenth = tenth
-                self.post_message(self.Progress(f"Reading {total:,} keys… {tenth * 10}%"))
+                self.post_message(self.Progress(self._preview_text(f"Reading {total:,} keys… {tenth * 10}%")))
 
     class Progress(Message):
         """A loading line from the load worker: posted, so the worker never waits for the
@@ -424,6 +432,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         if self.index is not None:
             self.index.stopped = True  # its preparation, if still running, is of no use now
         self.index, self.role = data.index, data.role
+        if self.previewing:
+            self._end_preview()
         self.sees_every_key, self.project_count = data.sees_every_key, data.project_count
         self.title = f"API Keys — {safe_text(data.organisation)}"
         self.sub_title = f"{safe_text(self.repo.login)} ({data.role.value})"
@@ -602,6 +612,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         be edited, another member's key is read-only), the action stays available and says
         why when pressed, rather than silently doing nothing.
         """
+        if self.previewing:
+            return False  # a preview is not acted on: keys wait for the whole store
         view = self.table.cursor_row if self.is_mounted else None
         if is_pending(view):
             view = None  # its page is being read: no key to act on yet
@@ -622,7 +634,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
     @on(VirtualTable.RowActivated)
     def _row_activated(self) -> None:
-        self.action_open_key()
+        if not self.previewing:  # a click on the preview waits too
+            self.action_open_key()
 
     def action_open_key(self) -> None:
         """Open the details of the key under the cursor."""
@@ -927,6 +940,76 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     def _creator(self, login: str) -> str:
         members = self.expiring.members if self.expiring is not None else None
         return creator_label(login, members)
+
+
+    # -- a big file store: its newest keys before the rest (first-paint) ------------------------
+
+    previewing = False
+    """Showing the newest keys from the front of the store file while the rest is read: a
+    preview nobody acts on. Keys pressed meanwhile wait, and act once every key is loaded."""
+    _held_keys: list[tuple[str, str | None]] | None = None
+
+    _preview_painted = _NO_PREVIEW
+
+    def _preview_newest(self) -> None:
+        """On a big store file, show its newest keys in the first frame: a screenful read from
+        the front of the file (~100 kB, a few milliseconds, never more than a megabyte) while
+        the load worker reads the rest once that frame is drawn."""
+        self._preview_painted = threading.Event()
+        repo = self.repo
+        try:
+            if repo.is_postgres or repo.path.stat().st_size < PREVIEW_FROM:
+                preview = None
+            else:
+                preview = repo.newest_keys(max(self.app.size.height, 1))
+        except (OSError, StoreError):
+            preview = None  # the full read says what is wrong
+        if preview is None or not preview.views:
+            self._preview_painted.set()
+            return
+        self._show_preview(preview)
+        self.call_after_refresh(self._preview_painted.set)
+
+    def _show_preview(self, preview: NewestKeys) -> None:
+        self.previewing, self._held_keys = True, []
+        self.title = f"API Keys — {safe_text(preview.organisation)}"
+        self.sub_title = f"{safe_text(self.repo.login)} ({preview.role.value})"
+        views = preview.views
+        self.table.set_columns(_sized(max(len(view.record["name"]) for view in views),
+                                      max(len(view.project_name) for view in views)))
+        self.table.set_rows(views)
+        self.table.can_focus = False  # keys wait for every key: none reaches the table meanwhile
+        self.set_focus(None)
+        self.set_summary(f"newest keys · reading {preview.key_count:,}…")
+        self.refresh_bindings()
+
+    def _preview_text(self, text: str) -> str:
+        """A loading line, said after the preview's "newest keys" while one is shown."""
+        return f"newest keys · {text[0].lower()}{text[1:]}" if self.previewing else text
+
+    def on_key(self, event: events.Key) -> None:
+        """While the preview is shown, keys wait for the whole store (q still quits)."""
+        held = self._held_keys
+        if not self.previewing or held is None or (not held and event.key in ("q", "question_mark")):
+            return
+        event.stop()
+        event.prevent_default()
+        held.append((event.key, event.character))
+
+    def _end_preview(self) -> None:
+        """Every key is loaded: the keys pressed meanwhile act once its frame is drawn."""
+        held, self._held_keys = self._held_keys or [], None
+        self.previewing = False
+        self.table.can_focus = True
+        if held:
+            self.table.focus()
+            self.call_after_refresh(self._press_held, held)
+
+    def _press_held(self, held: list[tuple[str, str | None]]) -> None:
+        """Press the held keys in order, each once the one before has acted (``/`` moves the
+        focus to the filter, where the letters after it belong), as Textual's Pilot does."""
+        self.app.run_worker(self.app._press_keys([key for key, _character in held]),
+                            group="held-keys")
 
 
 @dataclass(frozen=True)
