@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
 import time
 from functools import partial
@@ -20,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from benchmark_pg import timed_ms  # noqa: E402  (scripts/ is this script's folder)
 
 from store.backend import KeyQuery, KeySort  # noqa: E402
 from store.backends.bulk import seed_bulk  # noqa: E402
@@ -30,13 +31,7 @@ WINDOW = 60  # rows: about what one screen of the key list shows
 
 def timed(action, repeat: int = 7) -> float:
     """The median wall time of ``action`` in milliseconds (after one warm-up run)."""
-    action()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+    return timed_ms(action, repeat)
 
 
 def measure(url: str, keys: int) -> None:
