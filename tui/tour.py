@@ -199,13 +199,16 @@ async def hold_still(pilot: Pilot[Any]) -> None:
     # scroll sometimes follows the old layout. Scroll it again now that the layout is final.
     # Always centre it (not only when hidden), so every run ends at the same scroll offset.
     # Under load the layout can still settle after one scroll: repeat until two rounds agree.
+    # A focus change scrolls with an animation that may still be running (or only scheduled)
+    # after the layout settles; it would land after our own scroll, so wait it out each round.
     seen: object = None
     for _ in range(6):
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause()
         focused = app.focused
         if focused is not None:
             app.screen.scroll_to_center(focused, animate=False, origin_visible=True, immediate=True)
-        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
         offsets = [(node.scroll_offset, node.virtual_size) for node in app.screen.query("*")
                    if node.is_scrollable]
         if offsets == seen:
@@ -388,4 +391,6 @@ def visit(stop: Stop, folder: Path) -> Visit:
     path = Path(folder) / "store.json"
     repo = stop.store(path)
     app = make_app(path, LOGIN, clock=fixed_clock, live_interval=LIVE_INTERVAL)
+    # Scrolls jump instead of gliding, so no picture is taken halfway through one.
+    app.animation_level = "none"
     return Visit(stop, app, repo)
