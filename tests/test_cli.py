@@ -766,3 +766,16 @@ def test_script_round_trip(store_path: Path) -> None:
     assert _script("revoke", key["id"], "--yes", *store).returncode == 0
     verdict = _script("verify", key["secret"], "--json", *store)
     assert verdict.returncode == 1 and json.loads(verdict.stdout)["reason"] == "revoked"
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, 0.025), ("", 0.025), ("80", 0.08)])
+def test_the_ui_takes_escape_after_25_ms_unless_escdelay_says_otherwise(given, expected) -> None:
+    """Textual reads ESCDELAY once, at import; the UI sets it before importing Textual."""
+    environment = {name: value for name, value in os.environ.items() if name != "ESCDELAY"}
+    if given is not None:
+        environment["ESCDELAY"] = given
+    probe = ("from tui import cli; cli.quick_escape(); "
+             "from textual import constants; print(constants.ESCAPE_DELAY)")
+    shown = subprocess.run([sys.executable, "-c", probe], env=environment, check=True,
+                           capture_output=True, text=True).stdout
+    assert float(shown) == expected

@@ -614,7 +614,23 @@ def _seeding_progress() -> _SeedingProgress | None:
     return _SeedingProgress(sys.stderr)
 
 
+ESCAPE_DELAY_MS = 25
+"""How long the UI waits after an escape byte for the rest of a key's sequence (an arrow,
+alt+letter) before it takes the byte as ``escape``. Textual waits 100 ms, a tenth of a second
+added to every ``escape``; a terminal writes a key's whole sequence at once, so it arrives in
+one read even over SSH (tmux waits 10 ms). ``ESCDELAY`` in the environment, as for ncurses
+programs, overrides it."""
+
+
+def quick_escape() -> None:
+    """Set ``ESCDELAY`` for Textual (read once, when Textual is first imported) unless the
+    admin set it."""
+    if not os.environ.get("ESCDELAY", "").strip():
+        os.environ["ESCDELAY"] = str(ESCAPE_DELAY_MS)
+
+
 def _open_app(path: Path | str, login: str) -> int:
+    quick_escape()
     from tui.app import make_app, share_one_memory_arena
 
     share_one_memory_arena()  # before the app's threads start
