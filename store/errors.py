@@ -13,6 +13,11 @@ class StoreError(Exception):
     exit_code = 2
 
 
+class ReadCancelled(StoreError):
+    """A read stopped on purpose because a newer one replaced it (a count the admin typed
+    past): nobody is waiting for its answer, so nothing is shown."""
+
+
 class StoreUnusable(StoreError):
     """The store file cannot be used (does not parse, unknown schema, locked, unreadable)."""
 

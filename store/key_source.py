@@ -34,6 +34,10 @@ class KeySource(Protocol):
     def position(self, key_id: str) -> int | None:
         """Where ``key_id`` sits (to keep the cursor on it), or None when it does not match."""
 
+    def cancel_count(self) -> None:
+        """Stop an exact count of this source that is running in another thread (a newer
+        source replaced this one); its caller gets :class:`~store.errors.ReadCancelled`."""
+
 
 class IndexKeySource:
     """A :class:`KeySource` over the file store's in-memory :class:`KeyIndex`."""
@@ -61,6 +65,9 @@ class IndexKeySource:
             self._where = {view.id: row for row, view in enumerate(self._rows)}
         return self._where.get(key_id)
 
+    def cancel_count(self) -> None:
+        """Nothing to stop: the rows are counted already."""
+
 
 class DatabaseKeySource:
     """A :class:`KeySource` answered by SQL (:class:`store.backend.Backend` windows).
@@ -81,6 +88,7 @@ class DatabaseKeySource:
         self._names = project_names
         self._all_projects = all_projects
         self._count: int | None = None
+        self._counting_exactly = False
 
     def count(self, at_most: int | None = None) -> int:
         """How many keys match (an exact count is kept; ``at_most`` stops counting there)."""
@@ -91,8 +99,18 @@ class DatabaseKeySource:
             if counted < at_most:
                 self._count = counted
             return counted
-        self._count = self._counting.count(self.query)
+        self._counting_exactly = True
+        try:
+            self._count = self._counting.count(self.query)
+        finally:
+            self._counting_exactly = False
         return self._count
+
+    def cancel_count(self) -> None:
+        """Cancel the exact count running on the counting connection, if one is (an exact
+        count at a million keys takes the server's cores for a few hundred ms)."""
+        if self._counting_exactly:
+            self._counting.cancel_reads()
 
     def window(self, offset: int, limit: int, *, after: str | None = None) -> list[KeyView]:
         """One indexed ``ORDER BY … LIMIT`` query: from ``offset`` (a scan of that many rows),

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from textual.dom import DOMNode
 from textual.worker import Worker
 
-from store.errors import StoreError
+from store.errors import ReadCancelled, StoreError
 
 T = TypeVar("T")
 
@@ -26,12 +26,15 @@ def store_call(
 
     A :class:`StoreError` goes to ``failed`` (or becomes an error notification); any other
     exception becomes a one-line notification too, never a traceback on the admin's screen.
+    A :class:`ReadCancelled` read ends quietly: it was stopped because nobody wants it.
     """
     app = node.app
 
     def work() -> None:
         try:
             result = call()
+        except ReadCancelled:
+            return
         except StoreError as error:
             if failed is not None:
                 app.call_from_thread(failed, error)

@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - the extra is not installed
     psycopg = None  # type: ignore[assignment]
 
 from ..backend import SCOPES_IN_ORDER, KeyQuery, KeySort, Record, UsageCount, chunks, search_text
-from ..errors import Conflict, InvalidInput, StoreUnusable
+from ..errors import Conflict, InvalidInput, ReadCancelled, StoreUnusable
 from ..models import AuditEvent
 from .pg_schema import (
     GRANTS,
@@ -89,6 +89,7 @@ class PostgresBackend:
         self._identity: str | None = None
         self._superuser = False
         self.has_trigram: bool | None = None
+        self._cancel_requested = threading.Event()
 
     def __repr__(self) -> str:
         return f"PostgresBackend({self.describe()!r})"
@@ -137,6 +138,8 @@ class PostgresBackend:
                 with self._errors():
                     yield connection
             finally:
+                if purpose == "read":
+                    self._cancel_requested.clear()
                 if connection.broken:
                     self._connections.pop(purpose, None)
 
@@ -158,6 +161,13 @@ class PostgresBackend:
             raise StoreUnusable(
                 f"{self.describe()}: another change ran at the same moment; nothing was changed: try again"
             ) from None
+        except psycopg.errors.QueryCanceled as error:
+            if self._cancel_requested.is_set():
+                raise ReadCancelled(f"{self.describe()}: a read was cancelled") from None
+            raise StoreUnusable(
+                f"{self.describe()}: the server cancelled the statement ({_first_line(error)}); "
+                "nothing was changed"
+            ) from None
         except psycopg.OperationalError as error:
             raise StoreUnusable(
                 f"lost the connection to {self.describe()} ({_first_line(error)}); "
@@ -165,6 +175,20 @@ class PostgresBackend:
             ) from None
         except psycopg.Error as error:
             raise StoreUnusable(f"{self.describe()}: {_first_line(error)}") from None
+
+    def cancel_reads(self) -> None:
+        """Cancel the statement running on the read connection now, from any thread (its
+        caller gets :class:`ReadCancelled`; the connection stays usable). For a count that a
+        newer filter made pointless: left running, it would keep the server's cores from the
+        next keystroke's window."""
+        connection = self._connections.get("read")
+        if connection is None or connection.closed:
+            return
+        self._cancel_requested.set()
+        try:
+            getattr(connection, "cancel_safe", connection.cancel)()
+        except psycopg.Error:
+            pass  # the connection went meanwhile: nothing runs on it to cancel
 
     def close(self) -> None:
         """Close every connection of this backend."""

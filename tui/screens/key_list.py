@@ -364,6 +364,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     def _query_rows(self, *, keep_cursor: bool) -> None:
         """Read the current sort and filter's window in a worker; keystrokes meanwhile are
         gathered into one more read when it is back."""
+        if self.windowed is not None:  # its exact count, if one runs, answers a stale question
+            self.windowed.source.cancel_count()
         if self._querying:
             previous = self._query_again
             self._query_again = keep_cursor if previous is None else previous and keep_cursor

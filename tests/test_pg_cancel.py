@@ -1,0 +1,131 @@
+"""A count the admin typed past is cancelled on the server (issue 10): an exact count at a
+million keys holds the server's cores for a few hundred ms, and left running it slowed the
+next keystroke's window. A cancel we asked for ends quietly; one we did not ask for (an
+administrator's ``pg_cancel_backend``, a ``statement_timeout``) is one clear line."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from store.backends import postgres
+from store.errors import ReadCancelled, StoreError, StoreUnusable
+from store.repository import Repository
+
+SLEEP = "SELECT pg_sleep(30)"
+
+
+def owned_store(url: str) -> Repository:
+    """A store with two keys, owned by the session's role."""
+    repo = Repository(url)
+    repo.initialise("Acme Studio")
+    repo.add_project("Storefront", deployed=True)
+    for name in ("Checkout widget", "Login form"):
+        repo.create_key({"name": name, "scope": "web", "project_id": "Storefront",
+                         "web": {"domains": ["https://shop.example.com"]}})
+    return repo
+
+
+def sleeping_count(connection, where, params) -> int:  # noqa: ANN001 - as postgres._count_rows
+    """An exact count that takes 30 s, as one at a million keys would on a slow server."""
+    connection.execute(SLEEP)
+    return 0
+
+
+def wait_for_sleep(pg_server, database: str) -> int:
+    """The pid of the backend running the sleeping count, once it runs."""
+    with pg_server.admin() as admin:
+        for _ in range(500):
+            row = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND query = %s",
+                (database, SLEEP),
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+            time.sleep(0.01)
+    raise AssertionError("the count never started")
+
+
+def count_in_thread(action) -> tuple[threading.Thread, list[BaseException]]:  # noqa: ANN001
+    """Run ``action`` in a thread; what it raised lands in the list."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            action()
+        except BaseException as error:  # noqa: BLE001 - the test reads it
+            raised.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, raised
+
+
+def test_a_stale_exact_count_is_cancelled_and_its_connection_kept(pg_server, monkeypatch) -> None:
+    database = pg_server.new_database()
+    repo = owned_store(pg_server.conninfo(database))
+    source = repo.key_source("created_desc", "widget")
+    monkeypatch.setattr(postgres, "_count_rows", sleeping_count)
+    thread, raised = count_in_thread(source.count)
+    wait_for_sleep(pg_server, database)
+    started = time.monotonic()
+    source.cancel_count()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and time.monotonic() - started < 5
+    assert len(raised) == 1 and isinstance(raised[0], ReadCancelled)
+    monkeypatch.undo()
+    # The same counting connection answers the next count: a cancel does not break it.
+    assert repo.key_source("created_desc", "widget").count() == 1
+    assert source.count() == 1
+    repo.close_key_sources()
+
+
+def test_cancel_count_with_nothing_running_cancels_nothing(pg_url) -> None:
+    repo = owned_store(pg_url)
+    source = repo.key_source("created_desc", "")
+    source.cancel_count()  # no exact count runs: the next statements are not touched
+    assert source.count() == 2
+    assert [view.record["name"] for view in source.window(0, 10)] == ["Login form", "Checkout widget"]
+    repo.close_key_sources()
+
+
+def test_a_cancel_nobody_here_asked_for_is_one_line_saying_so(pg_server, monkeypatch) -> None:
+    database = pg_server.new_database()
+    repo = owned_store(pg_server.conninfo(database))
+    source = repo.key_source("created_desc", "")
+    monkeypatch.setattr(postgres, "_count_rows", sleeping_count)
+    thread, raised = count_in_thread(source.count)
+    pid = wait_for_sleep(pg_server, database)
+    with pg_server.admin() as admin:
+        admin.execute("SELECT pg_cancel_backend(%s)", (pid,))
+    thread.join(timeout=10)
+    assert len(raised) == 1 and isinstance(raised[0], StoreUnusable)
+    message = str(raised[0])
+    assert "cancelled the statement" in message and "nothing was changed" in message
+    assert "lost the connection" not in message and "\n" not in message
+    repo.close_key_sources()
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_read_ends_quietly_in_the_ui() -> None:
+    from textual.app import App
+
+    from tui.workers import store_call
+
+    def cancelled() -> None:
+        raise ReadCancelled("a read was cancelled")
+
+    def unusable() -> None:
+        raise StoreUnusable("the store is gone")
+
+    app: App[None] = App()
+    async with app.run_test() as pilot:
+        store_call(app, cancelled, lambda _: pytest.fail("a cancelled read has no answer"))
+        store_call(app, unusable)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        messages = [notification.message for notification in app._notifications]
+    assert messages == ["the store is gone"]
+    assert issubclass(ReadCancelled, StoreError)
