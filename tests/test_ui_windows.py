@@ -113,6 +113,28 @@ async def test_a_capped_count_then_the_exact_one(seeded_url: str, monkeypatch) -
         assert screen.table.cursor_index == total - 1
 
 
+async def test_a_filter_counts_its_matches_but_not_every_key_again(seeded_url: str, monkeypatch) -> None:
+    """The exact count of a filter's matches runs once typing pauses; the count of every key
+    (for "N of M keys") is known from before and not asked of the server again."""
+    monkeypatch.setattr(key_list, "COUNT_CAP", 100)
+    app = make_app(seeded_url, clock=fixed_clock, live_interval=3600)
+    reference = Repository(seeded_url, clock=fixed_clock)
+    total = shown_total(reference)
+    matches = reference.key_source("created_desc", "web", include_revoked=False).count()
+    assert matches > 100  # capped at first, so counted exactly after the pause
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_until(app, pilot, lambda: app.screen.loaded)
+        screen = app.screen
+        assert await settle_until(app, pilot, lambda: screen.windowed.exact)
+        await settle(app, pilot)
+        exact_counts = Spy(app.repo._counting_backend(), "count")
+        await pilot.press("slash", *"web")
+        assert await settle_until(app, pilot, lambda: screen.windowed.exact and screen.filter_text == "web")
+        await settle(app, pilot)
+        assert f"{matches:,} of {total:,} keys" in screen_text(app)
+    assert exact_counts.calls == {"count": 1}  # the matches only
+
+
 async def test_marks_across_windows_are_acted_on_together(seeded_url: str) -> None:
     app = make_app(seeded_url, clock=fixed_clock, live_interval=3600)
     async with app.run_test(size=(80, 24)) as pilot:

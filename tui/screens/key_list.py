@@ -312,10 +312,16 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         rows = window.rows
         filtered = bool(window.query[1] or window.query[3])
 
+        known_total = self._total if self._total_exact and self._total_of == window.query[2] else None
+
         def count() -> tuple[int, int]:
             shown = rows.source.count()
             if not filtered:
                 return shown, shown
+            if known_total is not None or rows is not self.windowed:
+                # Every key is counted already (a live change reads again and counts anew),
+                # or the admin typed on: the count of all keys would only hold the server up.
+                return shown, known_total if known_total is not None else -1
             unfiltered = self._source((window.query[0], "", window.query[2], False))
             return shown, unfiltered.count()
 
