@@ -258,14 +258,16 @@ class WindowedRows(Sequence[KeyView]):
         if not hasattr(source, "window_before"):
             self._keep_page(number, self.source.window(start, self.page))
             return
+        # Two queries at most (one when the key starts its page), each one indexed range:
+        # the keys before it on its page, then from it to the page's end.
         before = source.window_before(key_id, index - start) if index > start else []
-        here = source.window(0, 1, after=before[-1].id) if before else source.window(start, 1)
-        if before and (not here or here[0].id != key_id):  # moved meanwhile: read it plainly
+        rest = source.window(0, start + self.page - index, after=before[-1].id) if before \
+            else source.window(start, self.page)
+        self.fetches += 2 if before else 1
+        if before and (not rest or rest[0].id != key_id):  # moved meanwhile: read it plainly
             self._keep_page(number, source.window(start, self.page))
             return
-        after = source.window(0, start + self.page - index - 1, after=key_id)
-        self.fetches += 3
-        self._keep_page(number, [*before, *here[:1], *after])
+        self._keep_page(number, [*before, *rest])
 
     def _far(self, number: int) -> bool:
         start = number * self.page
