@@ -25,8 +25,9 @@ from .models import KeyView
 class KeySource(Protocol):
     """The keys of one sort order and filter, for one member."""
 
-    def count(self, at_most: int | None = None) -> int:
-        """How many keys match (with ``at_most``: no more than that, which may be cheaper)."""
+    def count(self, at_most: int | None = None, *, aside: bool = False) -> int:
+        """How many keys match (with ``at_most``: no more than that, which may be cheaper).
+        ``aside``: on a connection of its own, so windows can be read meanwhile."""
 
     def window(self, offset: int, limit: int) -> list[KeyView]:
         """``limit`` keys from position ``offset`` (0-based), in order."""
@@ -50,7 +51,7 @@ class IndexKeySource:
                           and expires_within(view.record, *expiring)]
         self._where: dict[str, int] | None = None
 
-    def count(self, at_most: int | None = None) -> int:
+    def count(self, at_most: int | None = None, *, aside: bool = False) -> int:
         """How many keys match."""
         return len(self._rows) if at_most is None else min(len(self._rows), at_most)
 
@@ -90,12 +91,14 @@ class DatabaseKeySource:
         self._count: int | None = None
         self._counting_exactly = False
 
-    def count(self, at_most: int | None = None) -> int:
-        """How many keys match (an exact count is kept; ``at_most`` stops counting there)."""
+    def count(self, at_most: int | None = None, *, aside: bool = False) -> int:
+        """How many keys match (an exact count is kept; ``at_most`` stops counting there, on
+        the windows' connection, or with ``aside`` on the counting one, beside a window)."""
         if self._count is not None:
             return self._count if at_most is None else min(self._count, at_most)
         if at_most is not None:
-            counted: int = self._backend.count(self.query, at_most=at_most)
+            backend = self._counting if aside else self._backend
+            counted: int = backend.count(self.query, at_most=at_most)
             if counted < at_most:
                 self._count = counted
             return counted

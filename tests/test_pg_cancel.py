@@ -108,7 +108,6 @@ def test_a_cancel_nobody_here_asked_for_is_one_line_saying_so(pg_server, monkeyp
     repo.close_key_sources()
 
 
-@pytest.mark.asyncio
 async def test_a_cancelled_read_ends_quietly_in_the_ui() -> None:
     from textual.app import App
 
@@ -129,3 +128,26 @@ async def test_a_cancelled_read_ends_quietly_in_the_ui() -> None:
         messages = [notification.message for notification in app._notifications]
     assert messages == ["the store is gone"]
     assert issubclass(ReadCancelled, StoreError)
+
+
+def test_beside_runs_at_once_and_hands_back_its_answer_or_error() -> None:
+    from tui.workers import Beside
+
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow() -> int:
+        started.set()
+        release.wait(5)
+        return 42
+
+    beside = Beside(slow)
+    assert started.wait(5)  # running before result() is asked for
+    release.set()
+    assert beside.result() == 42
+
+    def broken() -> int:
+        raise ReadCancelled("a read was cancelled")
+
+    with pytest.raises(ReadCancelled):
+        Beside(broken).result()

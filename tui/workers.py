@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from textual.dom import DOMNode
 from textual.worker import Worker
@@ -49,3 +50,29 @@ def store_call(
             app.call_from_thread(done, result)
 
     return node.run_worker(work, thread=True, group=group, exclusive=exclusive, exit_on_error=False)
+
+
+class Beside(Generic[T]):
+    """``call`` run in a thread of its own from now on, beside what the caller does next
+    (from a worker thread: two queries on two connections take the longer one's time, not
+    the sum); :meth:`result` waits for it and returns its answer or raises its error."""
+
+    def __init__(self, call: Callable[[], T]) -> None:
+        self._call = call
+        self._answer: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="apikeys-beside", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._answer = self._call()
+        except BaseException as error:  # noqa: BLE001 - handed to the caller of result()
+            self._error = error
+
+    def result(self) -> T:
+        """The call's answer, once it has one (its exception raised here instead)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._answer  # type: ignore[return-value]

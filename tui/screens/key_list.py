@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -30,7 +31,7 @@ from ..clipboard import copy_text
 from ..format import EXPIRY_WARNING_DAYS, days_until, expiry_phrase, scope_label, short_date
 from ..text import literal, safe_text
 from ..widgets.virtual_table import Column, VirtualTable
-from ..workers import store_call
+from ..workers import Beside, store_call
 from .live import ListScreen
 
 PROGRESS_FROM = 10_000  # keys: a first load this big says what it is doing
@@ -257,22 +258,29 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         """Count (capped), find the cursor's key and read its page (worker thread)."""
         source = self._source(query)
         filtered = bool(query[1] or query[3])
-        if not total and not filtered and self._total_exact and self._total_of == query[2]:
-            counted, exact = self._total, True  # every key, counted already: no count again
-        else:
-            counted = source.count(at_most=COUNT_CAP)
-            exact = counted < COUNT_CAP
-        rows = WindowedRows(source, page=PAGE, length=counted, exact=exact)
+        known = not total and not filtered and self._total_exact and self._total_of == query[2]
+        # Every key counted already: no count again. Else the capped count runs beside the
+        # cursor's page, on the counting connection: a keystroke costs the slower query only.
+        counting = None if known else Beside(lambda: source.count(at_most=COUNT_CAP, aside=True))
+        rows = WindowedRows(source, page=PAGE, length=self._total if known else COUNT_CAP,
+                            exact=known)
         position = None
         for key_id in cursor_keys:
             position = source.position(key_id)
             if position is not None:
-                if position >= counted:  # past the capped count: the table reaches it anyway
-                    rows.set_length(position + 1, exact=False)
                 rows.read_around(position, key_id)
                 break
-        if position is None and counted:
-            rows[0]  # noqa: B018 - the first page, read here rather than on the UI thread
+        if position is None and len(rows):
+            with suppress(IndexError):  # nothing matches: the count says so in a moment
+                rows[0]  # noqa: B018 - the first page, read here rather than on the UI thread
+        if counting is None:
+            counted, exact = self._total, True
+        else:
+            counted = counting.result()
+            exact = counted < COUNT_CAP
+            # Past the capped count the cursor's key still shows: the table reaches it anyway.
+            rows.set_length(max(counted, position + 1 if position is not None else 0),
+                            exact=exact and (position is None or position < counted))
         first = [view for view in (rows.cached(i) for i in range(len(rows)) if i < PAGE)
                  if view is not None] if counted else []
         widest = max((len(view.record["name"]) for view in first), default=0)
