@@ -113,6 +113,27 @@ async def test_a_capped_count_then_the_exact_one(seeded_url: str, monkeypatch) -
         assert screen.table.cursor_index == total - 1
 
 
+async def test_a_reload_past_the_capped_count_keeps_the_cursor(seeded_url: str, monkeypatch) -> None:
+    """The cursor's key lies past the capped count ("301+ keys" after a reload): when the
+    exact count comes back, the cursor stays on its key (only End goes on to the true end)."""
+    monkeypatch.setattr(key_list, "COUNT_CAP", 100)
+    app = make_app(seeded_url, clock=fixed_clock, live_interval=3600)
+    total = shown_total(Repository(seeded_url, clock=fixed_clock))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_until(app, pilot, lambda: app.screen.loaded)
+        screen = app.screen
+        assert await settle_until(app, pilot, lambda: screen.windowed.exact)
+        await settle(app, pilot)
+        await pilot.press(*["pagedown"] * 15)
+        kept, index = screen.table.cursor_row.id, screen.table.cursor_index
+        assert index > 100
+        await pilot.press("r")
+        assert await settle_until(app, pilot, lambda: screen.windowed.exact)
+        await settle(app, pilot)
+        assert screen.table.row_count == total
+        assert (screen.table.cursor_row.id, screen.table.cursor_index) == (kept, index)
+
+
 async def test_a_filter_counts_its_matches_but_not_every_key_again(seeded_url: str, monkeypatch) -> None:
     """The exact count of a filter's matches runs once typing pauses; the count of every key
     (for "N of M keys") is known from before and not asked of the server again."""

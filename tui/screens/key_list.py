@@ -301,7 +301,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         rows.on_error = self._window_failed
         self._total, self._total_exact = window.total, window.total_exact
         self._total_of = window.query[2]
-        at_end = old is not None and not old.exact and self.table.cursor_index >= len(old) - 1
+        at_end = old is not None and not old.exact and self.table.asked_for_end
         self.table.set_rows(rows, keep_cursor=False)
         if window.position is not None and keep_cursor:
             self.table.move_cursor(window.position)
@@ -337,7 +337,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             if rows is not self.windowed:
                 return  # read again since: that load counts its own
             shown, total = answer
-            end_wanted = not rows.exact and (at_end or self.table.cursor_index >= len(rows) - 1)
+            last = self.table.cursor_index >= len(rows) - 1
+            end_wanted = not rows.exact and (self.table.asked_for_end or at_end and last)
             rows.set_length(max(shown, 0), exact=True)
             self._total, self._total_exact = total, True
             self._total_of = window.query[2]

@@ -319,6 +319,9 @@ class VirtualTable(ScrollView, can_focus=True):
         self._line_cache: LRUCache[tuple, Strip] = LRUCache(256)
         self._style_cache: dict[str, Style] = {}
         self._last_cursor_key: tuple[str | None, int | None] = (None, None)
+        #: ``end`` was the last move: where the rows are not all counted yet ("10,000+"), the
+        #: cursor goes on to the true end once they are.
+        self.asked_for_end = False
 
     # ------------------------------------------------------------------ data
 
@@ -437,6 +440,7 @@ class VirtualTable(ScrollView, can_focus=True):
         if not count:
             return
         index = max(0, min(index, count - 1))
+        self.asked_for_end = False
         old = self._cursor
         self._cursor = index
         if old != index:
@@ -502,6 +506,7 @@ class VirtualTable(ScrollView, can_focus=True):
     def action_cursor_last(self) -> None:
         """Move the cursor to the last row."""
         self.move_cursor(len(self._rows) - 1)
+        self.asked_for_end = True
 
     def action_activate(self) -> None:
         """Activate the cursor row (posts RowActivated)."""
