@@ -6,12 +6,12 @@ backends."""
 from __future__ import annotations
 
 import pytest
+from test_ui_admin import harness, open_screen, row_keys
 
 import tui.cli
 from conftest import new_owner_repo, web_draft
 from screen_harness import screen_text, settle, shown_keys
 from store.repository import Repository
-from test_ui_admin import harness, open_screen, row_keys
 from tui.screens import policy as policy_screen
 from tui.screens.policy import PolicyScreen, violations_summary
 
