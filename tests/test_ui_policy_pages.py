@@ -104,14 +104,11 @@ def test_policy_check_prints_the_first_and_says_how_to_see_all(ready, monkeypatc
     first = ready("policy", "check")
     assert first.code == 1
     assert [i for i in ids if i in first.out] == ids[:3]
-    assert first.out.splitlines()[-1] == (
-        "First 3 of 5 active keys that break the policy (oldest first): "
-        "`apikeys policy check --all` lists every one"
-    )
+    assert first.out.splitlines()[-1] == "The first 3 of 5 (oldest first); --all lists every one"
     every = ready("policy", "check", "--all")
-    assert every.code == 1 and all(i in every.out for i in ids) and "First" not in every.out
+    assert every.code == 1 and all(i in every.out for i in ids) and "first" not in every.out
     two = ready("policy", "check", "-n", "2")
-    assert [i for i in ids if i in two.out] == ids[:2] and "First 2 of 5" in two.out
+    assert [i for i in ids if i in two.out] == ids[:2] and "The first 2 of 5" in two.out
     assert [v["id"] for v in ready("policy", "check", "--json").json()] == ids  # machines: all
     limited = ready("policy", "check", "--json", "--limit", "2")
     assert limited.code == 1 and [v["id"] for v in limited.json()] == ids[:2]

@@ -1319,10 +1319,7 @@ def run_policy_check(command: Command) -> int:
         ],
     )
     if len(violations) < total:
-        print_line(
-            f"First {len(violations):,} of {total:,} active keys that break the policy (oldest "
-            f"first): `{PROG} policy check --all` lists every one"
-        )
+        print_line(f"The first {len(violations):,} of {total:,} (oldest first); --all lists every one")
     return 1
 
 

@@ -98,7 +98,8 @@ class ActivityScreen(ListScreen[ActivityLoaded]):
     def compose_above(self) -> ComposeResult:
         """The filter, hidden until ``/``."""
         field = TextInput(
-            placeholder="Filter: any text in when, who, what, key or detail", id="activity-filter"
+            placeholder="Filter: any text in when, who, what, key or detail", id="activity-filter",
+            focus_on_submit="#rows",  # keys typed right after enter (m, j) go to the table
         )
         field.display = False
         yield field
