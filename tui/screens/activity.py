@@ -61,7 +61,7 @@ def event_ids(events: list[AuditEvent]) -> list[str]:
     for event in reversed(events):
         fields = (event.at, event.actor, event.action, event.key_id or "", event.detail)
         number = seen[fields] = seen.get(fields, -1) + 1
-        ids.append("\x1f".join(fields) + f"\x1f{number}")
+        ids.append(f"{fields!r}#{number}")  # repr: no field's text can pass for another's
     ids.reverse()
     return ids
 

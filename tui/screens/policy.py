@@ -130,7 +130,8 @@ class PolicyScreen(ListScreen[PolicyLoaded]):
     def action_more(self) -> None:
         """List a page more of the keys that break the policy."""
         if self.pages.grow():
-            self.set_summary(f"Listing {self.pages.wanted:,} of {self.total:,} keys that break the policy…")
+            wanted = min(self.pages.wanted, self.total)
+            self.set_summary(f"Listing {wanted:,} of {self.total:,} keys that break the policy…")
             self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
