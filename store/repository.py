@@ -938,6 +938,16 @@ class Repository:
             and violation(policy, record)
         )
 
+    def first_policy_violations(self, limit: int) -> tuple[list[PolicyViolation], int]:
+        """The first ``limit`` keys :meth:`policy_violations` lists (oldest first), and how
+        many it lists in all: on PostgreSQL a count and one page, never every key; on the
+        file store one pass over the keys in memory."""
+        if not self.is_postgres:
+            found = self.policy_violations()
+            return found[:max(0, limit)], len(found)
+        total = self.policy_violation_count()
+        return (self.policy_violations(limit=max(0, limit)) if total else []), total
+
     def _policy(self, meta: dict[str, Any]) -> Policy:
         return stored_policy(meta, self.path)
 

@@ -384,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     log = command("log", "the audit trail, newest first", run_log)
     log.add_argument("--key", metavar="ID", help="only this key's events")
     log.add_argument("--json", action="store_true", help="print a JSON array")
+    _add_row_limit(log, "only the newest N events (only those are read)")
     _add_lifecycle_commands(command)
     _add_migrate_command(command)
     return parser
@@ -419,6 +420,10 @@ def _add_lifecycle_commands(command: Callable[..., argparse.ArgumentParser]) -> 
     check = command("check", "list the active keys that break the policy (exit 1 if any)", run_policy_check,
         policy_actions)
     check.add_argument("--json", action="store_true")
+    _add_row_limit(
+        check, f"only the first N keys, oldest first (default {CHECK_SHOWN}; with --json every one)",
+        every="every key that breaks the policy",
+    )
 
 
 def _days_argument(text: str) -> int:
@@ -1152,9 +1157,9 @@ def run_scan(command: Command) -> int:
 
 
 def run_log(command: Command) -> int:
-    """The audit trail, newest first."""
+    """The audit trail, newest first (``--limit N``: the newest N only, and only those read)."""
     repo = command.existing_repo()
-    events = repo.history(command.args.key)
+    events = repo.history(command.args.key, limit=command.args.limit)
     skipped = 0 if repo.is_postgres else repo.audit.unreadable_lines
     if skipped:
         complain(
@@ -1255,11 +1260,13 @@ def _print_policy(policy: Any) -> None:
 
 
 def run_policy_show(command: Command) -> int:
-    """Print the key policy."""
-    policy = command.existing_repo().get_policy()
+    """Print the key policy, and how many active keys break it."""
+    repo = command.existing_repo()
+    policy = repo.get_policy()
     if command.args.json:
         return print_json(policy.as_json())
     _print_policy(policy)
+    _print_breakers(repo.policy_violation_count())
     return 0
 
 
@@ -1274,17 +1281,24 @@ def run_policy_set(command: Command) -> int:
     if args.json:
         return print_json(policy.as_json())
     _print_policy(policy)
-    broken = len(repo.policy_violations())
-    if broken:
-        keys, breaks = ("key", "breaks") if broken == 1 else ("keys", "break")
-        print_line(f"{broken:,} active {keys} {breaks} it: see `{PROG} policy check`")
+    _print_breakers(repo.policy_violation_count())
     return 0
 
 
 def run_policy_check(command: Command) -> int:
-    """The active keys that break the policy; exit 1 if there are any."""
+    """The active keys that break the policy, oldest first; exit 1 if there are any.
+
+    Text lists the first ``CHECK_SHOWN`` (``--limit N``, ``--all``) and says how many more
+    there are; JSON lists every one unless ``--limit`` is given. On PostgreSQL a count and
+    the first page are read, not every key.
+    """
+    args = command.args
     repo = command.existing_repo()
-    violations = repo.policy_violations()
+    if args.all or (args.json and args.limit is None):
+        violations = repo.policy_violations()
+        total = len(violations)
+    else:
+        violations, total = repo.first_policy_violations(args.limit or CHECK_SHOWN)
     if command.args.json:
         now = repo.now()
         print_json([
@@ -1304,6 +1318,8 @@ def run_policy_check(command: Command) -> int:
             for v in violations
         ],
     )
+    if len(violations) < total:
+        print_line(f"The first {len(violations):,} of {total:,} (oldest first); --all lists every one")
     return 1
 
 
@@ -1316,6 +1332,37 @@ def run_members_remove(command: Command) -> int:
     )
     return 0
 
+
+
+# -- long lists: the first rows, how many in all -------------------------------------------------
+
+CHECK_SHOWN = 50
+"""Keys `policy check` prints by default (a million may break a new rule on PostgreSQL)."""
+
+
+def _add_row_limit(parser: argparse.ArgumentParser, limit_help: str, *, every: str | None = None) -> None:
+    """``--limit N`` (and, given ``every``'s help, ``--all``) for a command that lists rows."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--limit", "-n", type=_row_count, metavar="N", help=limit_help)
+    if every is not None:
+        group.add_argument("--all", action="store_true", help=every)
+
+
+def _row_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError("give 1 or more")
+    return count
+
+
+def _print_breakers(count: int) -> None:
+    """How many active keys break the policy, and where to see them (nothing when none)."""
+    if count:
+        keys, breaks = ("key", "breaks") if count == 1 else ("keys", "break")
+        print_line(f"{count:,} active {keys} {breaks} it: see `{PROG} policy check`")
 
 if __name__ == "__main__":
     sys.exit(main())

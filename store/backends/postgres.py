@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -71,6 +71,10 @@ def _require_psycopg() -> None:
             "PostgreSQL stores need psycopg: install apikeys with the extra, "
             "`pip install 'apikeys[postgresql]'`"
         )
+
+
+Doing = Literal["change", "read", "listen"]
+"""What a connection was doing when it was lost (the error says what that means)."""
 
 
 class PostgresBackend:
@@ -119,23 +123,26 @@ class PostgresBackend:
         return connection
 
     @contextmanager
-    def _connection(self, purpose: str) -> Iterator[Any]:
+    def _connection(self, purpose: str, *, changing: bool | None = None) -> Iterator[Any]:
         """The connection for ``purpose`` (read, verify, write), opened once and reused;
-        a connection that broke is dropped so the next call opens a new one."""
+        a connection that broke is dropped so the next call opens a new one. A lost
+        connection is said as a failed read, or with ``changing`` (default: on the write
+        connection) as a change that was not made."""
+        doing: Doing = "change" if (purpose == "write" if changing is None else changing) else "read"
         with self._locks[purpose]:
             connection = self._connections.get(purpose)
             if connection is None or connection.closed:
                 connection = self._connect(autocommit=purpose != "write")
                 if not self._checked and purpose != "write":
                     try:
-                        with self._errors():
+                        with self._errors(doing=doing):
                             self._check_schema(connection)
                     except BaseException:
                         connection.close()
                         raise
                 self._connections[purpose] = connection
             try:
-                with self._errors():
+                with self._errors(doing=doing):
                     yield connection
             finally:
                 if purpose == "read":
@@ -144,7 +151,10 @@ class PostgresBackend:
                     self._connections.pop(purpose, None)
 
     @contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _errors(self, *, doing: Doing = "change") -> Iterator[None]:
+        """Database errors as the store's: a lost connection during a ``change`` says the
+        change was not made, during a ``read`` that the read failed, while listening only
+        that the connection was lost."""
         try:
             yield
         except psycopg.errors.InsufficientPrivilege:
@@ -169,10 +179,7 @@ class PostgresBackend:
                 "nothing was changed"
             ) from None
         except psycopg.OperationalError as error:
-            raise StoreUnusable(
-                f"lost the connection to {self.describe()} ({_first_line(error)}); "
-                "a change in progress was not made"
-            ) from None
+            raise StoreUnusable(_lost_connection(self.describe(), _first_line(error), doing)) from None
         except psycopg.Error as error:
             raise StoreUnusable(f"{self.describe()}: {_first_line(error)}") from None
 
@@ -204,7 +211,7 @@ class PostgresBackend:
         """Whether ``init`` has made the schema in this database."""
         connection = self._connect(autocommit=True)
         try:
-            with self._errors():
+            with self._errors(doing="read"):
                 return _stored_version(connection) is not None
         finally:
             connection.close()
@@ -320,7 +327,7 @@ class PostgresBackend:
         if self._identity is None:
             connection = self._connect(autocommit=True)
             try:
-                with self._errors():
+                with self._errors(doing="read"):
                     self._identity, self._superuser = connection.execute(
                         "SELECT session_user, rolsuper FROM pg_roles WHERE rolname = session_user"
                     ).fetchone()
@@ -592,7 +599,7 @@ class PostgresBackend:
         if not times:
             return set()
         ids = list(times)
-        with self._connection("verify") as connection, connection.transaction():
+        with self._connection("verify", changing=True) as connection, connection.transaction():
             connection.execute(f"SET LOCAL lock_timeout = '{USAGE_LOCK_TIMEOUT}'")
             existing = {
                 row[0] for row in connection.execute("SELECT id FROM keys WHERE id = ANY(%s)", (ids,))
@@ -612,7 +619,7 @@ class PostgresBackend:
 
     def add_usage(self, counts: Iterable[UsageCount]) -> None:
         """Add per-day counters, one upsert statement per 1,000 rows."""
-        with self._connection("verify") as connection, connection.transaction():
+        with self._connection("verify", changing=True) as connection, connection.transaction():
             connection.execute(f"SET LOCAL lock_timeout = '{USAGE_LOCK_TIMEOUT}'")
             for batch in chunks(counts, 1000):
                 connection.execute(
@@ -744,7 +751,7 @@ class ChangeListener:
     def __init__(self, backend: PostgresBackend) -> None:
         self._backend = backend
         self._connection = backend._connect(autocommit=True)
-        with backend._errors():
+        with backend._errors(doing="listen"):
             self._connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
 
     def poll(self) -> list[str]:
@@ -753,7 +760,7 @@ class ChangeListener:
 
     def wait(self, timeout: float) -> list[str]:
         """Notices within ``timeout`` seconds: returns at the first batch, or empty."""
-        with self._backend._errors():
+        with self._backend._errors(doing="listen"):
             notices = [notice.payload for notice in self._connection.notifies(timeout=timeout, stop_after=1)]
             if notices:  # collect whatever else has already arrived
                 notices += [notice.payload for notice in self._connection.notifies(timeout=0)]
@@ -1355,6 +1362,15 @@ def _reversed_order(sort: KeySort) -> str:
         f"{column} {flipped[direction]}" for column, direction in
         (part.rsplit(" ", 1) for part in _ORDER[sort].split(", "))
     )
+
+
+def _lost_connection(place: str, why: str, doing: str) -> str:
+    """What a lost connection means for what was being done (see ``PostgresBackend._errors``)."""
+    if doing == "read":
+        return f"could not read {place}: lost the connection ({why}); try again"
+    if doing == "listen":
+        return f"lost the connection to {place} ({why})"
+    return f"lost the connection to {place} ({why}); a change in progress was not made"
 
 
 def _first_line(error: BaseException) -> str:

@@ -1,8 +1,10 @@
 """Activity: the audit trail, newest first, for the whole store or for one key.
 
-Every event is in the table (a Line API table costs what the screen shows, however long the
-trail grows); the filter runs over text prepared once per load, and the whole of the
-highlighted event is shown below the table.
+The newest :data:`PAGE` events are read first, and a page of older ones each time the cursor
+reaches the last event read or on ``m`` (see :mod:`.paged`): on PostgreSQL a trail of millions
+of events is never read whole to show its top. The filter runs over the events read (the
+status line says so while older ones are left), over text prepared once per load; the whole
+of the highlighted event is shown below the table.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..text import literal, safe_text
 from ..widgets.text_input import TextInput
 from ..widgets.virtual_table import Column
 from .live import ListScreen, sized_columns
+from .paged import Pages
 
 WHO_MAX_WIDTH = 12
 WHAT_MAX_WIDTH = 14
@@ -32,17 +35,35 @@ COLUMNS = (
     Column("detail", "Detail", 12, priority=100, flex=True),
 )
 
-Row = tuple[int, AuditEvent]  # an event and its number, counted from the oldest
+PAGE = 1000
+"""Events read per page (the newest first, then a page of older ones on demand)."""
+
+Row = tuple[str, AuditEvent]  # an event and its row id (see event_ids)
 
 
 @dataclass(frozen=True)
 class ActivityLoaded:
-    """The events newest first (numbered from the oldest), each with the lower-cased text the
-    filter searches."""
+    """The newest events, newest first, each with its row id and the lower-cased text the
+    filter searches; ``more`` when older events were left unread."""
 
     rows: list[Row]
     haystacks: list[str]
     key_name: str | None = None
+    more: bool = False
+
+
+def event_ids(events: list[AuditEvent]) -> list[str]:
+    """A row id per event, newest first, that stays the same across reloads while newer
+    events arrive and older ones are read: the event's own fields, numbered among identical
+    ones counted from the oldest read (identical events in one second are rare)."""
+    seen: dict[tuple[str, ...], int] = {}
+    ids = []
+    for event in reversed(events):
+        fields = (event.at, event.actor, event.action, event.key_id or "", event.detail)
+        number = seen[fields] = seen.get(fields, -1) + 1
+        ids.append(f"{fields!r}#{number}")  # repr: no field's text can pass for another's
+    ids.reverse()
+    return ids
 
 
 def event_haystack(event: AuditEvent) -> str:
@@ -60,6 +81,7 @@ class ActivityScreen(ListScreen[ActivityLoaded]):
     LOADING = "Loading the activity…"
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("m", "more", "Older"),
         Binding("escape", "back_or_clear", "Back"),
     ]
 
@@ -71,11 +93,13 @@ class ActivityScreen(ListScreen[ActivityLoaded]):
         self._haystacks: list[str] = []
         self.shown: list[Row] = []
         self.key_name: str | None = None
+        self.pages = Pages(PAGE)
 
     def compose_above(self) -> ComposeResult:
         """The filter, hidden until ``/``."""
         field = TextInput(
-            placeholder="Filter: any text in when, who, what, key or detail", id="activity-filter"
+            placeholder="Filter: any text in when, who, what, key or detail", id="activity-filter",
+            focus_on_submit="#rows",  # keys typed right after enter (m, j) go to the table
         )
         field.display = False
         yield field
@@ -87,19 +111,21 @@ class ActivityScreen(ListScreen[ActivityLoaded]):
     # -- loading ----------------------------------------------------------------------
 
     def fetch(self) -> ActivityLoaded:
-        """The events, newest first, and their filter text (worker thread)."""
-        events = self.repo.history(self.key_id)
+        """The newest events (as many as shown before, a page at first), newest first, and
+        their filter text (worker thread)."""
+        wanted = self.pages.wanted
+        events = self.repo.history(self.key_id, limit=wanted + 1)  # one more: are there older?
+        more = len(events) > wanted
+        del events[wanted:]
         key_name = self.repo.get_key(self.key_id).name if self.key_id else None
-        total = len(events)
-        # The trail only grows, so counting from the oldest event gives each row an id that
-        # stays the same across reloads, and the cursor stays on its event.
-        rows = [(total - 1 - index, event) for index, event in enumerate(events)]
-        return ActivityLoaded(rows, [event_haystack(event) for event in events], key_name)
+        rows = list(zip(event_ids(events), events, strict=True))
+        return ActivityLoaded(rows, [event_haystack(event) for event in events], key_name, more)
 
     def show(self, data: ActivityLoaded) -> None:
         """Keep the new events and show those matching the filter."""
         self.rows, self._haystacks = data.rows, data.haystacks
         self.key_name = data.key_name
+        self.pages.loaded(len(data.rows), data.more)
         columns = [column for column in COLUMNS if column.key != "key" or self.key_id is None]
         columns = sized_columns(columns, [event for _number, event in self.rows[:500]], _plain)
         widest = {"who": WHO_MAX_WIDTH, "what": WHAT_MAX_WIDTH}
@@ -128,10 +154,14 @@ class ActivityScreen(ListScreen[ActivityLoaded]):
     def _summarise(self) -> None:
         total, matching = len(self.rows), len(self.shown)
         noun = "event" if total == 1 else "events"
+        more = self.pages.more
         if total == 0:
             text = "No activity yet." if self.key_id is None else "No activity for this key yet."
         elif self.filter_text:
-            text = f"{matching:,} of {total:,} {noun} match “{self.filter_text}”"
+            read = f"the newest {total:,} {noun}" if more else f"{total:,} {noun}"
+            text = f"{matching:,} of {read} match “{self.filter_text}”" + (" · m reads older" if more else "")
+        elif more:
+            text = f"The newest {total:,} {noun} · m reads older"
         else:
             text = f"{total:,} {noun}, newest first"
         summary = literal(text)
@@ -140,8 +170,8 @@ class ActivityScreen(ListScreen[ActivityLoaded]):
         self.set_summary(summary)
 
     def row_id(self, row: Row) -> str:
-        """An event's number, counted from the oldest."""
-        return f"event-{row[0]}"
+        """An event's row id (see :func:`event_ids`)."""
+        return row[0]
 
     def cell(self, row: Row, column: str) -> str | Text:
         """One cell of an event's row."""
@@ -151,7 +181,11 @@ class ActivityScreen(ListScreen[ActivityLoaded]):
         return _plain(event, column)
 
     def cursor_moved(self) -> None:
-        """Show the whole of the highlighted event below the table."""
+        """Show the whole of the highlighted event below the table; reaching the last event
+        read reads a page of older ones (unfiltered: a filter's last match is no end, there
+        ``m`` reads older events)."""
+        if self.loaded and not self.filter_text and self.pages.at_end(self.table):
+            self.reload()
         detail = self.query_one("#activity-detail", Static)
         row = self.table.cursor_row
         if row is None:
@@ -165,6 +199,18 @@ class ActivityScreen(ListScreen[ActivityLoaded]):
         ))
 
     # -- filter and keys ------------------------------------------------------------------
+
+    def action_more(self) -> None:
+        """Read a page of older events."""
+        if self.pages.grow():
+            self.set_summary(f"Reading {self.pages.wanted:,} events…")
+            self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``m`` only while older events are left unread."""
+        if action == "more":
+            return self.pages.more
+        return super().check_action(action, parameters)
 
     def action_filter(self) -> None:
         """Show the filter and type into it."""

@@ -157,8 +157,8 @@ def history_table(events: list[AuditEvent]) -> Table | Text:
     table.add_column("What", ratio=1, overflow="fold")
     for event in events[:HISTORY_SHOWN]:
         table.add_row(short_time(event.at), literal(event.actor), literal(event.detail or event.action))
-    if len(events) > HISTORY_SHOWN:
-        table.add_row("", "", Text(f"… {len(events) - HISTORY_SHOWN} older: press l", style="dim"))
+    if len(events) > HISTORY_SHOWN:  # the screen reads one event more than it shows
+        table.add_row("", "", Text("… older events: press l", style="dim"))
     return table
 
 
@@ -216,7 +216,7 @@ class KeyDetailScreen(LiveScreen[KeyLoaded]):
         return KeyLoaded(
             key=key,
             project_name=repo.project_name(key.project_id),
-            history=repo.history(self.key_id),
+            history=repo.history(self.key_id, limit=HISTORY_SHOWN + 1),  # one more: any older?
             now=repo.clock(),
             refusals={action: repo.refusal(action, key) for action in set(ACTION_RULES.values())},
             members=repo.member_logins(),

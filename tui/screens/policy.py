@@ -3,6 +3,10 @@ its expiry warning window, and the active keys that break the policy (``policy c
 
 Owners change the policy in a small form (:class:`PolicyForm`); everyone else reads it, and a
 key that would change it says why (the rule book's words). ``enter`` on a listed key opens it.
+
+At a million keys many may break a new rule: the screen counts them all but lists the first
+:data:`PAGE` (oldest first), and a page more when the cursor reaches the last listed key or on
+``m`` (see :mod:`.paged`); ``apikeys policy check`` prints every one.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from ..widgets.text_input import TextInput
 from ..widgets.virtual_table import Column
 from ..workers import store_call
 from .live import ListScreen
+from .paged import Pages
 
 COLUMNS = (
     Column("name", "Name", 20, priority=100),
@@ -37,6 +42,8 @@ COLUMNS = (
     Column("id", "ID", 12, priority=60),
 )
 NO_LIMIT = "none"
+PAGE = 500
+"""Keys that break the policy read per page (the first page, then more on demand)."""
 
 
 def lifetime_text(days: int | None) -> str:
@@ -57,12 +64,13 @@ def policy_text(policy: Policy) -> Text:
 
 @dataclass(frozen=True)
 class PolicyLoaded:
-    """What the screen shows: the policy, the keys that break it, and why this member may
-    not change it (None when they may)."""
+    """What the screen shows: the policy, the first keys that break it (oldest first), how
+    many break it in all, and why this member may not change it (None when they may)."""
 
     policy: Policy
     violations: list[PolicyViolation]
     refusal: str | None
+    total: int = 0
 
 
 class PolicyScreen(ListScreen[PolicyLoaded]):
@@ -77,12 +85,15 @@ class PolicyScreen(ListScreen[PolicyLoaded]):
         Binding("e", "change_policy", "Change policy"),
         Binding("e", "refuse", show=False),
         Binding("enter", "open_key", "Details", show=False),
+        Binding("m", "more", "More"),
         Binding("escape", "back", "Back"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.policy: Policy | None = None
+        self.pages = Pages(PAGE)
+        self.total = 0
 
     def compose_above(self) -> ComposeResult:
         """The policy itself, above the keys that break it."""
@@ -91,23 +102,43 @@ class PolicyScreen(ListScreen[PolicyLoaded]):
     # -- loading ----------------------------------------------------------------------
 
     def fetch(self) -> PolicyLoaded:
-        """The policy, its violations and the rule book's answer (worker thread)."""
+        """The policy, how many keys break it, the first of them and the rule book's answer
+        (worker thread; on PostgreSQL a count and a page, never every key)."""
         repo = self.repo
+        violations, total = repo.first_policy_violations(self.pages.wanted)
         return PolicyLoaded(
-            policy=repo.get_policy(), violations=repo.policy_violations(),
-            refusal=repo.refusal(OrganisationAction.SET_POLICY),
+            policy=repo.get_policy(), violations=violations,
+            refusal=repo.refusal(OrganisationAction.SET_POLICY), total=total,
         )
 
     def show(self, data: PolicyLoaded) -> None:
         """The policy on top, the keys that break it in the table."""
         self.policy, self.refusal = data.policy, data.refusal
         self.query_one("#policy-rules", Static).update(policy_text(data.policy))
+        listed = len(data.violations)
+        # The count and the page are two reads: a key changed between them shows in the next.
+        self.total = max(data.total, listed)
+        self.pages.loaded(listed, more=listed < self.total)
         self.table.set_rows(data.violations)
-        count = len(data.violations)
-        summary = (f"{count} active key{'s break' if count != 1 else ' breaks'} the policy" if count
-                   else "Every active key keeps the policy")
-        summary += " · e changes it" if self.may_change else " · read only: owners change the policy"
-        self.set_summary(summary)
+        self.set_summary(violations_summary(self.total, listed, may_change=self.may_change))
+
+    def cursor_moved(self) -> None:
+        """Reaching the last listed key reads a page more."""
+        if self.loaded and self.pages.at_end(self.table):
+            self.reload()
+
+    def action_more(self) -> None:
+        """List a page more of the keys that break the policy."""
+        if self.pages.grow():
+            wanted = min(self.pages.wanted, self.total)
+            self.set_summary(f"Listing {wanted:,} of {self.total:,} keys that break the policy…")
+            self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``m`` only while keys are left unlisted."""
+        if action == "more":
+            return self.pages.more
+        return super().check_action(action, parameters)
 
     def row_id(self, row: PolicyViolation) -> str:
         """A key's id."""
@@ -144,6 +175,18 @@ class PolicyScreen(ListScreen[PolicyLoaded]):
                 self.reload()
 
         self.app.push_screen(PolicyForm(self.policy), saved)
+
+
+def violations_summary(total: int, listed: int, *, may_change: bool) -> str:
+    """The status line: how many active keys break the policy, how many are listed (when not
+    all), and whether this member may change it."""
+    if not total:
+        summary = "Every active key keeps the policy"
+    else:
+        summary = f"{total:,} active key{'s break' if total != 1 else ' breaks'} the policy"
+    if listed < total:  # the rest is said by the footer (m More, e Change policy)
+        return summary + f" · first {listed:,} listed"
+    return summary + (" · e changes it" if may_change else " · read only: owners change the policy")
 
 
 def parse_days(text: str, *, allow_none: bool) -> int | None:
