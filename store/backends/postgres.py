@@ -174,10 +174,7 @@ class PostgresBackend:
         except psycopg.errors.QueryCanceled as error:
             if self._cancel_requested.is_set():
                 raise ReadCancelled(f"{self.describe()}: a read was cancelled") from None
-            raise StoreUnusable(
-                f"{self.describe()}: the server cancelled the statement ({_first_line(error)}); "
-                "nothing was changed"
-            ) from None
+            raise StoreUnusable(_cancelled(self.describe(), _first_line(error), doing)) from None
         except psycopg.OperationalError as error:
             raise StoreUnusable(_lost_connection(self.describe(), _first_line(error), doing)) from None
         except psycopg.Error as error:
@@ -1371,6 +1368,14 @@ def _lost_connection(place: str, why: str, doing: str) -> str:
     if doing == "listen":
         return f"lost the connection to {place} ({why})"
     return f"lost the connection to {place} ({why}); a change in progress was not made"
+
+
+def _cancelled(place: str, why: str, doing: str) -> str:
+    """A statement the server cancelled (``statement_timeout``, ``pg_cancel_backend``), not
+    at our asking: what it means for what was being done."""
+    if doing == "change":
+        return f"{place}: the server cancelled the statement ({why}); nothing was changed"
+    return f"could not read {place}: the server cancelled the statement ({why}); try again"
 
 
 def _first_line(error: BaseException) -> str:
