@@ -114,8 +114,32 @@ async def test_a_capped_count_then_the_exact_one(seeded_url: str, monkeypatch) -
 
 
 async def test_a_reload_past_the_capped_count_keeps_the_cursor(seeded_url: str, monkeypatch) -> None:
-    """The cursor's key lies past the capped count ("301+ keys" after a reload): when the
-    exact count comes back, the cursor stays on its key (only End goes on to the true end)."""
+    """A filter's matches are counted capped at a reload; the cursor's key lies past the cap
+    ("301+ of …"): when the exact count comes back, the cursor stays on its key (only End goes
+    on to the true end)."""
+    monkeypatch.setattr(key_list, "COUNT_CAP", 100)
+    app = make_app(seeded_url, clock=fixed_clock, live_interval=3600)
+    matches = Repository(seeded_url, clock=fixed_clock).key_source(
+        "created_desc", "web", include_revoked=False).count()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_until(app, pilot, lambda: app.screen.loaded)
+        screen = app.screen
+        await pilot.press("slash", *"web", "enter")
+        assert await settle_until(app, pilot, lambda: screen.windowed.exact and screen.filter_text == "web")
+        await settle(app, pilot)
+        await pilot.press(*["pagedown"] * 10)
+        kept, index = screen.table.cursor_row.id, screen.table.cursor_index
+        assert index > 100
+        await pilot.press("r")
+        assert await settle_until(app, pilot, lambda: screen.windowed.exact)
+        await settle(app, pilot)
+        assert screen.table.row_count == matches
+        assert (screen.table.cursor_row.id, screen.table.cursor_index) == (kept, index)
+
+
+async def test_a_reload_counts_every_key_at_once(seeded_url: str, monkeypatch) -> None:
+    """Another session's change reloads the table: every key was counted before, so the new
+    total is exact at once (no "100+ keys" between)."""
     monkeypatch.setattr(key_list, "COUNT_CAP", 100)
     app = make_app(seeded_url, clock=fixed_clock, live_interval=3600)
     total = shown_total(Repository(seeded_url, clock=fixed_clock))
@@ -124,14 +148,12 @@ async def test_a_reload_past_the_capped_count_keeps_the_cursor(seeded_url: str, 
         screen = app.screen
         assert await settle_until(app, pilot, lambda: screen.windowed.exact)
         await settle(app, pilot)
-        await pilot.press(*["pagedown"] * 15)
-        kept, index = screen.table.cursor_row.id, screen.table.cursor_index
-        assert index > 100
+        before = screen.windowed
+        Repository(seeded_url, clock=fixed_clock).revoke_keys([screen.table.cursor_row.id])
         await pilot.press("r")
-        assert await settle_until(app, pilot, lambda: screen.windowed.exact)
-        await settle(app, pilot)
-        assert screen.table.row_count == total
-        assert (screen.table.cursor_row.id, screen.table.cursor_index) == (kept, index)
+        assert await settle_until(app, pilot, lambda: screen.windowed is not before)
+        assert screen.windowed.exact and screen.table.row_count == total - 1
+        assert f"{total - 1:,} keys · sorted by" in screen_text(app)
 
 
 async def test_a_filter_counts_its_matches_but_not_every_key_again(seeded_url: str, monkeypatch) -> None:

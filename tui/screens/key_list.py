@@ -258,10 +258,14 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         """Count (capped), find the cursor's key and read its page (worker thread)."""
         source = self._source(query)
         filtered = bool(query[1] or query[3])
-        known = not total and not filtered and self._total_exact and self._total_of == query[2]
-        # Every key counted already: no count again. Else the capped count runs beside the
-        # cursor's page, on the counting connection: a keystroke costs the slower query only.
-        counting = None if known else Beside(lambda: source.count(at_most=COUNT_CAP, aside=True))
+        counted_before = self._total_exact and self._total_of == query[2]
+        known = not total and not filtered and counted_before
+        # A reload (another session's change) of every key counted before counts them exactly
+        # at once (an index-only count), so the status line does not flicker to "10,000+".
+        cap = None if total and not filtered and counted_before and self.windowed else COUNT_CAP
+        # Every key counted already: no count again. Else the count runs beside the cursor's
+        # page, on the counting connection: a keystroke costs the slower query only.
+        counting = None if known else Beside(lambda: source.count(at_most=cap, aside=True))
         rows = WindowedRows(source, page=PAGE, length=self._total if known else COUNT_CAP,
                             exact=known)
         position = None
@@ -277,7 +281,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             counted, exact = self._total, True
         else:
             counted = counting.result()
-            exact = counted < COUNT_CAP
+            exact = cap is None or counted < cap
             # Past the capped count the cursor's key still shows: the table reaches it anyway.
             rows.set_length(max(counted, position + 1 if position is not None else 0),
                             exact=exact and (position is None or position < counted))
@@ -287,8 +291,11 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         all_total, all_exact = counted, exact
         if total and filtered:
             unfiltered = self._source((query[0], "", query[2], False))
-            all_total = unfiltered.count(at_most=COUNT_CAP)
-            all_exact = all_total < COUNT_CAP
+            if counted_before and self.windowed is not None:  # a reload: as above
+                all_total, all_exact = unfiltered.count(), True
+            else:
+                all_total = unfiltered.count(at_most=COUNT_CAP)
+                all_exact = all_total < COUNT_CAP
         elif not total:
             all_total, all_exact = self._total, self._total_exact
         return Window(rows, position, all_total, all_exact, widest, query)
