@@ -12,6 +12,7 @@ from rich.segment import Segments
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.driver import Driver
 from textual.screen import Screen
 
 from store.repository import Repository
@@ -59,6 +60,17 @@ class ApiKeysApp(App[None]):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal; on Linux and macOS one whose ``escape`` comes
+        after ``ESCDELAY``, not 100 ms later (:mod:`tui.escape_driver`). A driver named in
+        ``TEXTUAL_DRIVER`` is used as Textual would."""
+        chosen = super().get_driver_class()
+        if (chosen.__module__, chosen.__name__) != ("textual.drivers.linux_driver", "LinuxDriver"):
+            return chosen  # Windows, or a driver of the admin's choosing
+        from .escape_driver import QuickEscapeDriver
+
+        return QuickEscapeDriver
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The command palette offers every screen's actions by name, each once."""
