@@ -10,6 +10,7 @@ key's position by indexed counts), so a million keys cost a window's worth of ro
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, overload
@@ -113,7 +114,10 @@ class DatabaseKeySource:
         """Cancel the exact count running on the counting connection, if one is (an exact
         count at a million keys takes the server's cores for a few hundred ms)."""
         if self._counting_exactly:
-            self._counting.cancel_reads()
+            # Sending a cancel opens a connection to the server (a few ms): not on the
+            # caller's thread, which is the UI's.
+            threading.Thread(target=self._counting.cancel_reads, name="apikeys-cancel",
+                             daemon=True).start()
 
     def window(self, offset: int, limit: int, *, after: str | None = None) -> list[KeyView]:
         """One indexed ``ORDER BY … LIMIT`` query: from ``offset`` (a scan of that many rows),

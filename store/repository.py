@@ -372,7 +372,7 @@ class Repository:
         that a screen runs in workers, so they never hold up the windows it reads."""
         counting = getattr(self, "_counting", None)
         if counting is None:
-            counting = self._counting = open_backend(self.store)
+            counting = self._counting = open_backend(self.store, background=True)
         return counting
 
     def close_key_sources(self) -> None:

@@ -152,3 +152,15 @@ def test_beside_runs_at_once_and_hands_back_its_answer_or_error() -> None:
 
     with pytest.raises(ReadCancelled):
         Beside(broken).result()
+
+
+def test_background_counts_use_one_core_and_windows_the_server_default(pg_url) -> None:
+    """The counting connection runs without parallel workers (a count a screen runs aside
+    leaves the server's other cores to keystrokes and verifies); the windows' does not."""
+    repo = owned_store(pg_url)
+    counting = repo._counting_backend()
+    with counting._connection("read") as connection:
+        assert connection.execute("SHOW max_parallel_workers_per_gather").fetchone()[0] == "0"
+    with repo.backend._connection("read") as connection:
+        assert connection.execute("SHOW max_parallel_workers_per_gather").fetchone()[0] != "0"
+    repo.close_key_sources()

@@ -82,10 +82,14 @@ class PostgresBackend:
 
     kind = "postgresql"
 
-    def __init__(self, conninfo: str, *, connect_timeout: int = 10) -> None:
+    def __init__(self, conninfo: str, *, connect_timeout: int = 10, background: bool = False) -> None:
         _require_psycopg()
         self.conninfo = conninfo
         self.connect_timeout = connect_timeout
+        #: Counts a screen runs in the background (``Repository``'s counting backend): one
+        #: core each, never the server's parallel workers, so they leave the other cores to
+        #: the windows a keystroke reads and to everyone else's verifies.
+        self.background = background
         self._connections: dict[str, Any] = {}
         self._locks = {purpose: threading.RLock() for purpose in ("read", "verify", "write")}
         self._checked = False
@@ -120,6 +124,12 @@ class PostgresBackend:
             )
         except psycopg.Error as error:
             raise StoreUnusable(f"cannot connect to {self.describe()}: {_first_line(error)}") from None
+        if self.background:
+            try:
+                connection.execute("SET max_parallel_workers_per_gather = 0")
+            except psycopg.Error as error:
+                connection.close()
+                raise StoreUnusable(f"cannot connect to {self.describe()}: {_first_line(error)}") from None
         return connection
 
     @contextmanager
