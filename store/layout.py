@@ -84,12 +84,12 @@ PIECE_RECORDS = 1000  # key records serialised together when a piece cannot be c
 
 @dataclass(frozen=True)
 class KeyPieces:
-    """Where the keys table's records sit in the file last written: piece by piece, the
-    key ids, the record objects and the piece's bytes (``"key_…":{…},…``) as an offset and a
-    length in that file. The store never changes a record in place (a change stores a new
-    dict), so a piece whose ids and record objects are still the same has the same bytes:
-    the next write copies them (:func:`serialise_reusing`) instead of serialising 100,000
-    records again for one change."""
+    """Where the keys table's records sit in a file as written (or read a block at a time):
+    piece by piece, the key ids, the record objects and the piece's bytes (``"key_…":{…},…``)
+    as an offset and a length in that file. The store never changes a record in place (a
+    change stores a new dict), so a piece whose ids and record objects are still the same
+    has the same bytes: the next write copies them (:func:`serialise_reusing`) instead of
+    serialising 100,000 records again for one change."""
 
     ids: list[str]
     records: list[Any]
@@ -281,13 +281,17 @@ def read_pieces(
     spans: list[tuple[int, int, int, int]] = []
     strings: dict[str, str] = {}
     settings: dict[bytes, dict[str, Any]] = {}
+    unique = True  # no key id in two pieces: else (a hand edit) the whole parse refuses it
 
     def take(raw: bytes) -> None:
+        nonlocal unique
         piece = _exact(b"{" + raw + b"}")
         _share_values(piece, strings, settings)
         if piece:
             spans.append((len(keys), len(piece), base, len(raw)))
+        before = len(keys)
         keys.update(piece)
+        unique = unique and len(keys) == before + len(piece)
 
     try:
         while True:
@@ -308,7 +312,7 @@ def read_pieces(
         take(tail[:-2])
     except (orjson.JSONDecodeError, _NotAsWritten):
         return None
-    if len(keys) != expected:
+    if len(keys) != expected or not unique:
         return None
     data["keys"] = keys
     return data, KeyPieces(list(keys), list(keys.values()), spans)

@@ -500,7 +500,7 @@ class StoreFile(Storage):
     def _write_parts(self, fd: int, parts: list[Part]) -> bool:
         """Write ``parts`` at ``fd``'s position: bytes as they are, (offset, length) copied
         from the cached file within the kernel. False if that file changed meanwhile."""
-        source = self._anchor_fd
+        source, copied = self._anchor_fd, False
         for part in parts:
             if isinstance(part, bytes):
                 _write_all(fd, part)
@@ -508,9 +508,8 @@ class StoreFile(Storage):
                 assert source is not None
                 if not _copy_range(source, fd, *part):
                     return False
-        if source is not None and len(parts) > 1 and any(not isinstance(part, bytes) for part in parts):
-            return _identity(os.fstat(source)) == self._identity
-        return True
+                copied = True
+        return not copied or (source is not None and _identity(os.fstat(source)) == self._identity)
 
     def _newest_records(self, keys: dict[str, Any]) -> dict[str, Any]:
         """The front's newest keys for a write (see layout.py).

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import OWNER, fixed_clock, web_draft
 from store import layout, storage
+from store.errors import StoreUnusable
 from store.repository import Repository
 
 
@@ -104,3 +105,18 @@ def test_the_first_change_after_a_read_in_pieces_copies_too(store_path, ten_keys
     reader.edit_key(ten_keys[7], {"name": "Renamed"})
     assert copied and written_as_serialise_writes(store_path)
     assert names(store_path)[ten_keys[7]] == "Renamed"
+
+
+def test_a_key_id_in_two_pieces_is_refused_as_a_whole_read_refuses_it(
+    store_path, ten_keys, monkeypatch
+):
+    monkeypatch.setattr(storage, "PIECEWISE_FROM", 0)
+    monkeypatch.setattr(layout, "BLOCK_SIZE", 512)
+    raw = store_path.read_bytes()
+    first = ten_keys[0]
+    again = {**orjson.loads(raw)["keys"][first], "name": "Twice"}  # a hand edit, at the end
+    store_path.write_bytes(raw[:-2] + b',"' + first.encode() + b'":' + orjson.dumps(again) + b"}}")
+    with open(store_path, "rb") as handle:
+        assert layout.read_pieces(handle) is None
+    with pytest.raises(StoreUnusable, match="twice"):
+        Repository(store_path, OWNER).list_keys()
