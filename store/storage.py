@@ -161,6 +161,7 @@ class StoreFile(Storage):
     def write(self, data: dict[str, Any]) -> None:
         """Write ``data`` as a whole (TinyDB's interface), under the lock."""
         with self._thread_lock:
+            self._cached_pieces = None  # TinyDB changes documents in place: copy nothing
             if self._in_transaction:
                 self._data = data
                 return

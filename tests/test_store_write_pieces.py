@@ -120,3 +120,16 @@ def test_a_key_id_in_two_pieces_is_refused_as_a_whole_read_refuses_it(
         assert layout.read_pieces(handle) is None
     with pytest.raises(StoreUnusable, match="twice"):
         Repository(store_path, OWNER).list_keys()
+
+
+def test_a_write_through_tinydb_which_changes_documents_in_place_copies_nothing(
+    owner_repo, store_path, ten_keys, copied
+):
+    from store.storage import StoreDB
+
+    database = StoreDB(store_path)
+    database.storage.write(database.storage.read())  # the pieces of its own write
+    copied.clear()
+    database.table("keys").update({"name": "Changed in place"}, doc_ids=[ten_keys[8]])
+    assert copied == [] and written_as_serialise_writes(store_path)
+    assert names(store_path)[ten_keys[8]] == "Changed in place"
