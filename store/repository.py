@@ -1192,11 +1192,12 @@ class Repository:
     def _answer(
         self, secret: str, origin: str | None, ip: str | None, app_id: str | None, now: str
     ) -> Verdict:
-        from .models import Verdict
-        from .verify import verdict_for
+        from .verify import verdict_for  # one import a call (~0.4 µs of ~14 µs)
 
         scope = tokens.secret_scope(secret)
         if scope is None:
+            from .models import Verdict
+
             return Verdict(valid=False, reason="malformed")
         digest = tokens.hash_secret(secret)
         if self.is_postgres:
@@ -1209,10 +1210,10 @@ class Repository:
         return verdict_for(record, key_id or "", digest, now, origin, ip, app_id)
 
     def _hash_lookup(self, data: dict[str, Any]) -> dict[str, str]:
-        from .verify import hash_index
-
         generation = self.storage.generation
         if self._hash_index is None or self._hash_index[0] != generation:
+            from .verify import hash_index
+
             self._hash_index = (generation, hash_index(data["keys"]))
         return self._hash_index[1]
 
