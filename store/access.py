@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import Forbidden
-from .models import Role
+from .views import Role
 
 SEES_EVERY_KEY = frozenset({Role.OWNER, Role.SUPPORT, Role.ANALYTICS})
 MANAGES_PROJECTS = frozenset({Role.OWNER, Role.SUPPORT})

@@ -17,13 +17,15 @@ import errno
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .errors import StoreUnusable
-from .models import AuditEvent
 from .storage import DISK_FULL, StoreFile, collector_paused, open_sibling
+
+if TYPE_CHECKING:
+    from .models import AuditEvent
 
 TAIL_BYTES = 64 * 1024
 
@@ -98,6 +100,8 @@ class AuditLog:
         marker = f'"txn":"{pending["txn"]}"'.encode()
         if marker in self._tail():
             return
+        from .models import AuditEvent  # pydantic: only a crashed writer's events need it
+
         events = [AuditEvent.model_validate(event) for event in pending["events"]]
         self.append(events, pending["txn"])
 

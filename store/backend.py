@@ -82,9 +82,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .models import AuditEvent
+if TYPE_CHECKING:
+    from .models import AuditEvent
 
 Record = dict[str, Any]
 

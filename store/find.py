@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import tokens
-from .models import KeyView
 from .storage import collector_paused
+from .views import KeyView
 
 # A secret inside a pasted word (quotes, ``key=`` or a trailing comma around it).
 _SECRET_CANDIDATE = re.compile(rf"(?:web|mob|ana)_[0-9A-Za-z]{{{tokens.SECRET_LENGTH - 4}}}")

@@ -20,7 +20,7 @@ from .errors import StoreError
 from .find import Query
 from .key_index import KeyIndex
 from .lifecycle import expires_within
-from .models import KeyView
+from .views import KeyView
 
 
 class KeySource(Protocol):

@@ -31,8 +31,10 @@ then and no longer.
 from __future__ import annotations
 
 import heapq
+import operator
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import IO, Any
 
@@ -62,14 +64,94 @@ def serialise(data: dict[str, Any], newest: dict[str, Any] | None = None) -> byt
     """The store as JSON: the front line (meta, projects, members, the newest keys, as
     :func:`newest_records` gives them unless ``newest`` has them already), then the other
     tables and the keys table last; the keys' count in the meta document."""
+    return _before_keys(data, newest) + orjson.dumps(data["keys"])[1:] + b"}"
+
+
+def _before_keys(data: dict[str, Any], newest: dict[str, Any] | None) -> bytes:
+    """What :func:`serialise` writes before the keys table's records: up to ``"keys":{``."""
     meta = data["_meta"]["1"]
     meta["key_count"] = len(data["keys"])
     front = {name: data[name] for name in FRONT_TABLES if name in data}
     front[NEWEST_TABLE] = newest_records(data["keys"]) if newest is None else newest
     rest = {name: table for name, table in data.items()
             if name not in front and name != "keys"}
-    rest["keys"] = data["keys"]
-    return orjson.dumps(front)[:-1] + b"\n," + orjson.dumps(rest)[1:]
+    rest["keys"] = {}
+    return orjson.dumps(front)[:-1] + b"\n," + orjson.dumps(rest)[1:-2]
+
+
+PIECE_RECORDS = 1000  # key records serialised together when a piece cannot be copied
+
+
+@dataclass(frozen=True)
+class KeyPieces:
+    """Where the keys table's records sit in a file as written (or read a block at a time):
+    piece by piece, the key ids, the record objects and the piece's bytes (``"key_…":{…},…``)
+    as an offset and a length in that file. The store never changes a record in place (a
+    change stores a new dict), so a piece whose ids and record objects are still the same
+    has the same bytes: the next write copies them (:func:`serialise_reusing`) instead of
+    serialising 100,000 records again for one change."""
+
+    ids: list[str]
+    records: list[Any]
+    spans: list[tuple[int, int, int, int]]
+    """(index of the piece's first record, its number of records, offset, length)."""
+
+
+Part = bytes | tuple[int, int]
+"""A stretch of a file being written: bytes, or (offset, length) of the previous file."""
+
+
+def serialise_reusing(
+    data: dict[str, Any], newest: dict[str, Any], previous: KeyPieces | None
+) -> tuple[list[Part], KeyPieces]:
+    """What :func:`serialise` writes, as parts: each piece of the keys table unchanged since
+    ``previous`` (whose offsets are in the file it describes) as its offset and length,
+    everything else as bytes; and where the new file's pieces sit. Joined, the parts are
+    byte for byte what :func:`serialise` returns."""
+    head = _before_keys(data, newest)
+    ids, records = list(data["keys"]), list(data["keys"].values())
+    parts: list[Part] = [head]
+    spans: list[tuple[int, int, int, int]] = []
+    written, start = len(head), 0
+
+    def add(part: Part, length: int, count: int) -> None:
+        nonlocal written, start
+        if spans:
+            last = parts[-1]
+            if (type(part) is tuple and type(last) is tuple
+                    and last[0] + last[1] + 1 == part[0]):  # the next piece of the old file
+                parts[-1] = (last[0], last[1] + 1 + length)  # and the comma between: one copy
+            else:
+                parts.append(b",")
+                parts.append(part)
+            written += 1
+        else:
+            parts.append(part)
+        spans.append((start, count, written, length))
+        written += length
+        start += count
+
+    for first, count, offset, length in previous.spans if previous is not None else ():
+        assert previous is not None
+        if start >= len(ids):
+            break  # keys were removed (by hand, or a tool)
+        end = start + count
+        if (end <= len(ids) and ids[start:end] == previous.ids[first:first + count]
+                and all(map(operator.is_, records[start:end], previous.records[first:first + count]))):
+            add((offset, length), length, count)
+        else:  # changed (or shifted): serialised again, as one piece of the same size
+            piece = _piece_bytes(ids, records, start, count)
+            add(piece, len(piece), min(count, len(ids) - start))
+    while start < len(ids):  # keys added since (they come last), or no previous file
+        piece = _piece_bytes(ids, records, start, PIECE_RECORDS)
+        add(piece, len(piece), min(PIECE_RECORDS, len(ids) - start))
+    parts.append(b"}}")
+    return parts, KeyPieces(ids, records, spans)
+
+
+def _piece_bytes(ids: list[str], records: list[Any], start: int, count: int) -> bytes:
+    """The records ``start`` to ``start + count`` as the keys table holds them, no braces."""
+    return orjson.dumps(dict(zip(ids[start:start + count], records[start:start + count], strict=True)))[1:-1]
 
 
 def newest_records(keys: dict[str, Any], count: int | None = None) -> dict[str, Any]:
@@ -180,14 +262,37 @@ def read_in_pieces(handle: IO[bytes], progress: Progress | None = None) -> dict[
     after a whole parse would free nothing of the peak): at 100,000 demo keys this keeps
     ~40 % of the parsed store's memory. ``progress`` hears how far the read has come.
     """
+    read = read_pieces(handle, progress)
+    return None if read is None else read[0]
+
+
+def read_pieces(
+    handle: IO[bytes], progress: Progress | None = None
+) -> tuple[dict[str, Any], KeyPieces] | None:
+    """:func:`read_in_pieces`, and where each piece parsed sits in the file (read from its
+    start): the first change after a read copies the pieces it leaves alone."""
     head = _head(handle)
     if head is None:
         return None
     data, rest = head
+    base = handle.tell() - len(rest)  # the file offset of rest's first byte
     expected = data["_meta"]["1"]["key_count"]
     keys: dict[str, Any] = {}
+    spans: list[tuple[int, int, int, int]] = []
     strings: dict[str, str] = {}
     settings: dict[bytes, dict[str, Any]] = {}
+    unique = True  # no key id in two pieces: else (a hand edit) the whole parse refuses it
+
+    def take(raw: bytes) -> None:
+        nonlocal unique
+        piece = _exact(b"{" + raw + b"}")
+        _share_values(piece, strings, settings)
+        if piece:
+            spans.append((len(keys), len(piece), base, len(raw)))
+        before = len(keys)
+        keys.update(piece)
+        unique = unique and len(keys) == before + len(piece)
+
     try:
         while True:
             block = handle.read(BLOCK_SIZE)
@@ -196,24 +301,21 @@ def read_in_pieces(handle: IO[bytes], progress: Progress | None = None) -> dict[
             rest += block
             cut = _last_record_boundary(rest)
             if cut is not None:
-                piece = _exact(b"{" + rest[:cut] + b"}")
-                _share_values(piece, strings, settings)
-                keys.update(piece)
+                take(rest[:cut])
                 rest = rest[cut + 1:]  # past the comma
+                base += cut + 1
                 if progress is not None:
                     progress(len(keys), expected)
         tail = rest.rstrip()
         if not tail.endswith(b"}}"):
             return None
-        piece = _exact(b"{" + tail[:-2] + b"}")
-        _share_values(piece, strings, settings)
-        keys.update(piece)
+        take(tail[:-2])
     except (orjson.JSONDecodeError, _NotAsWritten):
         return None
-    if len(keys) != expected:
+    if len(keys) != expected or not unique:
         return None
     data["keys"] = keys
-    return data
+    return data, KeyPieces(list(keys), list(keys.values()), spans)
 
 
 def _share_values(piece: dict[str, Any], strings: dict[str, str],

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import tokens
 from .errors import Conflict, InvalidInput
-from .models import NO_EXPIRY, Scope, check_expiry_text, from_iso, to_iso
+from .views import NO_EXPIRY, Scope, check_expiry_text, from_iso, to_iso
 
 GRACE_CHOICES: dict[str, timedelta] = {
     "0": timedelta(0),

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import tokens
-from .models import ApiKey, from_iso, to_iso
+from .views import from_iso, to_iso
+
+if TYPE_CHECKING:
+    from .models import ApiKey
 
 ALL_PROJECTS = "All organization projects"
 NONE = "—"

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import platformdirs
-from pydantic import BaseModel, SecretStr
 
 from . import access, edits, lifecycle, tokens
 from .audit import AuditLog
@@ -27,49 +26,49 @@ from .errors import Conflict, Forbidden, InvalidInput, InvalidRecord, NotFound
 from .find import KeyFinder, Query, parse_query
 from .key_index import KeyIndex
 from .key_source import DatabaseKeySource, IndexKeySource, KeySource
-from .models import (
+from .storage import StoreFile, Transaction, collector_paused, empty_tables
+from .validation import (
+    check_display_text,
+    listable,
+    readable_record,
+    record_problem,
+    validate_or_raise,
+)
+from .views import (
     NO_EXPIRY,
-    ApiKey,
-    AuditEvent,
-    CreatedKey,
-    KeyChanges,
-    KeyDraft,
     KeyView,
-    Member,
-    MobileSettings,
     NewestKeys,
-    Project,
     Role,
-    RolledKey,
     Scope,
     Status,
-    Verdict,
-    WebSettings,
-    check_display_text,
     check_expiry_text,
     expiry_from,
     status_of,
     to_iso,
     utc_now,
-    validate_or_raise,
 )
-from .policy import (
-    Policy,
-    PolicyViolation,
-    changed_policy,
-    describe_changes,
-    lifetime_refusal,
-    stored_policy,
-    violation,
-)
-from .scan import Finding, ScanReport, scan_files, scan_git_history
-from .storage import StoreFile, Transaction, collector_paused, empty_tables
-from .usage import KEEP_DAYS, DatabaseUsageRecorder, KeyUsage, UsageRecorder
-from .validation import listable, readable_record, record_problem
-from .verify import hash_index, verdict_for
 
 if TYPE_CHECKING:
+    # Imported by the methods that use them: pydantic with the models, the policy, usage,
+    # verify and scan cost ~0.05 s at start, and the main screen's first frame (the newest
+    # keys, then every key) needs none of them. tests/test_start_imports.py keeps it so.
+    from pydantic import BaseModel, SecretStr
+
     from .backends.postgres import PostgresBackend
+    from .models import (
+        ApiKey,
+        AuditEvent,
+        CreatedKey,
+        KeyChanges,
+        KeyDraft,
+        Member,
+        Project,
+        RolledKey,
+        Verdict,
+    )
+    from .policy import Policy, PolicyViolation
+    from .scan import ScanReport
+    from .usage import DatabaseUsageRecorder, KeyUsage, UsageRecorder
 
 ALL_PROJECTS = "All organization projects"
 EVERY_ROW = 2**62  # a window LIMIT that never stops it: lists that are whole by definition
@@ -139,16 +138,31 @@ class Repository:
         self._views: tuple[object, list[KeyView]] | None = None
         self._finder: tuple[object, KeyFinder] | None = None
         self._index: tuple[object, KeyIndex] | None = None
-        self.usage_recorder: UsageRecorder | DatabaseUsageRecorder
+        self._usage_recorder: UsageRecorder | DatabaseUsageRecorder | None = None
         if self.is_postgres:
             self.login = self._database_login(login)
-            self.usage_recorder = DatabaseUsageRecorder(self.backend, self.now)
         else:
             # The file backend's own objects, which file-only code (usage, scan, tests) uses.
             self.storage: StoreFile = self.backend.storage  # type: ignore[attr-defined]
             self.audit: AuditLog = self.backend.audit  # type: ignore[attr-defined]
             self.login = login or current_login()
-            self.usage_recorder = UsageRecorder(self.storage, self._lock, self.now)
+
+    @property
+    def usage_recorder(self) -> UsageRecorder | DatabaseUsageRecorder:
+        """What counts verify's answers and writes them in batches (see :mod:`store.usage`),
+        made at the first verify or change: a screen that only reads needs none."""
+        recorder = self._usage_recorder
+        if recorder is None:
+            from .usage import DatabaseUsageRecorder, UsageRecorder
+
+            with self._lock:  # one recorder, whichever thread asks first
+                if self._usage_recorder is None:
+                    self._usage_recorder = (
+                        DatabaseUsageRecorder(self.backend, self.now) if self.is_postgres
+                        else UsageRecorder(self.storage, self._lock, self.now)
+                    )
+                recorder = self._usage_recorder
+        return recorder
 
     def __repr__(self) -> str:
         return f"Repository({self.place!r}, login={self.login!r})"
@@ -167,8 +181,8 @@ class Repository:
 
     def close(self) -> None:
         """Release the store's files or connections (usage noted so far is written first)."""
-        if self.is_postgres:
-            self.usage_recorder.flush(spool=True)
+        if self.is_postgres and self._usage_recorder is not None:
+            self._usage_recorder.flush(spool=True)
         self.backend.close()
 
     def _database_login(self, login: str | None) -> str:
@@ -207,6 +221,8 @@ class Repository:
 
     def initialise(self, organisation: str | None = None, *, group: str | None = None) -> bool:
         """Create the store with this login as its owner; False if it already existed."""
+        from .models import Member
+
         name = check_display_text(
             organisation or f"{self.login}'s organisation", what="organisation name", max_length=80
         )
@@ -257,6 +273,11 @@ class Repository:
         data = self._current()
         return _stored_member(self._member_record(data))
 
+    def role(self) -> Role:
+        """The acting member's role (what :meth:`me` says, without building the member);
+        refuses a login that is not a member."""
+        return self._role(self._current())
+
     def owners(self) -> list[Member]:
         """The organisation's owners, oldest member first: whom a login that is not a member
         (yet) should ask. Readable by anyone who can read the store."""
@@ -267,7 +288,7 @@ class Repository:
 
     def sees_every_key(self) -> bool:
         """Whether this member sees every key of the store (else only their own)."""
-        return access.sees_every_key(self.me().role)
+        return access.sees_every_key(self.role())
 
     def _member_record(self, data: Mapping[str, Any]) -> dict[str, Any]:
         record = data["members"].get(self.login)
@@ -437,6 +458,8 @@ class Repository:
     def get_key(self, key_id: str) -> ApiKey:
         """One key with every field; :class:`NotFound` if this member may not see it, and
         :class:`InvalidRecord` (naming the file, the record and why) if it fails the checks."""
+        from .models import ApiKey
+
         data = self._current()
         record = self._visible_record(data, key_id)
         problem = record_problem(record, key_id)
@@ -488,7 +511,7 @@ class Repository:
 
     def can_change(self, key: ApiKey | KeyView) -> bool:
         """Whether this member may edit or revoke ``key`` (their own, or any as owner)."""
-        return access.can_change(self.login, self.me().role, _rule_facts(key))
+        return access.can_change(self.login, self.role(), _rule_facts(key))
 
     def refusal(
         self, action: access.KeyAction | access.OrganisationAction | str,
@@ -499,7 +522,7 @@ class Repository:
         The one question screens and the command line ask before offering an action: the
         answer comes from the rule book (:mod:`store.access`), the same one every change obeys.
         """
-        role = self.me().role
+        role = self.role()
         if key is None:
             return access.organisation_refusal(self.login, role, action)
         return access.key_refusal(self.login, role, action, _rule_facts(key))
@@ -508,6 +531,10 @@ class Repository:
 
     def create_key(self, draft: KeyDraft | dict[str, Any]) -> CreatedKey:
         """Validate ``draft``, store a new key and return it with its secret (shown once)."""
+        from pydantic import SecretStr
+
+        from .models import ApiKey, CreatedKey, KeyDraft
+
         checked = _validated(KeyDraft, draft)
         with self._change() as (transaction, role, events):
             project_id = None
@@ -555,6 +582,8 @@ class Repository:
         admin changed are applied, and :class:`Conflict` is raised, naming who changed what,
         when a colleague changed one of the same; without ``base``, :class:`Conflict`.
         """
+        from .models import ApiKey, KeyChanges
+
         wanted = _validated(KeyChanges, changes)
         with self._change() as (transaction, role, events):
             record = self._visible_record(transaction.data, key_id)
@@ -636,6 +665,8 @@ class Repository:
         self, record: dict[str, Any], changes: KeyChanges, base: KeyChanges | None, expected: int
     ) -> KeyChanges:
         """The part of ``changes`` to apply to a key changed since revision ``expected``."""
+        from .models import KeyChanges
+
         if base is None:
             raise Conflict(self._conflict_message(record, expected, []))
         to_apply, overlapping = edits.merge_edit(record, changes, base)
@@ -686,6 +717,11 @@ class Repository:
         expiry time or ``NO_EXPIRY``) sets a new expiry with the roll; the policy's maximum
         lifetime counts from the roll.
         """
+        from pydantic import SecretStr
+
+        from .models import ApiKey, RolledKey
+        from .policy import lifetime_refusal
+
         if grace not in lifecycle.GRACE_CHOICES.values():
             raise InvalidInput({"grace": (
                 f"choose a grace period of {', '.join(lifecycle.GRACE_CHOICES)}"
@@ -757,6 +793,8 @@ class Repository:
     def _switch_keys(self, key_ids: Iterable[str], *, disable: bool, suffix: str = "") -> list[ApiKey]:
         """Disable (or enable) keys, all or none; those already so are skipped, but only for
         a member who could switch them back."""
+        from .models import ApiKey
+
         key_ids = list(dict.fromkeys(key_ids))
         action, undo = access.KeyAction.DISABLE, access.KeyAction.ENABLE
         if not disable:
@@ -800,26 +838,32 @@ class Repository:
             names = _project_names(data)
             return [_key_view(record["id"], record, names)
                     for record in self._database.expiring(query, now, until)]
-        soon = [
-            view for view in self.list_keys(include_revoked=False)
-            if view.record["status"] == "active" and lifecycle.expires_within(view.record, now, until)
-        ]
+        soon = list(self._expiring_views(now, until))
         soon.sort(key=lambda view: view.record["expires_at"])
         return soon
 
     def expiring_count(self, days: float | None = None) -> int:
-        """How many keys :meth:`expiring_within` lists (on PostgreSQL an indexed count, not
-        the rows)."""
-        if not self.is_postgres:
-            return len(self.expiring_within(days))
+        """How many keys :meth:`expiring_within` lists (on PostgreSQL an indexed count, on
+        a file one pass over the keys: neither lists nor sorts them)."""
         if days is None:
             days = self.get_policy().warn_days
         now = self.now()
+        until = lifecycle.horizon(now, days)
+        if not self.is_postgres:
+            return sum(1 for _view in self._expiring_views(now, until))
         query = self._visible_query(self._role(self._current()), include_revoked=False)
-        return self._database.expiring_count(query, now, lifecycle.horizon(now, days))
+        return self._database.expiring_count(query, now, until)
+
+    def _expiring_views(self, now: str, until: str) -> Iterator[KeyView]:
+        """The file store's keys this member may see that are active and expire in (now, until]."""
+        for view in self.list_keys(include_revoked=False):
+            if view.record["status"] == "active" and lifecycle.expires_within(view.record, now, until):
+                yield view
 
     def _refuse_new_expiry(self, meta: dict[str, Any], draft: KeyDraft, moment: datetime) -> None:
         """Refuse a new key's expiry that is past or breaks the policy."""
+        from .policy import lifetime_refusal
+
         now = to_iso(moment)
         expires_at = expiry_from(moment, draft.expires_days) if draft.expires_days else draft.expires_at
         lifecycle.require_future(expires_at, now)
@@ -838,6 +882,8 @@ class Repository:
     ) -> str | None:
         """Set ``updated``'s expiry to ``requested`` (None: unchanged; ``NO_EXPIRY``: none)
         within the policy; the audit note, or None when nothing changed."""
+        from .policy import lifetime_refusal
+
         if requested is None:
             return None
         target = lifecycle.new_expiry(requested)
@@ -871,6 +917,8 @@ class Repository:
         """Change the policy (owners only): the maximum lifetime of the given scopes (days,
         or None for no limit) and the warning window; what is not given stays. Existing keys
         are not changed: :meth:`policy_violations` lists those that break the new policy."""
+        from .policy import changed_policy, describe_changes
+
         with self._change() as (transaction, role, events):
             access.require_organisation_action(self.login, role, access.OrganisationAction.SET_POLICY)
             before = self._policy(transaction.meta)
@@ -911,6 +959,8 @@ class Repository:
         policy: Policy, now: str, views: Iterable[KeyView], limit: int | None
     ) -> list[PolicyViolation]:
         """The views that are active at ``now`` and break ``policy`` (the first ``limit``)."""
+        from .policy import PolicyViolation, violation
+
         found: list[PolicyViolation] = []
         for view in views:
             if limit is not None and len(found) >= limit:
@@ -925,6 +975,8 @@ class Repository:
     def policy_violation_count(self) -> int:
         """How many keys :meth:`policy_violations` lists (on PostgreSQL an SQL count, plus
         the rolled keys decided one by one), for a summary line."""
+        from .policy import violation
+
         if not self.is_postgres:
             return len(self.policy_violations())
         policy = self.get_policy()
@@ -949,6 +1001,8 @@ class Repository:
         return (self.policy_violations(limit=max(0, limit)) if total else []), total
 
     def _policy(self, meta: dict[str, Any]) -> Policy:
+        from .policy import stored_policy
+
         return stored_policy(meta, self.path)
 
     # -- projects -------------------------------------------------------------------------
@@ -996,6 +1050,8 @@ class Repository:
 
     def add_project(self, name: str, *, deployed: bool = False) -> Project:
         """Add a project (owner or support)."""
+        from .models import Project
+
         with self._change() as (transaction, role, events):
             access.require_project_manager(self.login, role, "add projects")
             project_id = tokens.new_project_id()
@@ -1012,6 +1068,8 @@ class Repository:
 
     def set_project_deployed(self, project_id: str, deployed: bool) -> Project:
         """Mark a project deployed or not (owner or support)."""
+        from .models import Project
+
         with self._change() as (transaction, role, events):
             access.require_project_manager(self.login, role, "change projects")
             record = self._resolve_project(transaction.projects, project_id)
@@ -1035,6 +1093,8 @@ class Repository:
 
     def add_member(self, login: str, role: Role | str, display_name: str | None = None) -> Member:
         """Add a member (owners only)."""
+        from .models import Member
+
         login = login.strip()
         with self._change() as (transaction, actor_role, events):
             access.require_owner(self.login, actor_role, "add members")
@@ -1066,6 +1126,8 @@ class Repository:
 
     def set_member_role(self, login: str, role: Role | str) -> Member:
         """Change a member's role (owners only); the last owner cannot be demoted."""
+        from .models import Member
+
         with self._change() as (transaction, actor_role, events):
             access.require_owner(self.login, actor_role, "change roles")
             record = transaction.members.get(login)
@@ -1140,8 +1202,12 @@ class Repository:
     def _answer(
         self, secret: str, origin: str | None, ip: str | None, app_id: str | None, now: str
     ) -> Verdict:
+        from .verify import verdict_for  # one import a call (~0.4 µs of ~14 µs)
+
         scope = tokens.secret_scope(secret)
         if scope is None:
+            from .models import Verdict
+
             return Verdict(valid=False, reason="malformed")
         digest = tokens.hash_secret(secret)
         if self.is_postgres:
@@ -1156,6 +1222,8 @@ class Repository:
     def _hash_lookup(self, data: dict[str, Any]) -> dict[str, str]:
         generation = self.storage.generation
         if self._hash_index is None or self._hash_index[0] != generation:
+            from .verify import hash_index
+
             self._hash_index = (generation, hash_index(data["keys"]))
         return self._hash_index[1]
 
@@ -1171,6 +1239,8 @@ class Repository:
 
         Whoever may view the key may see its usage; to others it is not found.
         """
+        from .usage import KEEP_DAYS
+
         if type(days) is not int or not 1 <= days <= KEEP_DAYS:
             raise InvalidInput({"days": f"choose between 1 and {KEEP_DAYS} days"})
         data = self._current()
@@ -1189,6 +1259,8 @@ class Repository:
         ``active`` while its grace lasts, then ``rolled``. With ``git``, the history of the git
         repository at each PATH is searched too, for secrets not found in the files themselves.
         """
+        from .scan import Finding, scan_files, scan_git_history
+
         self._role(self._current())  # a login that is not a member scans nothing
         paths = list(paths)
         sightings, report = scan_files(paths, exclude=self._own_files())
@@ -1239,6 +1311,8 @@ class Repository:
 
     def _own_files(self) -> set[tuple[int, int]]:
         """(device, inode) of the store and the files beside it, which hold secrets by design."""
+        from .usage import UsageRecorder
+
         if self.is_postgres:
             return set()
         own = set()
@@ -1256,6 +1330,8 @@ class Repository:
     def history(self, key_id: str | None = None, *, limit: int | None = None) -> list[AuditEvent]:
         """Audit events newest first: all this member may see, or those of one key; with
         ``limit``, the newest that many (on PostgreSQL only those are read)."""
+        from .models import AuditEvent
+
         data = self._current()
         role = self._role(data)
         if key_id is not None:
@@ -1272,6 +1348,8 @@ class Repository:
     def _visible_events(
         self, key_id: str | None, keys: dict[str, Any], sees_all: bool
     ) -> list[AuditEvent]:
+        from .models import AuditEvent
+
         visible = []
         for event in reversed(self.audit.records()):
             event_key = event.get("key_id")
@@ -1350,6 +1428,8 @@ class Repository:
                 transaction.record_events(events)
 
     def _event(self, action: str, key_id: str | None, detail: str) -> AuditEvent:
+        from .models import AuditEvent
+
         return AuditEvent(at=self.now(), actor=self.login, action=action, key_id=key_id, detail=detail)
 
 
@@ -1445,6 +1525,8 @@ def _key_view(key_id: str, record: Any, projects: dict[str, str]) -> KeyView:
 def _key_of(key_id: str, record: dict[str, Any]) -> ApiKey:
     """A stored record as a key; one that fails validation (hand-edited) is built unchecked
     from its readable fields, for a caller that needs only its id and name (revoke)."""
+    from .models import ApiKey
+
     if record_problem(record, key_id) is None:
         try:
             return ApiKey.model_validate(record)
@@ -1492,18 +1574,21 @@ def _rule_facts(key: ApiKey | KeyView) -> dict[str, Any]:
 def _stored_project(record: dict[str, Any]) -> Project:
     """A project as stored. Names are checked when written, not when read: a hand-edited
     file may hold characters the checks refuse, and the screens replace them on display."""
+    from .models import Project
+
     return Project.model_construct(**record)
 
 
 def _stored_member(record: dict[str, Any]) -> Member:
     """A member as stored (not re-validated: see :func:`_stored_project`)."""
+    from .models import Member
+
     return Member.model_construct(**{**record, "role": Role(record["role"])})
 
 
 __all__ = [
     "ALL_PROJECTS", "Repository", "current_login", "default_store_path", "new_key_record",
-    "account_exists", "NO_EXPIRY", "Policy", "PolicyViolation", "RolledKey",
-    "WebSettings", "MobileSettings", "KeyDraft", "KeyChanges",
+    "account_exists", "NO_EXPIRY",
 ]
 
 
@@ -1512,7 +1597,7 @@ def _project_names(data: Mapping[str, Any]) -> dict[str, str]:
     return {pid: project.get("name", pid) for pid, project in data["projects"].items()}
 
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound="BaseModel")
 
 
 def _validated(model: type[ModelT], data: ModelT | dict[str, Any]) -> ModelT:

@@ -53,12 +53,14 @@ from tinydb.table import Table
 from .errors import StoreUnusable
 from .layout import (
     NEWEST_TABLE,
+    KeyPieces,
+    Part,
     Progress,
     newest_records,
     read_front,
     read_head,
-    read_in_pieces,
-    serialise,
+    read_pieces,
+    serialise_reusing,
 )
 
 SCHEMA_VERSION = 2  # 2: the newest keys before the keys table (layout.py); 1 is read as well
@@ -144,6 +146,9 @@ class StoreFile(Storage):
         # The last front this process wrote: (the cache generation and keys table it wrote,
         # how many keys that table held, the front's key ids).
         self._front_written: tuple[int, int, int, list[str]] | None = None
+        # Where the keys table's pieces sit in the cached file, as this process wrote or read
+        # it in pieces: (the cache generation and keys table, the pieces; layout.KeyPieces).
+        self._cached_pieces: tuple[int, int, KeyPieces] | None = None
         """Told (keys read, keys in the store) while a big store is parsed (a loading line)."""
 
     # -- TinyDB's Storage interface -------------------------------------------------------
@@ -156,6 +161,7 @@ class StoreFile(Storage):
     def write(self, data: dict[str, Any]) -> None:
         """Write ``data`` as a whole (TinyDB's interface), under the lock."""
         with self._thread_lock:
+            self._cached_pieces = None  # TinyDB changes documents in place: copy nothing
             if self._in_transaction:
                 self._data = data
                 return
@@ -303,24 +309,29 @@ class StoreFile(Storage):
             identity = _identity(stat)
             with os.fdopen(os.dup(fd), "rb") as handle:
                 # Small files parse faster whole; big ones in pieces, to spare the peak memory.
-                data = self._parse_in_pieces(handle) if identity[1] > PIECEWISE_FROM else None
-                if data is None:
+                read = self._parse_in_pieces(handle) if identity[1] > PIECEWISE_FROM else None
+                if read is None:
                     handle.seek(0)
-                    data = self._parse(handle.read())
+                    data, pieces = self._parse(handle.read()), None
+                else:
+                    data, pieces = read
         except BaseException:
             os.close(fd)
             raise
         self._set_cache(data, identity, fd)
+        if pieces is not None:  # the first change copies what it leaves alone
+            self._cached_pieces = (self.generation, id(data["keys"]), pieces)
 
-    def _parse_in_pieces(self, handle: Any) -> dict[str, Any] | None:
-        """The store as this program writes it, parsed a block at a time (see layout.py)."""
+    def _parse_in_pieces(self, handle: Any) -> tuple[dict[str, Any], KeyPieces] | None:
+        """The store as this program writes it, parsed a block at a time (see layout.py),
+        and where its pieces sit."""
         with collector_paused(freeze=True):
-            data = read_in_pieces(handle, self.on_read_progress)
-        if data is not None:
-            check_layout(data, self.path)
-            data.pop(NEWEST_TABLE, None)  # a preview for first screens; the keys decide
+            read = read_pieces(handle, self.on_read_progress)
+        if read is not None:
+            check_layout(read[0], self.path)
+            read[0].pop(NEWEST_TABLE, None)  # a preview for first screens; the keys decide
         _return_freed_memory()
-        return data
+        return read
 
     def _refuse_duplicate_fields(self, raw: bytes, data: dict[str, Any]) -> None:
         """Refuse a file in which an object names a field twice.
@@ -360,12 +371,14 @@ class StoreFile(Storage):
         if self._anchor_fd is not None:
             _close_in_background(self._anchor_fd)
         self._data, self._identity, self._anchor_fd = data, identity, anchor_fd
+        self._cached_pieces = None  # they describe the file replaced (and hold its records)
         self.generation += 1
 
     def _drop_cache(self) -> None:
         if self._anchor_fd is not None:
             os.close(self._anchor_fd)
         self._data = self._identity = self._anchor_fd = None
+        self._cached_pieces = None
         self.generation += 1
 
     # -- changing -------------------------------------------------------------------------
@@ -428,7 +441,8 @@ class StoreFile(Storage):
         # migration from version 1 is the head of newest keys that serialise() adds.
         data[META_TABLE]["1"]["schema_version"] = SCHEMA_VERSION
         newest = self._newest_records(data["keys"])
-        payload = serialise(data, newest)
+        previous = self._pieces_to_copy(data["keys"])
+        parts, pieces = serialise_reusing(data, newest, previous)
         if mode is None or gid is None:
             current_mode, current_gid = self.file_mode_and_group()
             mode = current_mode if mode is None else mode
@@ -443,10 +457,13 @@ class StoreFile(Storage):
             os.fchmod(fd, mode)
             if gid != os.getegid():
                 os.fchown(fd, -1, gid)
-            view = memoryview(payload)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            if not self._write_parts(fd, parts):
+                # The file the pieces were to be copied from changed under this process
+                # (edited in place, without the lock): every record is serialised instead.
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+                parts, pieces = serialise_reusing(data, newest, None)
+                self._write_parts(fd, parts)
             self.on_write_step("temp_written")
             os.fdatasync(fd)
             self.on_write_step("temp_fsynced")
@@ -469,6 +486,31 @@ class StoreFile(Storage):
         anchor = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         os.close(fd)
         self._set_cache(data, _identity(os.fstat(anchor)), anchor)
+        self._cached_pieces = (self.generation, id(data["keys"]), pieces)
+
+    def _pieces_to_copy(self, keys: dict[str, Any]) -> KeyPieces | None:
+        """The pieces of the cached file, as this process wrote or read it, when the keys
+        table being written is that cache's (changed since only by new record objects, which
+        the pieces tell apart): those of its pieces whose records are all the same are copied
+        from the file, not serialised again (~85 ms of a change at 100,000 keys)."""
+        written = self._cached_pieces
+        if written is None or written[:2] != (self.generation, id(keys)) or self._anchor_fd is None:
+            return None
+        return written[2]
+
+    def _write_parts(self, fd: int, parts: list[Part]) -> bool:
+        """Write ``parts`` at ``fd``'s position: bytes as they are, (offset, length) copied
+        from the cached file within the kernel. False if that file changed meanwhile."""
+        source, copied = self._anchor_fd, False
+        for part in parts:
+            if isinstance(part, bytes):
+                _write_all(fd, part)
+            else:
+                assert source is not None
+                if not _copy_range(source, fd, *part):
+                    return False
+                copied = True
+        return not copied or (source is not None and _identity(os.fstat(source)) == self._identity)
 
     def _newest_records(self, keys: dict[str, Any]) -> dict[str, Any]:
         """The front's newest keys for a write (see layout.py).
@@ -708,6 +750,36 @@ def _position(raw: bytes, position: int) -> str:
     line = raw.count(b"\n", 0, position) + 1
     column = position - (raw.rfind(b"\n", 0, position) + 1) + 1
     return f"line {line}, column {column}"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _copy_range(source: int, target: int, offset: int, length: int) -> bool:
+    """Copy ``length`` bytes at ``offset`` of ``source`` to ``target``'s position, within the
+    kernel (``copy_file_range``; read and written where it cannot); False if ``source``
+    ends before."""
+    try:
+        while length:
+            copied = os.copy_file_range(source, target, length, offset)
+            if copied == 0:
+                return False
+            offset, length = offset + copied, length - copied
+        return True
+    except OSError as error:
+        if error.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise
+    while length:
+        block = os.pread(source, min(length, 1024 * 1024), offset)
+        if not block:
+            return False
+        _write_all(target, block)
+        offset, length = offset + len(block), length - len(block)
+    return True
 
 
 def _fsync_folder(folder: Path) -> None:

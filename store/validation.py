@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 import unicodedata
 from datetime import datetime
-from typing import Any
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .errors import InvalidInput
+
+if TYPE_CHECKING:  # pydantic comes with the models that use these; readers need neither
+    from pydantic import BaseModel, ValidationError
 
 # C0, DEL, C1, and the bidi embedding/override/isolate/mark characters: any of these would
 # reach an admin's terminal and could disguise what a name says.
@@ -209,6 +211,8 @@ def validation_errors(error: ValidationError) -> dict[str, str]:
 
 def validate_or_raise(model: type[BaseModel], data: Any) -> Any:
     """Validate ``data`` as ``model``; on failure raise :class:`InvalidInput` by field."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -449,3 +453,10 @@ def readable_record(record: Any, table_key: str) -> dict[str, Any]:
     revision = source.get("revision")
     readable["revision"] = revision if type(revision) is int else 0
     return readable
+
+
+def is_validation_error(error: BaseException) -> TypeGuard[ValidationError]:
+    """Whether ``error`` is pydantic's ``ValidationError``, without importing pydantic: a
+    program that never loaded it (the UI's start, a read) cannot have raised one."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(error, pydantic.ValidationError)

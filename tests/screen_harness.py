@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from textual.events import Mount
+from textual.events import Mount, Ready
 from textual.screen import Screen
 from textual.worker import WorkerCancelled, WorkerError, WorkerFailed
 
@@ -38,6 +38,10 @@ class Harness(ApiKeysApp):
         """Push the screen under test (not the main screen the real app opens with)."""
         event.prevent_default()
         self.push_screen(self.make_screen(), self.results.append)
+
+    def on_ready(self, event: Ready) -> None:
+        """Nor the main screen on top of it once Textual has started, as the real app does."""
+        event.prevent_default()
 
 
 def harness(store_path: Any, login: str, make_screen: Callable[[], Screen[Any]]) -> Harness:

@@ -75,8 +75,8 @@ def test_a_big_store_is_read_in_pieces_and_a_small_one_whole(owner_repo, store_p
     for index in range(5):
         owner_repo.create_key(web_draft(name=f"key {index}"))
     calls = []
-    real = storage.read_in_pieces
-    monkeypatch.setattr(storage, "read_in_pieces",
+    real = storage.read_pieces
+    monkeypatch.setattr(storage, "read_pieces",
                         lambda handle, progress=None: calls.append(1) or real(handle, progress))
 
     small = Repository(store_path, OWNER)

@@ -3,10 +3,12 @@ while the rest is parsed; keys pressed meanwhile wait and act once every key is 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 
 import pytest
+from textual.app import App
 
 from conftest import OWNER, analytics_draft, fixed_clock, web_draft
 from screen_harness import screen_text, settle, settle_until
@@ -122,3 +124,69 @@ async def test_a_developer_with_too_few_keys_in_the_front_waits_for_the_store(
         parse_held.set()
         await settle(app, pilot)
         assert "1 key · sorted by created ↓" in screen_text(app) and "your keys only" in screen_text(app)
+
+
+ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|.)")
+
+
+
+async def test_the_newest_keys_are_in_a_frame_textual_writes(
+    thirty_keys, store_path, parse_held, monkeypatch
+):
+    """Textual drops a frame composed inside its start-up batch while its compositor counts
+    it as drawn: the preview's rows must come in a frame that is written to the terminal,
+    not wait for the next repaint after the parse (a real terminal showed them 0.1 s late)."""
+    updates: list[tuple[bool, bool]] = []  # (inside a batch: dropped, holds the newest key)
+    display = App._display
+
+    def recording(app: App, screen, renderable) -> None:
+        render = getattr(renderable, "render_segments", None)
+        if render is not None:
+            updates.append((app._batch_count > 0, "Key 29" in ESCAPES.sub("", render(app.console))))
+        display(app, screen, renderable)
+
+    monkeypatch.setattr(App, "_display", recording)
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_previewing(app, pilot)
+        parse_held.set()
+    dropped = next(batched for batched, newest in updates if newest)
+    assert not dropped
+
+
+async def test_the_expiring_count_is_read_after_the_rows_frame_and_counted_only(
+    owner_repo, store_path, monkeypatch
+):
+    """The status line's "N expiring" is one count (no list of the keys), read once the
+    frame with every key was handed to the terminal: not competing with that frame."""
+    owner_repo.create_key({**web_draft(name="Soon"), "expires_at": "2026-12-06T09:30:00Z"})
+    owner_repo.create_key(web_draft(name="Never"))
+    frames: list[str] = []
+    display = App._display
+
+    def recording(app: App, screen, renderable) -> None:
+        display(app, screen, renderable)
+        render = getattr(renderable, "render_segments", None)
+        if render is not None:
+            frames.append(ESCAPES.sub("", render(app.console)))
+
+    counted: list[bool] = []
+    expiring_count = Repository.expiring_count
+
+    def counting(repo: Repository, days: float | None = None) -> int:
+        counted.append(any("2 keys · sorted by" in frame for frame in frames))
+        return expiring_count(repo, days)
+
+    def listing(*_args, **_kwargs):
+        raise AssertionError("the keys were listed where only their count is shown")
+
+    monkeypatch.setattr(App, "_display", recording)
+    monkeypatch.setattr(Repository, "expiring_count", counting)
+    monkeypatch.setattr(Repository, "expiring_within", listing)
+    app = make_app(store_path, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await settle_until(app, pilot, lambda: "1 expiring in 14d (x)" in screen_text(app))
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert [view.name for view in app.screen.table.rows] == ["Soon"]
+    assert counted and all(counted)

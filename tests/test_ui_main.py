@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pyperclip
 import pytest
+from textual import events
+from textual.widgets import Input
 
 from conftest import OWNER, analytics_draft, fixed_clock, mobile_draft, new_owner_repo, web_draft
 from screen_harness import flat_text, screen_text, settle, settle_until, shown_keys
@@ -108,6 +110,22 @@ async def test_filter_as_you_type_and_escape_clears(seeded, store_target):
         await pilot.press("escape")
         assert table.row_count == 9
         assert app.screen.focused is table
+
+
+async def test_keys_typed_right_after_enter_in_the_filter_go_to_the_table(seeded, store_target):
+    """Over a slow link ``enter`` and the keys after it arrive in one burst: they move the
+    table's cursor, and never land in the filter box (Textual's stock Input let ``j`` in)."""
+    app = make_app(store_target, OWNER, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"web")
+        await settle(app, pilot)
+        for key in ("enter", "j", "j"):
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen.query_one("#filter", Input).value == "web" and screen.filter_text == "web"
+        assert screen.focused is screen.table and screen.table.cursor_index == 2
 
 
 async def test_filter_without_match_says_so(seeded, store_target):

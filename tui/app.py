@@ -35,8 +35,13 @@ class ApiKeysApp(App[None]):
         self.repo = repo
         self.live_interval = live_interval  # seconds between checks for other admins' changes
 
-    def on_mount(self) -> None:
-        """Open the main screen; it loads the store in a worker."""
+    def on_ready(self) -> None:
+        """Open the main screen (it loads the store in a worker) once Textual has started.
+
+        Not at mount: Textual composes the first frames inside its start-up batch and drops
+        them while its compositor counts them as drawn, so the main screen's first rows (a big
+        store's newest keys) reached the terminal only with the next repaint, after the parse.
+        """
         from .screens.key_list import KeyListScreen
 
         self.push_screen(KeyListScreen())

@@ -15,9 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from store import lifecycle, presenter
 from store.access import KeyAction
@@ -25,23 +23,16 @@ from store.audit import audit_path
 from store.backends import is_postgres_store
 from store.errors import Conflict, InvalidInput, InvalidRecord, StoreError
 from store.key_index import KeyIndex
-from store.models import (
-    EXPIRY_CHOICES,
-    NO_EXPIRY,
-    ApiKey,
-    KeyChanges,
-    MobileSettings,
-    Role,
-    Scope,
-    WebSettings,
+from store.presenter import creator_label
+from store.repository import Repository, current_login, default_store_path
+from store.validation import (
+    is_validation_error,
     normalise_network,
     normalise_origin,
-    public_record,
     validate_or_raise,
     validation_errors,
 )
-from store.presenter import creator_label
-from store.repository import Repository, current_login, default_store_path
+from store.views import EXPIRY_CHOICES, NO_EXPIRY, Role, Scope, public_record
 from tui.cli_output import (
     PROG,
     complain,
@@ -58,6 +49,9 @@ from tui.cli_output import (
 )
 from tui.format import scope_label, short_time
 from tui.text import safe_text
+
+if TYPE_CHECKING:  # imported where used: the UI's start needs no pydantic (see store/repository.py)
+    from store.models import MobileSettings, WebSettings
 
 DEMO_KEYS_MAX = 1_000_000
 
@@ -126,9 +120,6 @@ def _run(argv: list[str], login: str | None) -> int:
     except StoreError as error:
         complain(str(error))
         return error.exit_code
-    except ValidationError as error:
-        complain(first_message(validation_errors(error)))
-        return 2
     except BrokenPipeError:
         raise
     except OSError as error:
@@ -136,6 +127,9 @@ def _run(argv: list[str], login: str | None) -> int:
         complain(f"{error.strerror or error}{where}")
         return 2
     except Exception as error:  # never a traceback; APIKEYS_DEBUG=1 shows one
+        if is_validation_error(error):
+            complain(first_message(validation_errors(error)))
+            return 2
         if os.environ.get("APIKEYS_DEBUG"):
             raise
         complain(f"unexpected {type(error).__name__}: {error} (APIKEYS_DEBUG=1 shows details)")
@@ -922,6 +916,8 @@ def run_edit(command: Command) -> int:
     else:
         # The flags were applied to the key as read above: if someone changes it before the
         # save, only the fields changed here are written, and an overlap is refused.
+        from store.models import KeyChanges
+
         base = KeyChanges(
             name=key.name, web=key.web, mobile=key.mobile, expires_at=key.expires_at or NO_EXPIRY
         )
@@ -935,6 +931,8 @@ def run_edit(command: Command) -> int:
 
 
 def _edited_web(key_id: str, current: WebSettings, args: argparse.Namespace) -> WebSettings:
+    from store.models import WebSettings
+
     domains = _add_and_remove(key_id, current.domains, args.add_domain, args.remove_domain, normalise_origin,
         "domain")
     networks = _add_and_remove(key_id, current.networks, args.add_network, args.remove_network,
@@ -952,6 +950,8 @@ def _edited_web(key_id: str, current: WebSettings, args: argparse.Namespace) -> 
 
 
 def _edited_mobile(key_id: str, current: MobileSettings, args: argparse.Namespace) -> MobileSettings:
+    from store.models import MobileSettings
+
     same = str.strip
     return validate_or_raise(MobileSettings, {
         "ios_bundle_ids": _add_and_remove(key_id, current.ios_bundle_ids, args.add_ios, args.remove_ios, same,
@@ -991,6 +991,8 @@ def _add_and_remove(
 
 def run_revoke(command: Command) -> int:
     """Revoke keys, all or none, after a confirmation (or --yes)."""
+    from store.models import ApiKey
+
     args = command.args
     repo = command.existing_repo()
     keys = [_key_to_revoke(repo, key_id) for key_id in dict.fromkeys(args.key_ids)]

@@ -10,13 +10,15 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from store import presenter
 from store.errors import InvalidInput
-from store.models import ApiKey
 from store.repository import Repository
 from tui.text import safe_text
+
+if TYPE_CHECKING:
+    from store.models import ApiKey
 
 PROG = "apikeys"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from store import presenter
-from store.models import from_iso
+from store.views import from_iso
 
 SCOPE_LABELS = {"web": "Web", "mobile": "Mobile", "analytics": "Analytics"}
 EXPIRY_WARNING_DAYS = 7

@@ -14,12 +14,14 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..audit import AuditLog
 from ..backend import SCOPES_IN_ORDER, KeyQuery, KeySort, Record, UsageCount, search_text
-from ..models import AuditEvent
 from ..storage import LOCK_TIMEOUT, StoreFile, Transaction, collector_paused, empty_tables
+
+if TYPE_CHECKING:
+    from ..models import AuditEvent
 
 
 class FileTransaction:

@@ -7,7 +7,7 @@ import threading
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events, on
@@ -17,22 +17,27 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from store import lifecycle
 from store.access import KeyAction
 from store.errors import Forbidden, StoreError
 from store.find import hide_secrets, parse_query
 from store.key_index import SORT_ORDERS, KeyIndex
 from store.key_source import KeySource, WindowedRows, is_pending
-from store.models import ApiKey, CreatedKey, KeyView, Member, NewestKeys, Role, Status
 from store.presenter import creator_label
 from store.repository import Repository
 from store.tokens import VISIBLE_RANDOM_CHARS
+from store.views import KeyView, NewestKeys, Role, Status
 
 from ..clipboard import copy_text
 from ..format import EXPIRY_WARNING_DAYS, days_until, expiry_phrase, scope_label, short_date
 from ..text import literal, safe_text
+from ..widgets.text_input import TextInput
 from ..widgets.virtual_table import Column, VirtualTable
 from ..workers import Beside, store_call
 from .live import ListScreen
+
+if TYPE_CHECKING:  # pydantic models: imported by the actions that use them, never at start
+    from store.models import ApiKey, Member
 
 PROGRESS_FROM = 10_000  # keys: a first load this big says what it is doing
 PROGRESS_BYTES = 2_000_000  # a store file this big is announced with its size
@@ -155,10 +160,11 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     # -- layout ---------------------------------------------------------------------------
 
     def compose_above(self) -> ComposeResult:
-        """The filter, hidden until ``/``."""
-        yield Input(
+        """The filter, hidden until ``/``; ``enter`` hands the keys typed after it to the
+        table at once, even those that arrive in the same burst (over a slow SSH link)."""
+        yield TextInput(
             placeholder="Filter: name, id, prefix, project, scope, creator, status, unused, "
-            "or a pasted secret — esc clears", id="filter")
+            "or a pasted secret — esc clears", id="filter", focus_on_submit="#rows")
 
     def compose_below(self) -> ComposeResult:
         """The empty state, shown instead of the table when there is nothing to list."""
@@ -196,14 +202,14 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         # Later, a store moved away is an error (organisation() says so), not a new store.
         organisation = repo.organisation()
         try:
-            member = repo.me()
+            role = repo.role()
         except Forbidden:
             return NotMember(organisation, repo.owners())
         if repo.is_postgres:
             names = repo.project_names()
             window = self._read_window(self._query_key(), self._cursor_keys, total=True)
             return KeysLoaded(
-                index=None, organisation=organisation, role=member.role,
+                index=None, organisation=organisation, role=role,
                 sees_every_key=repo.sees_every_key(), project_count=len(names),
                 widest_name=window.widest_name,
                 widest_project=max((len(name) for name in names), default=0), window=window,
@@ -216,7 +222,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         return KeysLoaded(
             index=index,
             organisation=organisation,
-            role=member.role,
+            role=role,
             sees_every_key=repo.sees_every_key(),
             project_count=repo.project_count(),
             widest_name=max((len(view.record["name"]) for view in views), default=0),
@@ -676,6 +682,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         self.app.push_screen(CreateKeyModal(), self._key_created)
 
     def _key_created(self, created: Any) -> None:
+        from store.models import CreatedKey
+
         from .key_created import KeyCreatedScreen
 
         if isinstance(created, CreatedKey):
@@ -687,6 +695,8 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
     def action_edit_key(self) -> None:
         """Edit the key under the cursor, when the rule book allows it."""
+        from store.models import ApiKey
+
         from .edit_key import EditKeyModal
 
         view = self.table.cursor_row
@@ -821,10 +831,6 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
         self.filter_text = shown
         self._show_rows()
 
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self) -> None:
-        self.table.focus()
-
     def action_projects(self) -> None:
         """Open Projects."""
         from .projects import ProjectsScreen
@@ -919,18 +925,19 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
     def _shown(self) -> None:
         super()._shown()
+        if self.index is not None or self.windowed is not None:
+            # Once the rows are on the terminal: the count reads the policy (and, at first,
+            # imports pydantic for it) and walks every key, which would hold up their frame.
+            self.call_after_refresh(self._read_expiring)
+
+    def _read_expiring(self) -> None:
+        """How many keys expire within the policy's warning window (a worker: one count,
+        indexed on a database), and who the members are now."""
         repo = self.repo
-        if self.index is None and self.windowed is None:
-            return
-        database = self.windowed is not None
 
         def read() -> Expiring:
             warn_days = repo.get_policy().warn_days
-            if database:  # a count on the database; ``x`` asks it for the rows
-                count = repo.key_source(expiring_days=warn_days).count()
-                return Expiring(frozenset(), warn_days, repo.member_logins(), count)
-            soon = repo.expiring_within()
-            return Expiring(frozenset(view.id for view in soon), warn_days, repo.member_logins())
+            return Expiring(warn_days, repo.member_logins(), repo.expiring_count(warn_days))
 
         store_call(self, read, self._expiring_read, group="expiring", exclusive=True)
 
@@ -945,16 +952,20 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
                 self.table.refresh_rows()
 
     def _expiring_rows(self, rows: list[KeyView]) -> list[KeyView]:
+        """The file store's rows, only the active keys expiring within the warning window
+        while ``x`` is on (a database answers that itself)."""
         if not self.expiring_only or self.expiring is None:
             return rows
-        ids = self.expiring.ids
-        return [view for view in rows if view.record["id"] in ids]
+        now = self.repo.now()
+        until = lifecycle.horizon(now, self.expiring.warn_days)
+        return [view for view in rows if view.record["status"] == "active"
+                and lifecycle.expires_within(view.record, now, until)]
 
     def _expiring_summary(self) -> list[str]:
         expiring = self.expiring
         if expiring is None:
             return []
-        count = expiring.count if expiring.count is not None else len(expiring.ids)
+        count = expiring.count
         if self.expiring_only:
             return [f"only expiring in {expiring.warn_days}d"]
         if not count:
@@ -1038,14 +1049,13 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
 
 @dataclass(frozen=True)
 class Expiring:
-    """Read after each load: the keys expiring within the warning window, its days, and the
-    current members (a creator who left reads ``login (removed)``)."""
+    """Read after each load: the warning window's days, the current members (a creator who
+    left reads ``login (removed)``) and how many keys expire within the window (``x`` lists
+    them: the file store filters its rows, a database is asked)."""
 
-    ids: frozenset[str]
     warn_days: int
     members: frozenset[str]
-    count: int | None = None
-    """On a database: how many (``ids`` stays empty; ``x`` asks the database)."""
+    count: int
 
 
 def _sized(widest_name: int, widest_project: int) -> list[Column]:
