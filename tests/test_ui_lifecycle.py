@@ -440,3 +440,11 @@ async def test_an_expired_web_key_rolls_with_a_new_expiry_typed_in_the_modal(own
         await settle(app, pilot)
         assert isinstance(app.screen, KeyCreatedScreen)
     assert owner_repo.get_key(key.id).expires_at == "2027-01-03T09:30:00Z"
+
+
+def test_a_large_expiring_count_is_grouped_by_thousands() -> None:
+    from tui.screens.key_list import Expiring, KeyListScreen
+
+    screen = KeyListScreen()
+    screen.expiring = Expiring(warn_days=14, members=frozenset(), count=46_165)
+    assert screen._expiring_summary() == ["46,165 expiring in 14d (x)"]

@@ -88,7 +88,9 @@ class FileBackend:
         """Whether the store file exists."""
         return self.storage.exists()
 
-    def create(self, meta: Record, owner: Record, events: list[AuditEvent], *, group: str | None = None) -> bool:
+    def create(
+        self, meta: Record, owner: Record, events: list[AuditEvent], *, group: str | None = None
+    ) -> bool:
         """Create the file (0600, or 0660 with ``group``) and append the first events."""
         data = empty_tables(meta)
         data["members"][owner["login"]] = owner
@@ -174,7 +176,9 @@ class FileBackend:
         """Keys not revoked per project id."""
         counts: dict[str | None, int] = {}
         for record in self.storage.current()["keys"].values():
-            if record.get("status") == "revoked" or (created_by is not None and record.get("created_by") != created_by):
+            if record.get("status") == "revoked":
+                continue
+            if created_by is not None and record.get("created_by") != created_by:
                 continue
             counts[record.get("project_id")] = counts.get(record.get("project_id"), 0) + 1
         return counts
@@ -286,4 +290,6 @@ def ordered(records: list[Record], sort: KeySort) -> list[Record]:
     if sort is KeySort.SCOPE:
         rank: dict[str | None, int] = {scope: index for index, scope in enumerate(SCOPES_IN_ORDER)}
         return sorted(newest, key=lambda r: rank.get(r.get("scope"), len(rank)))
-    return sorted(newest, key=lambda r: (r.get("last_used_at") is not None, r.get("last_used_at") or ""), reverse=True)
+    return sorted(
+        newest, key=lambda r: (r.get("last_used_at") is not None, r.get("last_used_at") or ""), reverse=True
+    )

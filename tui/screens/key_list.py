@@ -970,7 +970,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             return [f"only expiring in {expiring.warn_days}d"]
         if not count:
             return []
-        return [f"{count} expiring in {expiring.warn_days}d (x)"]
+        return [f"{count:,} expiring in {expiring.warn_days}d (x)"]
 
     def _creator(self, login: str) -> str:
         members = self.expiring.members if self.expiring is not None else None
