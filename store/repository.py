@@ -1342,16 +1342,18 @@ class Repository:
             records = self._database.audit_records(key_id, visible_to=visible_to, newest=newest)
             return [AuditEvent.model_validate(event) for event in reversed(records)]
         with collector_paused():
-            events = self._visible_events(key_id, data["keys"], access.sees_every_key(role))
-        return events if limit is None else events[:max(0, limit)]
+            return self._visible_events(key_id, data["keys"], access.sees_every_key(role),
+                                        limit=None if limit is None else max(0, limit))
 
     def _visible_events(
-        self, key_id: str | None, keys: dict[str, Any], sees_all: bool
+        self, key_id: str | None, keys: dict[str, Any], sees_all: bool, *, limit: int | None = None
     ) -> list[AuditEvent]:
         from .models import AuditEvent
 
-        visible = []
+        visible: list[AuditEvent] = []
         for event in reversed(self.audit.records()):
+            if limit is not None and len(visible) >= limit:
+                break  # the newest ``limit`` are in: the older events are not validated
             event_key = event.get("key_id")
             if key_id is not None and event_key != key_id:
                 continue

@@ -157,6 +157,24 @@ def test_the_newest_history_alone(built, store_target) -> None:
     assert bob.history(limit=2) == bob.history()[:2]
 
 
+def test_the_newest_history_validates_only_what_it_returns(built, store_target, monkeypatch) -> None:
+    """On the file store the whole trail is read, but only the newest events are checked and
+    built (Activity opens on the newest 1,000 of a trail of any length)."""
+    from store.models import AuditEvent
+
+    repo, _clock, _secrets = built
+    validated: list[object] = []
+    validate = AuditEvent.model_validate
+
+    def counted(event: object) -> AuditEvent:
+        validated.append(event)
+        return validate(event)
+
+    monkeypatch.setattr(AuditEvent, "model_validate", counted)
+    assert len(repo.history(limit=3)) == 3
+    assert len(validated) == 3
+
+
 def test_postgresql_lists_never_read_every_key(pg_url: str, monkeypatch) -> None:
     repo, _clock, _secrets = build(pg_url)
     assert is_postgres_target(repo.store)
