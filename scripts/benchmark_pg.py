@@ -358,6 +358,10 @@ def _ui_rows(n: str, ui: dict[str, Any]) -> list[tuple[str, ...]]:
                         ("clear", "filter cleared: escape → table changed")):
         text, slowest = worst(ui.get(name))
         rows.append((n, label, text, _verdict(slowest, TARGETS["keystroke"], "s")))
+        if name == "filter" and ui.get(name):
+            each = " · ".join(f"{letter} {'-' if value is None else f'{value * 1000:.0f}'}"
+                              for letter, value in zip(FILTER_WORD, ui[name], strict=False))
+            rows.append((n, "  letter by letter (ms)", each, ""))
     peak = ui.get("peak_mb")
     rows.append((n, "UI peak memory after End, filter, esc, sort", f"{peak:.0f} MB" if peak else "-",
                  _verdict(peak, TARGETS["memory"], "MB")))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, overload
 
 from .backend import KeyQuery
-from .errors import StoreError
+from .errors import ReadCancelled, StoreError
 from .find import Query
 from .key_index import KeyIndex
 from .lifecycle import expires_within
@@ -91,6 +91,7 @@ class DatabaseKeySource:
         self._all_projects = all_projects
         self._count: int | None = None
         self._counting_exactly = False
+        self._cancelled = False
 
     def count(self, at_most: int | None = None, *, aside: bool = False) -> int:
         """How many keys match (an exact count is kept; ``at_most`` stops counting there, on
@@ -105,6 +106,8 @@ class DatabaseKeySource:
             return counted
         self._counting_exactly = True
         try:
+            if self._cancelled:  # cancelled before it began: never start it
+                raise ReadCancelled("the count was cancelled")
             self._count = self._counting.count(self.query)
         finally:
             self._counting_exactly = False
@@ -112,11 +115,13 @@ class DatabaseKeySource:
 
     def cancel_count(self) -> None:
         """Cancel the exact count running on the counting connection, if one is (an exact
-        count at a million keys takes the server's cores for a few hundred ms)."""
+        count at a million keys takes the server's cores for a few hundred ms). One asked for
+        later is not started."""
+        self._cancelled = True
         if self._counting_exactly:
             # Sending a cancel opens a connection to the server (a few ms): not on the
             # caller's thread, which is the UI's.
-            threading.Thread(target=self._counting.cancel_reads, name="apikeys-cancel",
+            threading.Thread(target=self._counting.cancel_counts, name="apikeys-cancel",
                              daemon=True).start()
 
     def window(self, offset: int, limit: int, *, after: str | None = None) -> list[KeyView]:

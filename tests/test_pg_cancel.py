@@ -76,18 +76,47 @@ def test_a_stale_exact_count_is_cancelled_and_its_connection_kept(pg_server, mon
     assert not thread.is_alive() and time.monotonic() - started < 5
     assert len(raised) == 1 and isinstance(raised[0], ReadCancelled)
     monkeypatch.undo()
-    # The same counting connection answers the next count: a cancel does not break it.
+    # The same counting connection answers the next source's count: a cancel does not break
+    # it. The cancelled source never counts again (a newer one replaced it).
     assert repo.key_source("created_desc", "widget").count() == 1
-    assert source.count() == 1
+    with pytest.raises(ReadCancelled):
+        source.count()
     repo.close_key_sources()
 
 
-def test_cancel_count_with_nothing_running_cancels_nothing(pg_url) -> None:
+def test_a_count_cancelled_before_it_began_is_never_started(pg_url, monkeypatch) -> None:
+    """The count's worker may start a moment after the admin typed on: it must not run a
+    count nobody wants (it would hold the counting connection from the next keystroke)."""
     repo = owned_store(pg_url)
     source = repo.key_source("created_desc", "")
-    source.cancel_count()  # no exact count runs: the next statements are not touched
-    assert source.count() == 2
+    source.cancel_count()
+    started: list[object] = []
+    monkeypatch.setattr(postgres, "_count_rows", lambda *args: started.append(args) or 0)
+    with pytest.raises(ReadCancelled):
+        source.count()
+    assert started == []
+    monkeypatch.undo()
+    # Its windows and capped counts still answer (they are not the cancelled work).
     assert [view.record["name"] for view in source.window(0, 10)] == ["Login form", "Checkout widget"]
+    assert source.count(at_most=10, aside=True) == 2
+    repo.close_key_sources()
+
+
+def test_a_cancel_stops_only_an_exact_count(pg_url) -> None:
+    """Capped counts and far windows share the counting backend's read connection; a cancel
+    goes only to the connection of its exact counts, so it cannot stop one of those."""
+    repo = owned_store(pg_url)
+    counting = repo._counting_backend()
+
+    def read_slowly() -> None:
+        with counting._connection("read") as connection:
+            connection.execute("SELECT pg_sleep(0.5)")
+
+    thread, raised = count_in_thread(read_slowly)
+    time.sleep(0.1)
+    counting.cancel_counts()
+    thread.join(10)
+    assert raised == []
     repo.close_key_sources()
 
 

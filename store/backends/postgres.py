@@ -91,7 +91,9 @@ class PostgresBackend:
         #: the windows a keystroke reads and to everyone else's verifies.
         self.background = background
         self._connections: dict[str, Any] = {}
-        self._locks = {purpose: threading.RLock() for purpose in ("read", "verify", "write")}
+        # "count": a background backend's exact counts, on a connection of their own, so a
+        # cancel sent to it (cancel_counts) can only ever stop a count.
+        self._locks = {purpose: threading.RLock() for purpose in ("read", "count", "verify", "write")}
         self._checked = False
         self._place: str | None = None
         self._identity: str | None = None
@@ -155,7 +157,7 @@ class PostgresBackend:
                 with self._errors(doing=doing):
                     yield connection
             finally:
-                if purpose == "read":
+                if purpose == "count":
                     self._cancel_requested.clear()
                 if connection.broken:
                     self._connections.pop(purpose, None)
@@ -190,12 +192,12 @@ class PostgresBackend:
         except psycopg.Error as error:
             raise StoreUnusable(f"{self.describe()}: {_first_line(error)}") from None
 
-    def cancel_reads(self) -> None:
-        """Cancel the statement running on the read connection now, from any thread (its
-        caller gets :class:`ReadCancelled`; the connection stays usable). For a count that a
-        newer filter made pointless: left running, it would keep the server's cores from the
-        next keystroke's window."""
-        connection = self._connections.get("read")
+    def cancel_counts(self) -> None:
+        """Cancel the exact count running now on a background backend's count connection,
+        from any thread (its caller gets :class:`ReadCancelled`; the connection stays
+        usable). For a count that a newer filter made pointless: left running, it would keep
+        the server's cores from the next keystroke's window."""
+        connection = self._connections.get("count")
         if connection is None or connection.closed:
             return
         self._cancel_requested.set()
@@ -445,7 +447,8 @@ class PostgresBackend:
         """How many keys ``query`` matches; with ``at_most``, counting stops there (a status
         line can say "10,000+" after a few ms instead of counting 500,000 matches)."""
         where, params = _conditions(query)
-        with self._connection("read") as connection:
+        purpose = "count" if at_most is None and self.background else "read"
+        with self._connection(purpose) as connection:
             if at_most is None:
                 return _count_rows(connection, where, params)
             statement = sql.SQL(
