@@ -63,13 +63,19 @@ def count_in_thread(action) -> tuple[threading.Thread, list[BaseException]]:  # 
     return thread, raised
 
 
-def test_a_stale_exact_count_is_cancelled_and_its_connection_kept(pg_server, monkeypatch) -> None:
+def counting_slowly(pg_server, monkeypatch, words: str):  # noqa: ANN001, ANN201
+    """A store, a key source of ``words``, and its exact count running (sleeping) in a
+    thread on the server: (repo, source, thread, raised, the server pid running it)."""
     database = pg_server.new_database()
     repo = owned_store(pg_server.conninfo(database))
-    source = repo.key_source("created_desc", "widget")
+    source = repo.key_source("created_desc", words)
     monkeypatch.setattr(postgres, "_count_rows", sleeping_count)
     thread, raised = count_in_thread(source.count)
-    wait_for_sleep(pg_server, database)
+    return repo, source, thread, raised, wait_for_sleep(pg_server, database)
+
+
+def test_a_stale_exact_count_is_cancelled_and_its_connection_kept(pg_server, monkeypatch) -> None:
+    repo, source, thread, raised, _pid = counting_slowly(pg_server, monkeypatch, "widget")
     started = time.monotonic()
     source.cancel_count()
     thread.join(timeout=10)
@@ -121,12 +127,7 @@ def test_a_cancel_stops_only_an_exact_count(pg_url) -> None:
 
 
 def test_a_cancel_nobody_here_asked_for_is_one_line_saying_so(pg_server, monkeypatch) -> None:
-    database = pg_server.new_database()
-    repo = owned_store(pg_server.conninfo(database))
-    source = repo.key_source("created_desc", "")
-    monkeypatch.setattr(postgres, "_count_rows", sleeping_count)
-    thread, raised = count_in_thread(source.count)
-    pid = wait_for_sleep(pg_server, database)
+    repo, _source, thread, raised, pid = counting_slowly(pg_server, monkeypatch, "")
     with pg_server.admin() as admin:
         admin.execute("SELECT pg_cancel_backend(%s)", (pid,))
     thread.join(timeout=10)
