@@ -19,7 +19,7 @@ from .backend import KeyQuery
 from .errors import ReadCancelled, StoreError
 from .find import Query
 from .key_index import KeyIndex
-from .lifecycle import expires_within
+from .lifecycle import is_expiring
 from .views import KeyView
 
 
@@ -48,8 +48,7 @@ class IndexKeySource:
                  now: str | None = None, expiring: tuple[str, str] | None = None) -> None:
         self._rows = index.rows(order, filter_text, now=now)
         if expiring is not None:  # active keys whose expiry lies in (now, until]
-            self._rows = [view for view in self._rows if view.record["status"] == "active"
-                          and expires_within(view.record, *expiring)]
+            self._rows = [view for view in self._rows if is_expiring(view.record, *expiring)]
         self._where: dict[str, int] | None = None
 
     def count(self, at_most: int | None = None, *, aside: bool = False) -> int:
@@ -326,19 +325,11 @@ class WindowedRows(Sequence[KeyView]):
     def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
         """The position of the key ``value`` (a view, or a key id) in this order."""
         key_id = value if isinstance(value, str) else getattr(value, "id", None)
+        found = None
         if isinstance(key_id, str):
-            for number, rows in self._pages.items():  # a page read already: no query
-                for offset, view in enumerate(rows):
-                    if view.id == key_id:
-                        found: int | None = number * self.page + offset
-                        break
-                else:
-                    continue
-                break
-            else:
+            found = self._kept_position(key_id)
+            if found is None:
                 found = self.source.position(key_id)
-        else:
-            found = None
         if found is None or found < start or (stop is not None and found >= stop):
             raise ValueError(f"{key_id!r} is not among these keys")
         return found
@@ -349,6 +340,14 @@ class WindowedRows(Sequence[KeyView]):
         except ValueError:
             return False
         return True
+
+    def _kept_position(self, key_id: str) -> int | None:
+        """Where ``key_id`` sits if a page read already holds it (no query)."""
+        for number, rows in self._pages.items():
+            for offset, view in enumerate(rows):
+                if view.id == key_id:
+                    return number * self.page + offset
+        return None
 
     def present(self, key_ids: Iterable[str]) -> set[str]:
         """Those of ``key_ids`` among these rows (one lookup by id on a database)."""

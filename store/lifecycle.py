@@ -188,6 +188,12 @@ def expires_within(record: dict[str, Any], now: str, horizon: str) -> bool:
     return expires_at is not None and now < expires_at <= horizon
 
 
+def is_expiring(record: dict[str, Any], now: str, horizon: str) -> bool:
+    """True for an active key whose expiry lies after ``now`` and no later than ``horizon``
+    (what the warning window and ``x`` list)."""
+    return record.get("status") == "active" and expires_within(record, now, horizon)
+
+
 def horizon(now: str, days: float) -> str:
     """The ISO time ``days`` after the ISO time ``now``."""
     return to_iso(from_iso(now) + timedelta(days=days))

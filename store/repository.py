@@ -139,6 +139,7 @@ class Repository:
         self._finder: tuple[object, KeyFinder] | None = None
         self._index: tuple[object, KeyIndex] | None = None
         self._usage_recorder: UsageRecorder | DatabaseUsageRecorder | None = None
+        self._counting: Any = None  # key_source's second PostgreSQL backend, made on first use
         if self.is_postgres:
             self.login = self._database_login(login)
         else:
@@ -391,16 +392,14 @@ class Repository:
     def _counting_backend(self) -> Any:
         """A second PostgreSQL backend (its own connection) for the counts and positions
         that a screen runs in workers, so they never hold up the windows it reads."""
-        counting = getattr(self, "_counting", None)
-        if counting is None:
-            counting = self._counting = open_backend(self.store, background=True)
-        return counting
+        if self._counting is None:
+            self._counting = open_backend(self.store, background=True)
+        return self._counting
 
     def close_key_sources(self) -> None:
         """Close what :meth:`key_source` opened (the counting connection), if anything."""
-        counting = getattr(self, "_counting", None)
+        counting, self._counting = self._counting, None
         if counting is not None:
-            del self._counting
             counting.close()
 
     def project_names(self) -> list[str]:
@@ -857,7 +856,7 @@ class Repository:
     def _expiring_views(self, now: str, until: str) -> Iterator[KeyView]:
         """The file store's keys this member may see that are active and expire in (now, until]."""
         for view in self.list_keys(include_revoked=False):
-            if view.record["status"] == "active" and lifecycle.expires_within(view.record, now, until):
+            if lifecycle.is_expiring(view.record, now, until):
                 yield view
 
     def _refuse_new_expiry(self, meta: dict[str, Any], draft: KeyDraft, moment: datetime) -> None:

@@ -291,7 +291,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             # Past the capped count the cursor's key still shows: the table reaches it anyway.
             rows.set_length(max(counted, position + 1 if position is not None else 0),
                             exact=exact and (position is None or position < counted))
-        first = [view for view in (rows.cached(i) for i in range(len(rows)) if i < PAGE)
+        first = [view for view in map(rows.cached, range(min(len(rows), PAGE)))
                  if view is not None] if counted else []
         widest = max((len(view.record["name"]) for view in first), default=0)
         all_total, all_exact = counted, exact
@@ -582,7 +582,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
     def cell(self, view: KeyView, column: str) -> str | Text:
         """A key's cell: user text as is (the table shows it literally)."""
         record = view.record
-        if record.get("pending"):  # a far page being read
+        if is_pending(view):  # a far page being read
             return "…" if column == "name" else ""
         if column == "name":
             return record["name"]
@@ -958,8 +958,7 @@ class KeyListScreen(ListScreen["KeysLoaded | NotMember"]):
             return rows
         now = self.repo.now()
         until = lifecycle.horizon(now, self.expiring.warn_days)
-        return [view for view in rows if view.record["status"] == "active"
-                and lifecycle.expires_within(view.record, now, until)]
+        return [view for view in rows if lifecycle.is_expiring(view.record, now, until)]
 
     def _expiring_summary(self) -> list[str]:
         expiring = self.expiring
